@@ -1,0 +1,119 @@
+/* batchnorm.cl: BatchNorm2d on channel-major activations (C, M) with M = N*H*W, as PyTorch:
+ * batch mean and biased variance normalise; running stats get the unbiased variance with
+ * momentum; eval uses running stats. One work-group of RED_LS items per channel.
+ *  bn_stats:      x -> save_mean, save_invstd (+ running stats update)
+ *  bn_apply:      y = (x - mean) * invstd * gamma + beta, optional ReLU (train or eval)
+ *  bn_bwd_reduce: dgamma, dbeta (dy masked by ReLU output when relu_y is given)
+ *  bn_bwd_dx:     dx = gamma*invstd/M * (M*dy - dbeta - xhat*dgamma) */
+
+__kernel void bn_stats(__global const float *x, const int M, __global float *save_mean, __global float *save_invstd,
+                       __global float *state, const int rm_off, const int rv_off, const float eps,
+                       const float momentum, const int update_running)
+{
+    __global float *running_mean = state + rm_off;
+    __global float *running_var = state + rv_off;
+    __local float scratch[RED_LS];
+    const int c = get_group_id(0);
+    __global const float *xc = x + (size_t)c * M;
+    const float mean = ct_group_sum_array(xc, M, scratch) / (float)M;
+    /* second pass: squared deviations (numerically safer than E[x^2] - mean^2) */
+    const int l = get_local_id(0);
+    EVEC acc = (EVEC)(0.0f);
+    const int nv = M / EW_VW;
+    for (int i = l; i < nv; i += RED_LS) {
+        EVEC d = EVLOAD(i, xc) - (EVEC)(mean);
+        acc = mad(d, d, acc);
+    }
+    float ss = EW_HSUM(acc);
+    for (int i = nv * EW_VW + l; i < M; i += RED_LS) {
+        float d = xc[i] - mean;
+        ss = mad(d, d, ss);
+    }
+    ss = ct_group_sum(ss, scratch);
+    if (l == 0) {
+        const float var = ss / (float)M;
+        save_mean[c] = mean;
+        save_invstd[c] = 1.0f / sqrt(var + eps);
+        if (update_running) {
+            const float unbiased = M > 1 ? ss / (float)(M - 1) : var;
+            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
+            running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
+        }
+    }
+}
+
+/* stats_are_var: 0 -> `stat` holds invstd (training); 1 -> it holds the running variance (eval). */
+__kernel void bn_apply(__global const float *x, __global float *y, const int M, __global const float *mean_buf,
+                       const int mean_off, __global const float *stat_buf, const int stat_off, const int stats_are_var,
+                       const float eps, __global const float *params, const int g_off, const int b_off, const int relu)
+{
+    __global const float *mean = mean_buf + mean_off;
+    __global const float *stat = stat_buf + stat_off;
+    __global const float *gamma = params + g_off;
+    __global const float *beta = params + b_off;
+    const int i = get_global_id(0);
+    const int c = get_global_id(1);
+    const int nv = (M + EW_VW - 1) / EW_VW;
+    if (i >= nv) return;
+    const float invstd = stats_are_var ? 1.0f / sqrt(stat[c] + eps) : stat[c];
+    const float scale = invstd * gamma[c];
+    const float shift = beta[c] - mean[c] * scale;
+    __global const float *xc = x + (size_t)c * M;
+    __global float *yc = y + (size_t)c * M;
+    if ((i + 1) * EW_VW <= M) {
+        EVEC v = mad(EVLOAD(i, xc), (EVEC)(scale), (EVEC)(shift));
+        if (relu) v = fmax(v, (EVEC)(0.0f));
+        EVSTORE(v, i, yc);
+    } else {
+        for (int j = i * EW_VW; j < M; j++) {
+            float v = mad(xc[j], scale, shift);
+            yc[j] = relu ? fmax(v, 0.0f) : v;
+        }
+    }
+}
+
+__kernel void bn_bwd_reduce(__global const float *x, __global const float *dy, __global const float *relu_y,
+                            const int M, __global const float *mean, __global const float *invstd,
+                            __global float *grads, const int dg_off, const int db_off)
+{
+    __global float *dgamma = grads + dg_off;
+    __global float *dbeta = grads + db_off;
+    __local float scratch[RED_LS];
+    const int c = get_group_id(0);
+    const int l = get_local_id(0);
+    const size_t base = (size_t)c * M;
+    const float mu = mean[c];
+    float sdy = 0.0f, sdyx = 0.0f;
+    for (int i = l; i < M; i += RED_LS) {
+        float g = dy[base + i];
+        if (relu_y && !(relu_y[base + i] > 0.0f)) g = 0.0f;
+        sdy += g;
+        sdyx = mad(g, x[base + i] - mu, sdyx);
+    }
+    sdy = ct_group_sum(sdy, scratch);
+    sdyx = ct_group_sum(sdyx, scratch);
+    if (l == 0) {
+        dbeta[c] = sdy;
+        dgamma[c] = sdyx * invstd[c];
+    }
+}
+
+__kernel void bn_bwd_dx(__global const float *x, __global const float *dy, __global const float *relu_y, const int M,
+                        __global const float *mean, __global const float *invstd, __global const float *params,
+                        const int g_off, __global const float *grads, const int dg_off, const int db_off,
+                        __global float *dx)
+{
+    __global const float *gamma = params + g_off;
+    __global const float *dgamma = grads + dg_off;
+    __global const float *dbeta = grads + db_off;
+    const int i = get_global_id(0);
+    const int c = get_global_id(1);
+    if (i >= M) return;
+    const size_t at = (size_t)c * M + i;
+    float g = dy[at];
+    if (relu_y && !(relu_y[at] > 0.0f)) g = 0.0f;
+    const float is = invstd[c];
+    const float xhat = (x[at] - mean[c]) * is;
+    const float k = gamma[c] * is / (float)M;
+    dx[at] = k * ((float)M * g - dbeta[c] - xhat * dgamma[c]);
+}

@@ -1,0 +1,550 @@
+/* clctx.c: OpenCL context/queue, program build with an on-disk binary cache, kernel launches. */
+#define _POSIX_C_SOURCE 200809L
+#include "clctx.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "embedded.h"
+
+const char *ct_cl_errstr(cl_int e)
+{
+    switch (e) {
+#define E(x) case x: return #x;
+    E(CL_SUCCESS) E(CL_DEVICE_NOT_FOUND) E(CL_DEVICE_NOT_AVAILABLE) E(CL_COMPILER_NOT_AVAILABLE)
+    E(CL_MEM_OBJECT_ALLOCATION_FAILURE) E(CL_OUT_OF_RESOURCES) E(CL_OUT_OF_HOST_MEMORY)
+    E(CL_PROFILING_INFO_NOT_AVAILABLE) E(CL_MEM_COPY_OVERLAP) E(CL_IMAGE_FORMAT_MISMATCH)
+    E(CL_IMAGE_FORMAT_NOT_SUPPORTED) E(CL_BUILD_PROGRAM_FAILURE) E(CL_MAP_FAILURE)
+    E(CL_MISALIGNED_SUB_BUFFER_OFFSET) E(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
+    E(CL_COMPILE_PROGRAM_FAILURE) E(CL_LINKER_NOT_AVAILABLE) E(CL_LINK_PROGRAM_FAILURE)
+    E(CL_DEVICE_PARTITION_FAILED) E(CL_KERNEL_ARG_INFO_NOT_AVAILABLE) E(CL_INVALID_VALUE)
+    E(CL_INVALID_DEVICE_TYPE) E(CL_INVALID_PLATFORM) E(CL_INVALID_DEVICE) E(CL_INVALID_CONTEXT)
+    E(CL_INVALID_QUEUE_PROPERTIES) E(CL_INVALID_COMMAND_QUEUE) E(CL_INVALID_HOST_PTR)
+    E(CL_INVALID_MEM_OBJECT) E(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR) E(CL_INVALID_IMAGE_SIZE)
+    E(CL_INVALID_SAMPLER) E(CL_INVALID_BINARY) E(CL_INVALID_BUILD_OPTIONS) E(CL_INVALID_PROGRAM)
+    E(CL_INVALID_PROGRAM_EXECUTABLE) E(CL_INVALID_KERNEL_NAME) E(CL_INVALID_KERNEL_DEFINITION)
+    E(CL_INVALID_KERNEL) E(CL_INVALID_ARG_INDEX) E(CL_INVALID_ARG_VALUE) E(CL_INVALID_ARG_SIZE)
+    E(CL_INVALID_KERNEL_ARGS) E(CL_INVALID_WORK_DIMENSION) E(CL_INVALID_WORK_GROUP_SIZE)
+    E(CL_INVALID_WORK_ITEM_SIZE) E(CL_INVALID_GLOBAL_OFFSET) E(CL_INVALID_EVENT_WAIT_LIST)
+    E(CL_INVALID_EVENT) E(CL_INVALID_OPERATION) E(CL_INVALID_GL_OBJECT) E(CL_INVALID_BUFFER_SIZE)
+    E(CL_INVALID_MIP_LEVEL) E(CL_INVALID_GLOBAL_WORK_SIZE) E(CL_INVALID_PROPERTY)
+#undef E
+    default: return "unknown OpenCL error";
+    }
+}
+
+/* Program families: the .cl files (in order) that make up one program. */
+static const struct {
+    const char *family;
+    const char *sources[4];
+} families[] = {
+    {"gemm", {"common", "gemm"}},         {"conv", {"common", "conv"}},
+    {"batchnorm", {"common", "batchnorm"}}, {"pool", {"common", "pool"}},
+    {"act", {"common", "activation"}},    {"dropout", {"common", "rng", "dropout"}},
+    {"loss", {"common", "loss"}},         {"optim", {"common", "optim"}},
+    {"reduce", {"common", "reduce"}},     {"augment", {"common", "rng", "augment"}},
+};
+
+struct ct_program {
+    char family[32];
+    cl_program program;
+    struct {
+        char name[64];
+        cl_kernel k;
+    } kernels[32];
+    int n_kernels;
+};
+
+static void tune_defaults(const ct_device_info *d, ct_tune *t)
+{
+    if (d->kind == CT_DEV_CPU || d->kind == CT_DEV_OTHER) {
+        /* POCL and other CPU drivers: explicit wide vectors, register blocking, tiny groups */
+        t->gemm_tm = 4;
+        t->gemm_vw = 16;
+        t->gemm_nt_tm = 4;
+        t->gemm_nt_tn = 4;
+        t->gemm_nt_vw = 16;
+        t->ew_vw = 16;
+        t->red_ls = 1;
+        t->gemm_local[0] = 1;
+        t->gemm_local[1] = 1;
+    } else {
+        /* GPUs and accelerators: many work-items, small per-item tiles */
+        t->gemm_tm = 4;
+        t->gemm_vw = 4;
+        t->gemm_nt_tm = 2;
+        t->gemm_nt_tn = 2;
+        t->gemm_nt_vw = 4;
+        t->ew_vw = 4;
+        t->red_ls = d->max_wg_size >= 256 ? 256 : 64;
+        t->gemm_local[0] = 16;
+        t->gemm_local[1] = 8;
+    }
+}
+
+int ct_ctx_create(const char *sel, int profiling, ct_ctx **out)
+{
+    *out = NULL;
+    ct_ctx *c = calloc(1, sizeof *c);
+    if (!c) return ct_fail(CT_ERR_NOMEM, "out of memory");
+    int rc = ct_device_select(sel, &c->dev);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)c->dev.platform, 0};
+    c->context = clCreateContext(props, 1, &c->dev.device, NULL, NULL, &err);
+    if (!c->context) {
+        rc = ct_fail(CT_ERR_RUNTIME, "cannot create an OpenCL context on '%s': %s", c->dev.name, ct_cl_errstr(err));
+        free(c);
+        return rc;
+    }
+    c->profiling = profiling;
+    c->queue = clCreateCommandQueue(c->context, c->dev.device, profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+    if (!c->queue) {
+        rc = ct_fail(CT_ERR_RUNTIME, "cannot create a command queue on '%s': %s", c->dev.name, ct_cl_errstr(err));
+        clReleaseContext(c->context);
+        free(c);
+        return rc;
+    }
+    tune_defaults(&c->dev, &c->tune);
+    *out = c;
+    return CT_OK;
+}
+
+void ct_ctx_free(ct_ctx *c)
+{
+    if (!c) return;
+    if (c->queue) clFinish(c->queue);
+    for (int i = 0; i < c->n_events; i++) clReleaseEvent(c->events[i]);
+    free(c->events);
+    free(c->event_names);
+    free(c->prof);
+    for (int i = 0; i < c->n_programs; i++) {
+        for (int k = 0; k < c->programs[i].n_kernels; k++) clReleaseKernel(c->programs[i].kernels[k].k);
+        clReleaseProgram(c->programs[i].program);
+    }
+    free(c->programs);
+    if (c->queue) clReleaseCommandQueue(c->queue);
+    if (c->context) clReleaseContext(c->context);
+    free(c);
+}
+
+const char *ct_cache_dir(char *buf, size_t cap)
+{
+    const char *off = getenv("CLTRAIN_NO_CACHE");
+    if (off && *off && strcmp(off, "0") != 0) {
+        buf[0] = 0;
+        return buf;
+    }
+    const char *d = getenv("CLTRAIN_CACHE_DIR");
+    if (d && *d)
+        snprintf(buf, cap, "%s", d);
+    else if ((d = getenv("XDG_CACHE_HOME")) && *d)
+        snprintf(buf, cap, "%s/cltrain", d);
+    else if ((d = getenv("HOME")) && *d)
+        snprintf(buf, cap, "%s/.cache/cltrain", d);
+    else
+        buf[0] = 0;
+    return buf;
+}
+
+/* Source text of one .cl file: embedded, or from CLTRAIN_KERNEL_DIR for kernel development. */
+static int source_text(const char *name, char **out)
+{
+    const char *dir = getenv("CLTRAIN_KERNEL_DIR");
+    if (dir && *dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.cl", dir, name);
+        unsigned char *data;
+        size_t len;
+        int rc = ct_read_file(path, 16u << 20, &data, &len);
+        if (rc) return ct_fail_ctx(CT_ERR_RUNTIME, "CLTRAIN_KERNEL_DIR is set but the kernel source is missing");
+        *out = (char *)data;
+        return CT_OK;
+    }
+    for (const ct_embedded_source *e = ct_embedded_sources; e->name; e++) {
+        if (strcmp(e->name, name) == 0) {
+            *out = malloc(*e->len + 1);
+            if (!*out) return ct_fail(CT_ERR_NOMEM, "out of memory");
+            memcpy(*out, e->source, *e->len);
+            (*out)[*e->len] = 0;
+            return CT_OK;
+        }
+    }
+    return ct_fail(CT_ERR_RUNTIME, "kernel source cl/%s.cl is not embedded in this build", name);
+}
+
+static int build_log_fail(ct_ctx *c, cl_program p, const char *family, cl_int err)
+{
+    size_t n = 0;
+    clGetProgramBuildInfo(p, c->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+    char *log = malloc(n + 1);
+    if (log) {
+        log[0] = 0;
+        clGetProgramBuildInfo(p, c->dev.device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+        log[n] = 0;
+        fprintf(stderr, "---- OpenCL build log for program '%s' on %s ----\n%s\n---- end of build log ----\n", family,
+                c->dev.name, log);
+        free(log);
+    }
+    return ct_fail(CT_ERR_RUNTIME, "building OpenCL program '%s' for '%s' failed: %s (build log above)", family,
+                   c->dev.name, ct_cl_errstr(err));
+}
+
+static void options_for(const ct_ctx *c, char *buf, size_t cap)
+{
+    const ct_tune *t = &c->tune;
+    snprintf(buf, cap,
+             "-cl-std=CL1.2 -DTM=%d -DVW=%d -DNT_TM=%d -DNT_TN=%d -DNT_VW=%d -DEW_VW=%d -DRED_LS=%d",
+             t->gemm_tm, t->gemm_vw, t->gemm_nt_tm, t->gemm_nt_tn, t->gemm_nt_vw, t->ew_vw, t->red_ls);
+}
+
+static int build_program(ct_ctx *c, const char *family, cl_program *out)
+{
+    int fi = -1;
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        if (strcmp(families[i].family, family) == 0) fi = (int)i;
+    if (fi < 0) return ct_fail(CT_ERR_RUNTIME, "unknown kernel family '%s'", family);
+    /* concatenate the sources */
+    char *src = NULL;
+    size_t srclen = 0;
+    for (int s = 0; s < 4 && families[fi].sources[s]; s++) {
+        char *part;
+        int rc = source_text(families[fi].sources[s], &part);
+        if (rc) {
+            free(src);
+            return rc;
+        }
+        size_t pl = strlen(part);
+        char *g = realloc(src, srclen + pl + 2);
+        if (!g) {
+            free(part);
+            free(src);
+            return ct_fail(CT_ERR_NOMEM, "out of memory");
+        }
+        src = g;
+        memcpy(src + srclen, part, pl);
+        srclen += pl;
+        src[srclen++] = '\n';
+        src[srclen] = 0;
+        free(part);
+    }
+    char opts[512];
+    options_for(c, opts, sizeof opts);
+    double t0 = ct_now();
+
+    /* cache key: source, options, device, driver, platform, our version */
+    char cdir[3500], path[4096] = "";
+    ct_cache_dir(cdir, sizeof cdir);
+    if (cdir[0]) {
+        uint64_t h1 = ct_hash64(src, srclen, 1), h2 = ct_hash64(src, srclen, 2);
+        const char *parts[] = {opts, c->dev.name, c->dev.driver_version, c->dev.platform_name,
+                               c->dev.platform_version, c->dev.device_version, CLTRAIN_VERSION};
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+            h1 = ct_hash64(parts[i], strlen(parts[i]), h1);
+            h2 = ct_hash64(parts[i], strlen(parts[i]), h2 ^ 0x5bd1e995);
+        }
+        snprintf(path, sizeof path, "%s/%s-%016llx%016llx.bin", cdir, family, (unsigned long long)h1,
+                 (unsigned long long)h2);
+        unsigned char *bin;
+        size_t binlen;
+        FILE *probe = fopen(path, "rb");
+        if (probe) {
+            fclose(probe);
+            if (ct_read_file(path, 256u << 20, &bin, &binlen) == CT_OK && binlen > 0) {
+                cl_int berr, st;
+                const unsigned char *bp = bin;
+                cl_program p = clCreateProgramWithBinary(c->context, 1, &c->dev.device, &binlen, &bp, &st, &berr);
+                if (p && berr == CL_SUCCESS && st == CL_SUCCESS &&
+                    clBuildProgram(p, 1, &c->dev.device, opts, NULL, NULL) == CL_SUCCESS) {
+                    free(bin);
+                    free(src);
+                    c->cache_hits++;
+                    double dt = ct_now() - t0;
+                    c->build_seconds += dt;
+                    ct_debug("program %s: loaded from cache in %.3f s\n", family, dt);
+                    *out = p;
+                    return CT_OK;
+                }
+                if (p) clReleaseProgram(p);
+                free(bin);
+                ct_debug("program %s: cached binary rejected, rebuilding\n", family);
+            }
+        }
+    }
+    cl_int err;
+    const char *srcp = src;
+    cl_program p = clCreateProgramWithSource(c->context, 1, &srcp, &srclen, &err);
+    if (!p) {
+        free(src);
+        return ct_fail(CT_ERR_RUNTIME, "clCreateProgramWithSource(%s) failed: %s", family, ct_cl_errstr(err));
+    }
+    free(src);
+    err = clBuildProgram(p, 1, &c->dev.device, opts, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        int rc = build_log_fail(c, p, family, err);
+        clReleaseProgram(p);
+        return rc;
+    }
+    double dt = ct_now() - t0;
+    c->build_seconds += dt;
+    c->cache_misses++;
+    ct_debug("program %s: compiled in %.3f s\n", family, dt);
+    if (path[0]) {
+        size_t binlen = 0;
+        if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof binlen, &binlen, NULL) == CL_SUCCESS && binlen > 0) {
+            unsigned char *bin = malloc(binlen);
+            if (bin && clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS) {
+                if (ct_mkdirs(cdir) != CT_OK || ct_write_file_atomic(path, bin, binlen) != CT_OK)
+                    ct_debug("program cache not written: %s\n", ct_last_error());
+                ct_clear_error();
+            }
+            free(bin);
+        }
+    }
+    *out = p;
+    return CT_OK;
+}
+
+int ct_kernel(ct_ctx *c, const char *family, const char *name, cl_kernel *out)
+{
+    struct ct_program *pr = NULL;
+    for (int i = 0; i < c->n_programs; i++)
+        if (strcmp(c->programs[i].family, family) == 0) pr = &c->programs[i];
+    if (!pr) {
+        if (c->n_programs == c->cap_programs) {
+            int ncap = c->cap_programs ? c->cap_programs * 2 : 16;
+            struct ct_program *g = realloc(c->programs, (size_t)ncap * sizeof *g);
+            if (!g) return ct_fail(CT_ERR_NOMEM, "out of memory");
+            c->programs = g;
+            c->cap_programs = ncap;
+        }
+        cl_program p;
+        CT_TRY(build_program(c, family, &p));
+        pr = &c->programs[c->n_programs++];
+        memset(pr, 0, sizeof *pr);
+        snprintf(pr->family, sizeof pr->family, "%s", family);
+        pr->program = p;
+    }
+    for (int k = 0; k < pr->n_kernels; k++)
+        if (strcmp(pr->kernels[k].name, name) == 0) {
+            *out = pr->kernels[k].k;
+            return CT_OK;
+        }
+    if (pr->n_kernels == (int)(sizeof pr->kernels / sizeof pr->kernels[0]))
+        return ct_fail(CT_ERR_RUNTIME, "too many kernels in program '%s'", family);
+    cl_int err;
+    cl_kernel k = clCreateKernel(pr->program, name, &err);
+    if (!k)
+        return ct_fail(CT_ERR_RUNTIME, "kernel '%s' not found in program '%s': %s", name, family, ct_cl_errstr(err));
+    snprintf(pr->kernels[pr->n_kernels].name, sizeof pr->kernels[0].name, "%s", name);
+    pr->kernels[pr->n_kernels++].k = k;
+    *out = k;
+    return CT_OK;
+}
+
+static const char *kernel_name(cl_kernel k, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, cap, buf, NULL);
+    buf[cap - 1] = 0;
+    return buf;
+}
+
+void ct_prof_record(ct_ctx *c, cl_event ev, const char *name)
+{
+    if (c->n_events == c->cap_events) {
+        int ncap = c->cap_events ? c->cap_events * 2 : 256;
+        cl_event *g = realloc(c->events, (size_t)ncap * sizeof *g);
+        const char **gn = realloc(c->event_names, (size_t)ncap * sizeof *gn);
+        if (g) c->events = g;
+        if (gn) c->event_names = gn;
+        if (!g || !gn) {
+            clReleaseEvent(ev);
+            return;
+        }
+        c->cap_events = ncap;
+    }
+    c->events[c->n_events] = ev;
+    c->event_names[c->n_events++] = name;
+}
+
+int ct_run(ct_ctx *c, cl_kernel k, int dims, const size_t *global, const size_t *local, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cl_uint idx = 0;
+    cl_int err = CL_SUCCESS;
+    for (const char *f = fmt; *f && err == CL_SUCCESS; f++, idx++) {
+        switch (*f) {
+        case 'm': {
+            cl_mem m = va_arg(ap, cl_mem);
+            err = clSetKernelArg(k, idx, sizeof m, &m);
+            break;
+        }
+        case 'i': {
+            cl_int v = va_arg(ap, int);
+            err = clSetKernelArg(k, idx, sizeof v, &v);
+            break;
+        }
+        case 'u': {
+            cl_uint v = va_arg(ap, unsigned);
+            err = clSetKernelArg(k, idx, sizeof v, &v);
+            break;
+        }
+        case 'l': {
+            cl_long v = va_arg(ap, long long);
+            err = clSetKernelArg(k, idx, sizeof v, &v);
+            break;
+        }
+        case 'f': {
+            cl_float v = (cl_float)va_arg(ap, double);
+            err = clSetKernelArg(k, idx, sizeof v, &v);
+            break;
+        }
+        case 'L': {
+            size_t bytes = va_arg(ap, size_t);
+            err = clSetKernelArg(k, idx, bytes, NULL);
+            break;
+        }
+        default:
+            va_end(ap);
+            return ct_fail(CT_ERR_RUNTIME, "ct_run: bad argument format '%c'", *f);
+        }
+    }
+    va_end(ap);
+    char kname[64];
+    if (err != CL_SUCCESS)
+        return ct_fail(CT_ERR_RUNTIME, "setting argument %u of kernel '%s' failed: %s", idx - 1,
+                       kernel_name(k, kname, sizeof kname), ct_cl_errstr(err));
+    size_t g[3], l[3];
+    int use_local = local != NULL;
+    for (int d = 0; d < dims; d++) {
+        if (global[d] == 0) return CT_OK; /* nothing to do */
+        if (use_local) {
+            l[d] = local[d] ? local[d] : 1;
+            g[d] = (global[d] + l[d] - 1) / l[d] * l[d];
+        } else {
+            g[d] = global[d];
+        }
+    }
+    cl_event ev = NULL;
+    err = clEnqueueNDRangeKernel(c->queue, k, (cl_uint)dims, NULL, g, use_local ? l : NULL, 0, NULL,
+                                 c->profiling ? &ev : NULL);
+    if (err != CL_SUCCESS)
+        return ct_fail(err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ? CT_ERR_NOMEM
+                                                                                              : CT_ERR_RUNTIME,
+                       "launching kernel '%s' (global %zu x %zu, local %zu x %zu) failed: %s",
+                       kernel_name(k, kname, sizeof kname), g[0], dims > 1 ? g[1] : 1, use_local ? l[0] : 0,
+                       use_local && dims > 1 ? l[1] : 0, ct_cl_errstr(err));
+    if (ev) {
+        /* the kernel name string must outlive the event: use the program table's copy */
+        const char *stable = "kernel";
+        kernel_name(k, kname, sizeof kname);
+        for (int i = 0; i < c->n_programs; i++)
+            for (int j = 0; j < c->programs[i].n_kernels; j++)
+                if (c->programs[i].kernels[j].k == k) stable = c->programs[i].kernels[j].name;
+        ct_prof_record(c, ev, stable);
+    }
+    return CT_OK;
+}
+
+int ct_buffer_create(ct_ctx *c, size_t bytes, const char *what, cl_mem *out)
+{
+    *out = NULL;
+    if (bytes == 0) bytes = 16;
+    if ((unsigned long long)bytes > c->dev.max_alloc)
+        return ct_fail(CT_ERR_NOMEM,
+                       "allocating %s: %.1f MiB is more than the largest single allocation '%s' allows "
+                       "(%.1f MiB); reduce training.batch_size",
+                       what, bytes / 1048576.0, c->dev.name, c->dev.max_alloc / 1048576.0);
+    cl_int err;
+    cl_mem m = clCreateBuffer(c->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (!m)
+        return ct_fail(CT_ERR_NOMEM,
+                       "allocating %s (%.1f MiB) on '%s' failed: %s; %.1f MiB already allocated of %.1f MiB; "
+                       "reduce training.batch_size",
+                       what, bytes / 1048576.0, c->dev.name, ct_cl_errstr(err), c->bytes_allocated / 1048576.0,
+                       c->dev.global_mem / 1048576.0);
+    c->bytes_allocated += bytes;
+    *out = m;
+    return CT_OK;
+}
+
+int ct_buffer_write(ct_ctx *c, cl_mem b, size_t offset, size_t bytes, const void *src)
+{
+    if (!bytes) return CT_OK;
+    CL_CHECK(clEnqueueWriteBuffer(c->queue, b, CL_TRUE, offset, bytes, src, 0, NULL, NULL));
+    return CT_OK;
+}
+
+int ct_buffer_read(ct_ctx *c, cl_mem b, size_t offset, size_t bytes, void *dst)
+{
+    if (!bytes) return CT_OK;
+    CL_CHECK(clEnqueueReadBuffer(c->queue, b, CL_TRUE, offset, bytes, dst, 0, NULL, NULL));
+    return CT_OK;
+}
+
+int ct_buffer_fill_zero(ct_ctx *c, cl_mem b, size_t offset, size_t bytes)
+{
+    if (!bytes) return CT_OK;
+    float zero = 0;
+    if (offset % 4 == 0 && bytes % 4 == 0) {
+        CL_CHECK(clEnqueueFillBuffer(c->queue, b, &zero, sizeof zero, offset, bytes, 0, NULL, NULL));
+    } else {
+        unsigned char z = 0;
+        CL_CHECK(clEnqueueFillBuffer(c->queue, b, &z, 1, offset, bytes, 0, NULL, NULL));
+    }
+    return CT_OK;
+}
+
+int ct_finish(ct_ctx *c)
+{
+    CL_CHECK(clFinish(c->queue));
+    return CT_OK;
+}
+
+void ct_prof_reset(ct_ctx *c)
+{
+    for (int i = 0; i < c->n_events; i++) clReleaseEvent(c->events[i]);
+    c->n_events = 0;
+    c->n_prof = 0;
+}
+
+int ct_prof_collect(ct_ctx *c)
+{
+    for (int i = 0; i < c->n_events; i++) {
+        cl_ulong t0 = 0, t1 = 0;
+        clGetEventProfilingInfo(c->events[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+        clGetEventProfilingInfo(c->events[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+        clReleaseEvent(c->events[i]);
+        const char *name = c->event_names[i];
+        int j;
+        for (j = 0; j < c->n_prof; j++)
+            if (strcmp(c->prof[j].name, name) == 0) break;
+        if (j == c->n_prof) {
+            if (c->n_prof == c->cap_prof) {
+                int ncap = c->cap_prof ? c->cap_prof * 2 : 64;
+                ct_prof_entry *g = realloc(c->prof, (size_t)ncap * sizeof *g);
+                if (!g) continue;
+                c->prof = g;
+                c->cap_prof = ncap;
+            }
+            c->prof[j].family = "";
+            c->prof[j].name = name;
+            c->prof[j].ns = 0;
+            c->prof[j].calls = 0;
+            c->n_prof++;
+        }
+        c->prof[j].ns += t1 > t0 ? t1 - t0 : 0;
+        c->prof[j].calls++;
+    }
+    c->n_events = 0;
+    return CT_OK;
+}

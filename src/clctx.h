@@ -1,0 +1,97 @@
+/* clctx.h: one OpenCL device in use: context, queue, program build + binary cache, kernel
+ * launch helper, named buffer allocation, profiling events, per-device tunables.
+ * It deliberately knows nothing about layers or models. */
+#ifndef CLTRAIN_CLCTX_H
+#define CLTRAIN_CLCTX_H
+
+#include "common.h"
+#include "device.h"
+
+const char *ct_cl_errstr(cl_int err);
+
+/* CL_CHECK: in a function returning int status, turn a failed OpenCL call into a message with
+ * the expression, the CL_* error name and file:line. */
+#define CL_CHECK(expr)                                                                          \
+    do {                                                                                        \
+        cl_int ct__e = (expr);                                                                  \
+        if (ct__e != CL_SUCCESS)                                                                \
+            return ct_fail(ct__e == CL_MEM_OBJECT_ALLOCATION_FAILURE || ct__e == CL_OUT_OF_RESOURCES \
+                               ? CT_ERR_NOMEM : CT_ERR_RUNTIME,                                 \
+                           "%s:%d: %s failed: %s", __FILE__, __LINE__, #expr, ct_cl_errstr(ct__e)); \
+    } while (0)
+/* Propagate a ct_status. */
+#define CT_TRY(expr)                  \
+    do {                              \
+        int ct__rc = (expr);          \
+        if (ct__rc != CT_OK) return ct__rc; \
+    } while (0)
+
+/* Tunables chosen per device type (see clctx.c: ct_tune_defaults) and passed to kernels as -D. */
+typedef struct {
+    int gemm_tm;      /* rows of C per work-item (NN/TN kernel) */
+    int gemm_vw;      /* columns of C per work-item, as one vector (4, 8 or 16) */
+    int gemm_nt_tm;   /* NT kernel: rows x cols of C per work-item, dot products over K */
+    int gemm_nt_tn;
+    int gemm_nt_vw;   /* vector width along K in the NT kernel */
+    int ew_vw;        /* vector width of elementwise kernels */
+    int red_ls;       /* work-group size of per-channel reductions (1 on CPUs) */
+    size_t gemm_local[2]; /* local size of the gemm kernels, {0,0} = let the driver choose */
+} ct_tune;
+
+typedef struct {
+    const char *family; /* program family, e.g. "gemm" */
+    const char *name;   /* kernel name */
+    cl_ulong ns;        /* accumulated device time */
+    unsigned calls;
+} ct_prof_entry;
+
+typedef struct ct_ctx {
+    ct_device_info dev;
+    cl_context context;
+    cl_command_queue queue;
+    ct_tune tune;
+    int profiling;                   /* queue created with profiling; events recorded */
+    /* programs built so far */
+    struct ct_program *programs;
+    int n_programs, cap_programs;
+    double build_seconds;            /* total time spent building programs (incl. cache loads) */
+    int cache_hits, cache_misses;
+    /* device memory allocated through ct_buffer_create */
+    unsigned long long bytes_allocated;
+    /* profiling */
+    cl_event *events;
+    const char **event_names;
+    int n_events, cap_events;
+    ct_prof_entry *prof;
+    int n_prof, cap_prof;
+} ct_ctx;
+
+/* Opens the device chosen by selector `sel` (see ct_device_select). */
+int ct_ctx_create(const char *sel, int profiling, ct_ctx **out);
+void ct_ctx_free(ct_ctx *c);
+
+/* Returns the kernel `name` from program family `family` (built on first use with the
+ * device's tunables as -D options; extra_opts appended). Kernels are owned by the ctx. */
+int ct_kernel(ct_ctx *c, const char *family, const char *name, cl_kernel *out);
+
+/* Sets arguments from a format string and enqueues an NDRange. Format characters:
+ * 'm' cl_mem, 'i' int, 'u' unsigned, 'l' long long, 'f' float (passed as double),
+ * 'L' local memory of N bytes (size_t). global sizes are rounded up to a multiple of local. */
+int ct_run(ct_ctx *c, cl_kernel k, int dims, const size_t *global, const size_t *local, const char *fmt, ...);
+
+/* Named device buffers: failures say what, how much, and what the device has. */
+int ct_buffer_create(ct_ctx *c, size_t bytes, const char *what, cl_mem *out);
+int ct_buffer_write(ct_ctx *c, cl_mem b, size_t offset, size_t bytes, const void *src);
+int ct_buffer_read(ct_ctx *c, cl_mem b, size_t offset, size_t bytes, void *dst);
+int ct_buffer_fill_zero(ct_ctx *c, cl_mem b, size_t offset, size_t bytes);
+int ct_finish(ct_ctx *c);
+
+/* Profiling: after ct_finish, fold recorded events into c->prof (per kernel totals). */
+int ct_prof_collect(ct_ctx *c);
+void ct_prof_reset(ct_ctx *c);
+void ct_prof_record(ct_ctx *c, cl_event ev, const char *name); /* takes ownership of ev */
+
+/* Where program binaries are cached ("" when caching is off). */
+const char *ct_cache_dir(char *buf, size_t cap);
+
+#endif

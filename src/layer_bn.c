@@ -1,0 +1,41 @@
+/* layer_bn.c: BatchNorm2d on channel-major activations (C, M), M = N*H*W; eps 1e-5,
+ * momentum 0.1, PyTorch's semantics (see cl/batchnorm.cl). ReLU may be fused into apply. */
+#include "ops.h"
+
+#define CT_BN_EPS 1e-5f
+#define CT_BN_MOMENTUM 0.1f
+
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+int ct_bn_forward(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_mem params, cl_mem state,
+                  cl_mem save_mean, cl_mem save_invstd, cl_mem y, int relu)
+{
+    cl_kernel k;
+    if (training) {
+        CT_TRY(ct_kernel(c, "batchnorm", "bn_stats", &k));
+        size_t ls = (size_t)c->tune.red_ls, g = (size_t)l->C * ls;
+        CT_TRY(ct_run(c, k, 1, &g, &ls, "mimmmiiffi", x, M, save_mean, save_invstd, state, l->rm_off, l->rv_off,
+                      CT_BN_EPS, CT_BN_MOMENTUM, 1));
+    }
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_apply", &k));
+    size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
+    if (training)
+        return ct_run(c, k, 2, g, NULL, "mmimimiifmiii", x, y, M, save_mean, 0, save_invstd, 0, 0, CT_BN_EPS, params,
+                      l->g_off, l->b_off, relu);
+    return ct_run(c, k, 2, g, NULL, "mmimimiifmiii", x, y, M, state, l->rm_off, state, l->rv_off, 1, CT_BN_EPS,
+                  params, l->g_off, l->b_off, relu);
+}
+
+int ct_bn_backward(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
+                   cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx)
+{
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_reduce", &k));
+    size_t ls = (size_t)c->tune.red_ls, g1 = (size_t)l->C * ls;
+    CT_TRY(ct_run(c, k, 1, &g1, &ls, "mmmimmmii", x, dy, relu_y, M, save_mean, save_invstd, grads, l->g_off,
+                  l->b_off));
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_dx", &k));
+    size_t g[2] = {(size_t)M, (size_t)l->C};
+    return ct_run(c, k, 2, g, NULL, "mmmimmmimiim", x, dy, relu_y, M, save_mean, save_invstd, params, l->g_off,
+                  grads, l->g_off, l->b_off, dx);
+}

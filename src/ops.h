@@ -1,0 +1,85 @@
+/* ops.h: host wrappers that launch one kernel family each, on channel-major (C, N, H, W)
+ * activations. Buffers are passed with element offsets; every function returns a ct_status.
+ * One host file per layer: gemm.c, layer_conv.c, layer_bn.c, layer_pool.c, layer_act.c,
+ * layer_dropout.c, layer_fc.c (CLBlast), layer_loss.c, optim.c. */
+#ifndef CLTRAIN_OPS_H
+#define CLTRAIN_OPS_H
+#include "clctx.h"
+
+/* --- gemm.c ------------------------------------------------------------------------- */
+/* C(M,N) = op(A) B (+bias[m]) (+C): op(A)(m,k) = A[offA + m*sam + k*sak]; B (K,N) stride ldb */
+int ct_gemm_nn(ct_ctx *c, int M, int N, int K, cl_mem A, int offA, int sam, int sak, cl_mem B, int offB, int ldb,
+               cl_mem C, int offC, int ldc, cl_mem bias, int offBias, int accumulate);
+/* C(M,N) = A(M,K) B(N,K)^T (+C) */
+int ct_gemm_nt(ct_ctx *c, int M, int N, int K, cl_mem A, int offA, int lda, cl_mem B, int offB, int ldb, cl_mem C,
+               int offC, int ldc, int accumulate);
+
+/* --- layer_conv.c: conv2d stride 1, zero padding, with bias ---------------------------- */
+typedef struct {
+    int ci, co, kh, kw, pad, h, w, oh, ow;
+    int w_off, b_off; /* element offsets of weight (CO,CI,KH,KW) and bias (CO) in the parameter pool */
+} ct_conv;
+void ct_conv_init(ct_conv *l, int ci, int co, int k, int pad, int h, int w, int w_off, int b_off);
+size_t ct_conv_col_floats(const ct_conv *l, int N); /* im2col workspace size */
+/* x (CI,N,H,W) -> y (CO,N,OH,OW); col (CI*KH*KW, N*OH*OW) keeps the unfolded input for backward */
+int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params, cl_mem col, cl_mem y);
+/* dy (CO,N,OH,OW) -> weight/bias grads into `grads` (same offsets); dx (CI,N,H,W) when dx != NULL.
+ * col must still hold the forward's unfolding; it is overwritten (used as dcol). */
+int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl_mem col, cl_mem grads,
+                     cl_mem dx);
+
+/* --- layer_bn.c: BatchNorm2d(C), eps 1e-5, momentum 0.1 ------------------------------- */
+typedef struct {
+    int C, g_off, b_off; /* gamma/beta offsets in the parameter pool */
+    int rm_off, rv_off;  /* running mean/var offsets in the state pool */
+} ct_bn;
+/* x (C, M) -> y; training: batch stats into save_mean/save_invstd (C) and running-stat update */
+int ct_bn_forward(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_mem params, cl_mem state,
+                  cl_mem save_mean, cl_mem save_invstd, cl_mem y, int relu);
+/* relu_y: the forward output when ReLU was fused (masks dy), else NULL */
+int ct_bn_backward(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
+                   cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx);
+
+/* --- layer_act.c ---------------------------------------------------------------------- */
+int ct_relu_forward(ct_ctx *c, int n, cl_mem x, cl_mem y);
+int ct_relu_backward(ct_ctx *c, int n, cl_mem y, cl_mem dy, cl_mem dx);
+
+/* --- layer_pool.c --------------------------------------------------------------------- */
+int ct_maxpool2_forward(ct_ctx *c, int planes, int H, int W, cl_mem x, cl_mem y);
+int ct_maxpool2_backward(ct_ctx *c, int planes, int H, int W, cl_mem x, cl_mem dy, cl_mem dx);
+/* x (C,N,H,W) -> y (N, C*OH*OW) */
+int ct_avgpool_forward(ct_ctx *c, int C, int N, int H, int W, int OH, int OW, cl_mem x, cl_mem y);
+int ct_avgpool_backward(ct_ctx *c, int C, int N, int H, int W, int OH, int OW, cl_mem dy, cl_mem dx);
+
+/* --- layer_dropout.c ------------------------------------------------------------------ */
+/* mask[count] = 1/(1-p) or 0 from Philox(counter = (i, stream, step), key = seed) */
+int ct_dropout_mask(ct_ctx *c, int count, float p, uint64_t seed, unsigned stream, unsigned step, cl_mem mask);
+int ct_dropout_apply(ct_ctx *c, int n, cl_mem x, cl_mem mask, cl_mem y);
+/* x (C, N, HW), mask (N, C) */
+int ct_dropout2d_apply(ct_ctx *c, int C, int N, int HW, cl_mem x, cl_mem mask, cl_mem y);
+
+/* --- layer_fc.c: Linear(IN, OUT) through CLBlast --------------------------------------- */
+typedef struct {
+    int in, out, w_off, b_off;
+} ct_fc;
+/* x (N, IN) -> y (N, OUT) = x W^T + b, then ReLU when relu */
+int ct_fc_forward(ct_ctx *c, const ct_fc *l, int N, cl_mem x, cl_mem params, cl_mem y, int relu);
+/* dy (N, OUT) -> dW, db into grads; dx (N, IN) when dx != NULL */
+int ct_fc_backward(ct_ctx *c, const ct_fc *l, int N, cl_mem x, cl_mem dy, cl_mem params, cl_mem grads, cl_mem dx);
+
+/* --- layer_loss.c --------------------------------------------------------------------- */
+/* logits (N,K), targets int32 (N) -> batch_loss[0]; dlogits when not NULL; sums[0..2] += loss*N,
+ * correct, N when sums not NULL */
+int ct_xent(ct_ctx *c, int N, int K, cl_mem logits, cl_mem targets, cl_mem dlogits, cl_mem batch_loss, cl_mem sums);
+int ct_softmax(ct_ctx *c, int N, int K, cl_mem logits, cl_mem probs);
+
+/* --- optim.c -------------------------------------------------------------------------- */
+int ct_adam_step(ct_ctx *c, int n, cl_mem p, cl_mem g, cl_mem m, cl_mem v, float lr, float b1, float b2, float eps,
+                 float wd, long step);
+int ct_sgd_step(ct_ctx *c, int n, cl_mem p, cl_mem g, cl_mem buf, float lr, float mu, float wd);
+
+/* --- reductions (gemm.c) -------------------------------------------------------------- */
+int ct_rowsum(ct_ctx *c, int R, int L, cl_mem x, cl_mem out, int offOut);
+int ct_colsum(ct_ctx *c, int R, int L, cl_mem x, cl_mem out, int offOut);
+
+#endif

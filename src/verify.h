@@ -1,0 +1,18 @@
+/* verify.h: runs every kernel (and a whole DigitCNN training step) on a device against the
+ * plain-C reference (ref.c) and reports PASS/FAIL with the largest error per check. Used by
+ * `cltrain verify` and by the CTest kernel tests. */
+#ifndef CLTRAIN_VERIFY_H
+#define CLTRAIN_VERIFY_H
+#include <stdio.h>
+
+#include "clctx.h"
+
+typedef struct {
+    int pass, fail;
+} ct_verify_result;
+
+/* Prints one line per check to `out` (NULL = silent). Returns CT_OK when the checks could run
+ * (failures are counted in *res), or an error status when the device itself failed. */
+int ct_verify_run(ct_ctx *c, FILE *out, ct_verify_result *res);
+
+#endif
