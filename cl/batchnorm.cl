@@ -83,12 +83,23 @@ __kernel void bn_bwd_reduce(__global const float *x, __global const float *dy, _
     const int l = get_local_id(0);
     const size_t base = (size_t)c * M;
     const float mu = mean[c];
-    float sdy = 0.0f, sdyx = 0.0f;
-    for (int i = l; i < M; i += RED_LS) {
-        float g = dy[base + i];
-        if (relu_y && !(relu_y[base + i] > 0.0f)) g = 0.0f;
+    __global const float *xc = x + base;
+    __global const float *dyc = dy + base;
+    __global const float *ryc = relu_y ? relu_y + base : 0;
+    EVEC vdy = (EVEC)(0.0f), vdyx = (EVEC)(0.0f);
+    const int nv = M / EW_VW;
+    for (int i = l; i < nv; i += RED_LS) {
+        EVEC g = EVLOAD(i, dyc);
+        if (ryc) g = select((EVEC)(0.0f), g, isgreater(EVLOAD(i, ryc), (EVEC)(0.0f)));
+        vdy += g;
+        vdyx = mad(g, EVLOAD(i, xc) - (EVEC)(mu), vdyx);
+    }
+    float sdy = EW_HSUM(vdy), sdyx = EW_HSUM(vdyx);
+    for (int i = nv * EW_VW + l; i < M; i += RED_LS) {
+        float g = dyc[i];
+        if (ryc && !(ryc[i] > 0.0f)) g = 0.0f;
         sdy += g;
-        sdyx = mad(g, x[base + i] - mu, sdyx);
+        sdyx = mad(g, xc[i] - mu, sdyx);
     }
     sdy = ct_group_sum(sdy, scratch);
     sdyx = ct_group_sum(sdyx, scratch);
@@ -106,14 +117,26 @@ __kernel void bn_bwd_dx(__global const float *x, __global const float *dy, __glo
     __global const float *gamma = params + g_off;
     __global const float *dgamma = grads + dg_off;
     __global const float *dbeta = grads + db_off;
-    const int i = get_global_id(0);
+    const int i = get_global_id(0); /* vector index: elements i*EW_VW .. */
     const int c = get_global_id(1);
-    if (i >= M) return;
-    const size_t at = (size_t)c * M + i;
-    float g = dy[at];
-    if (relu_y && !(relu_y[at] > 0.0f)) g = 0.0f;
-    const float is = invstd[c];
-    const float xhat = (x[at] - mean[c]) * is;
+    const int nv = (M + EW_VW - 1) / EW_VW;
+    if (i >= nv) return;
+    const size_t base = (size_t)c * M;
+    const float is = invstd[c], mu = mean[c];
     const float k = gamma[c] * is / (float)M;
-    dx[at] = k * ((float)M * g - dbeta[c] - xhat * dgamma[c]);
+    const float fm = (float)M, db = dbeta[c], dg = dgamma[c];
+    if ((i + 1) * EW_VW <= M) {
+        EVEC g = EVLOAD(i, dy + base);
+        if (relu_y) g = select((EVEC)(0.0f), g, isgreater(EVLOAD(i, relu_y + base), (EVEC)(0.0f)));
+        const EVEC xhat = (EVLOAD(i, x + base) - (EVEC)(mu)) * (EVEC)(is);
+        EVSTORE((EVEC)(k) * ((EVEC)(fm) * g - (EVEC)(db) - xhat * (EVEC)(dg)), i, dx + base);
+    } else {
+        for (int j = i * EW_VW; j < M; j++) {
+            const size_t at = base + j;
+            float g = dy[at];
+            if (relu_y && !(relu_y[at] > 0.0f)) g = 0.0f;
+            const float xhat = (x[at] - mu) * is;
+            dx[at] = k * (fm * g - db - xhat * dg);
+        }
+    }
 }

@@ -1,9 +1,11 @@
 /* pool.cl: 2x2 max pooling and adaptive average pooling on channel-major planes.
  *  maxpool2_fwd/bwd: P planes (C*N) of H x W -> H/2 x W/2 (floor). Backward routes the gradient
  *      to the first maximum of each window in row-major order (NaN counts as a maximum), as
- *      PyTorch's CPU kernel; gathered per input element, so no atomics.
+ *      PyTorch's CPU kernel; one work-item per output row writes both input rows it covers
+ *      (windows do not overlap), so no atomics; rows/columns past 2*OH, 2*OW get zeros.
  *  avgpool_fwd/bwd: AdaptiveAvgPool2d with PyTorch's windows [floor(i*H/OH), ceil((i+1)*H/OH)),
- *      reading (C, N, H, W) and writing the flattened (N, C*OH*OW) rows the FC layers take. */
+ *      reading (C, N, H, W) and writing the flattened (N, C*OH*OW) rows the FC layers take.
+ *      One work-item per (c, n) plane. */
 
 inline int ct_window_argmax(__global const float *p, const int W)
 {
@@ -16,64 +18,91 @@ inline int ct_window_argmax(__global const float *p, const int W)
     return arg;
 }
 
+/* one work-item per (plane, output row) */
 __kernel void maxpool2_fwd(__global const float *x, __global float *y, const int P, const int H, const int W)
 {
     const int OH = H / 2, OW = W / 2;
-    const int o = get_global_id(0);
-    if (o >= P * OH * OW) return;
-    const int ow = o % OW, oh = (o / OW) % OH, p = o / (OW * OH);
-    __global const float *w = x + ((size_t)p * H + 2 * oh) * W + 2 * ow;
-    const int a = ct_window_argmax(w, W);
-    y[o] = w[(a >> 1) * W + (a & 1)];
+    const int row = get_global_id(0); /* p*OH + oh */
+    if (row >= P * OH) return;
+    const int p = row / OH, oh = row - p * OH;
+    __global const float *w = x + ((size_t)p * H + 2 * oh) * W;
+    __global float *yr = y + (size_t)row * OW;
+    for (int ow = 0; ow < OW; ow++) {
+        __global const float *q = w + 2 * ow;
+        const int a = ct_window_argmax(q, W);
+        yr[ow] = q[(a >> 1) * W + (a & 1)];
+    }
 }
 
+/* one work-item per (plane, pair of input rows 2*oh, 2*oh+1); oh == OH covers an odd last row */
 __kernel void maxpool2_bwd(__global const float *x, __global const float *dy, __global float *dx, const int P,
                            const int H, const int W)
 {
-    const int OH = H / 2, OW = W / 2;
-    const int i = get_global_id(0);
-    if (i >= P * H * W) return;
-    const int iw = i % W, ih = (i / W) % H, p = i / (W * H);
-    const int oh = ih >> 1, ow = iw >> 1;
-    float g = 0.0f;
-    if (oh < OH && ow < OW) {
-        __global const float *w = x + ((size_t)p * H + 2 * oh) * W + 2 * ow;
-        const int a = ct_window_argmax(w, W);
-        if (a == ((ih & 1) << 1 | (iw & 1))) g = dy[((size_t)p * OH + oh) * OW + ow];
+    const int OH = H / 2, OW = W / 2, RH = (H + 1) / 2;
+    const int row = get_global_id(0); /* p*RH + oh */
+    if (row >= P * RH) return;
+    const int p = row / RH, oh = row - p * RH;
+    __global float *d0 = dx + ((size_t)p * H + 2 * oh) * W;
+    if (oh >= OH) { /* odd H: the last input row is in no window */
+        for (int iw = 0; iw < W; iw++) d0[iw] = 0.0f;
+        return;
     }
-    dx[i] = g;
+    __global float *d1 = d0 + W;
+    __global const float *w = x + ((size_t)p * H + 2 * oh) * W;
+    __global const float *g = dy + ((size_t)p * OH + oh) * OW;
+    for (int ow = 0; ow < OW; ow++) {
+        const int a = ct_window_argmax(w + 2 * ow, W);
+        const float v = g[ow];
+        d0[2 * ow] = a == 0 ? v : 0.0f;
+        d0[2 * ow + 1] = a == 1 ? v : 0.0f;
+        d1[2 * ow] = a == 2 ? v : 0.0f;
+        d1[2 * ow + 1] = a == 3 ? v : 0.0f;
+    }
+    if (W & 1) {
+        d0[W - 1] = 0.0f;
+        d1[W - 1] = 0.0f;
+    }
 }
 
+/* one work-item per (c, n) plane */
 __kernel void avgpool_fwd(__global const float *x, __global float *y, const int C, const int N, const int H,
                           const int W, const int OH, const int OW)
 {
-    const int o = get_global_id(0); /* index into (N, C, OH, OW) */
-    if (o >= N * C * OH * OW) return;
-    const int ow = o % OW, oh = (o / OW) % OH, c = (o / (OW * OH)) % C, n = o / (OW * OH * C);
-    const int h0 = (oh * H) / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
-    const int w0 = (ow * W) / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
-    __global const float *plane = x + (size_t)(c * N + n) * H * W;
-    float s = 0.0f;
-    for (int h = h0; h < h1; h++)
-        for (int w = w0; w < w1; w++) s += plane[h * W + w];
-    y[o] = s / (float)((h1 - h0) * (w1 - w0));
+    const int cn = get_global_id(0); /* c*N + n */
+    if (cn >= C * N) return;
+    const int c = cn / N, n = cn - c * N;
+    __global const float *plane = x + (size_t)cn * H * W;
+    __global float *yo = y + ((size_t)n * C + c) * OH * OW;
+    for (int oh = 0; oh < OH; oh++) {
+        const int h0 = (oh * H) / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+        for (int ow = 0; ow < OW; ow++) {
+            const int w0 = (ow * W) / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
+            float s = 0.0f;
+            for (int h = h0; h < h1; h++)
+                for (int w = w0; w < w1; w++) s += plane[h * W + w];
+            yo[oh * OW + ow] = s / (float)((h1 - h0) * (w1 - w0));
+        }
+    }
 }
 
+/* one work-item per (c, n) plane: the plane is zeroed, then each window adds its share in a
+ * fixed order (windows may overlap; the plane stays in cache; deterministic) */
 __kernel void avgpool_bwd(__global const float *dy, __global float *dx, const int C, const int N, const int H,
                           const int W, const int OH, const int OW)
 {
-    const int i = get_global_id(0); /* index into (C, N, H, W) */
-    if (i >= C * N * H * W) return;
-    const int iw = i % W, ih = (i / W) % H, n = (i / (W * H)) % N, c = i / (W * H * N);
-    float g = 0.0f;
+    const int cn = get_global_id(0); /* c*N + n */
+    if (cn >= C * N) return;
+    const int c = cn / N, n = cn - c * N;
+    __global const float *g = dy + ((size_t)n * C + c) * OH * OW;
+    __global float *plane = dx + (size_t)cn * H * W;
+    for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
     for (int oh = 0; oh < OH; oh++) {
         const int h0 = (oh * H) / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
-        if (ih < h0 || ih >= h1) continue;
         for (int ow = 0; ow < OW; ow++) {
             const int w0 = (ow * W) / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
-            if (iw < w0 || iw >= w1) continue;
-            g += dy[((size_t)(n * C + c) * OH + oh) * OW + ow] / (float)((h1 - h0) * (w1 - w0));
+            const float v = g[oh * OW + ow] / (float)((h1 - h0) * (w1 - w0));
+            for (int h = h0; h < h1; h++)
+                for (int w = w0; w < w1; w++) plane[h * W + w] += v;
         }
     }
-    dx[i] = g;
 }

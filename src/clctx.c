@@ -63,10 +63,14 @@ static void tune_defaults(const ct_device_info *d, ct_tune *t)
 {
     if (d->kind == CT_DEV_CPU || d->kind == CT_DEV_OTHER) {
         /* POCL and other CPU drivers: explicit wide vectors, register blocking, tiny groups */
-        t->gemm_tm = 4;
+        t->gemm_tm = 8;
         t->gemm_vw = 16;
-        t->gemm_nt_tm = 4;
-        t->gemm_nt_tn = 4;
+        t->gemm_nv = 2;
+        t->gemm_row_loop = 1;
+        t->conv_panels = 1;
+        t->gemm_nt_kc = 2048;
+        t->gemm_nt_tm = 2;
+        t->gemm_nt_tn = 8;
         t->gemm_nt_vw = 16;
         t->ew_vw = 16;
         t->red_ls = 1;
@@ -76,6 +80,10 @@ static void tune_defaults(const ct_device_info *d, ct_tune *t)
         /* GPUs and accelerators: many work-items, small per-item tiles */
         t->gemm_tm = 4;
         t->gemm_vw = 4;
+        t->gemm_nv = 1;
+        t->gemm_row_loop = 0;
+        t->conv_panels = 0;
+        t->gemm_nt_kc = 0;
         t->gemm_nt_tm = 2;
         t->gemm_nt_tn = 2;
         t->gemm_nt_vw = 4;
@@ -201,8 +209,8 @@ static void options_for(const ct_ctx *c, char *buf, size_t cap)
 {
     const ct_tune *t = &c->tune;
     snprintf(buf, cap,
-             "-cl-std=CL1.2 -DTM=%d -DVW=%d -DNT_TM=%d -DNT_TN=%d -DNT_VW=%d -DEW_VW=%d -DRED_LS=%d",
-             t->gemm_tm, t->gemm_vw, t->gemm_nt_tm, t->gemm_nt_tn, t->gemm_nt_vw, t->ew_vw, t->red_ls);
+             "-cl-std=CL1.2 -DTM=%d -DVW=%d -DNV=%d -DNT_TM=%d -DNT_TN=%d -DNT_VW=%d -DEW_VW=%d -DRED_LS=%d",
+             t->gemm_tm, t->gemm_vw, t->gemm_nv, t->gemm_nt_tm, t->gemm_nt_tn, t->gemm_nt_vw, t->ew_vw, t->red_ls);
 }
 
 static int build_program(ct_ctx *c, const char *family, cl_program *out)

@@ -29,7 +29,13 @@ const char *ct_cl_errstr(cl_int err);
 /* Tunables chosen per device type (see clctx.c: ct_tune_defaults) and passed to kernels as -D. */
 typedef struct {
     int gemm_tm;      /* rows of C per work-item (NN/TN kernel) */
-    int gemm_vw;      /* columns of C per work-item, as one vector (4, 8 or 16) */
+    int gemm_vw;      /* vector width of the NN kernel's columns (4, 8 or 16) */
+    int gemm_nv;      /* NN kernel: vectors per row of a tile (cols per work-item = vw*nv); the kernel
+                       * derives the same value from VW (NV = 2 when VW >= 16) */
+    int gemm_row_loop; /* 1: one work-item per column block walks all row blocks (CPUs, cache reuse);
+                        * 0: one work-item per tile (GPUs) */
+    int gemm_nt_kc;   /* NT kernel: K chunk walked across all row blocks (0 = all of K) */
+    int conv_panels;  /* 1: im2col columns stored in panels of gemm_vw*gemm_nv (see cl/conv.cl) */
     int gemm_nt_tm;   /* NT kernel: rows x cols of C per work-item, dot products over K */
     int gemm_nt_tn;
     int gemm_nt_vw;   /* vector width along K in the NT kernel */

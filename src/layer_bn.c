@@ -35,7 +35,7 @@ int ct_bn_backward(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem
     CT_TRY(ct_run(c, k, 1, &g1, &ls, "mmmimmmii", x, dy, relu_y, M, save_mean, save_invstd, grads, l->g_off,
                   l->b_off));
     CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_dx", &k));
-    size_t g[2] = {(size_t)M, (size_t)l->C};
+    size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
     return ct_run(c, k, 2, g, NULL, "mmmimmmimiim", x, dy, relu_y, M, save_mean, save_invstd, params, l->g_off,
                   grads, l->g_off, l->b_off, dx);
 }

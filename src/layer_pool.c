@@ -5,7 +5,8 @@ int ct_maxpool2_forward(ct_ctx *c, int planes, int H, int W, cl_mem x, cl_mem y)
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "pool", "maxpool2_fwd", &k));
-    size_t g = (size_t)planes * (size_t)(H / 2) * (size_t)(W / 2);
+    size_t g = (size_t)planes * (size_t)(H / 2); /* one work-item per output row */
+    if (g == 0) return CT_OK;
     return ct_run(c, k, 1, &g, NULL, "mmiii", x, y, planes, H, W);
 }
 
@@ -13,7 +14,7 @@ int ct_maxpool2_backward(ct_ctx *c, int planes, int H, int W, cl_mem x, cl_mem d
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "pool", "maxpool2_bwd", &k));
-    size_t g = (size_t)planes * (size_t)H * (size_t)W;
+    size_t g = (size_t)planes * (size_t)((H + 1) / 2); /* one work-item per pair of input rows */
     return ct_run(c, k, 1, &g, NULL, "mmmiii", x, dy, dx, planes, H, W);
 }
 
@@ -21,7 +22,7 @@ int ct_avgpool_forward(ct_ctx *c, int C, int N, int H, int W, int OH, int OW, cl
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "pool", "avgpool_fwd", &k));
-    size_t g = (size_t)N * C * OH * OW;
+    size_t g = (size_t)N * C; /* one work-item per plane */
     return ct_run(c, k, 1, &g, NULL, "mmiiiiii", x, y, C, N, H, W, OH, OW);
 }
 
@@ -29,6 +30,6 @@ int ct_avgpool_backward(ct_ctx *c, int C, int N, int H, int W, int OH, int OW, c
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "pool", "avgpool_bwd", &k));
-    size_t g = (size_t)C * N * H * W;
+    size_t g = (size_t)C * N; /* one work-item per plane */
     return ct_run(c, k, 1, &g, NULL, "mmiiiiii", dy, dx, C, N, H, W, OH, OW);
 }

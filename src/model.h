@@ -90,7 +90,9 @@ int ct_model_train_step(ct_model *m, int N, const ct_optim *o, uint64_t seed, un
 /* Reads the running sums (loss*N, correct, count) and optionally resets them. */
 int ct_model_read_sums(ct_model *m, double sums[3], int reset);
 /* Reads a named activation (or its gradient when grad) as PyTorch's NCHW / (N, F). Names:
- * conv1 relu1 pool1 conv2 relu2 pool2 drop1 conv3 relu3 avgpool relu_fc1 drop2 relu_fc2 logits */
+ * conv1 relu1 pool1 conv2 relu2 pool2 drop1 conv3 relu3 avgpool relu_fc1 drop2 relu_fc2 logits.
+ * The gradients of relu_fc1/relu_fc2 are taken before the ReLU (w.r.t. the fc1/fc2 outputs),
+ * since FC + ReLU are fused and the backward works in place. */
 int ct_model_read_activation(ct_model *m, const char *name, int N, int grad, float *out, size_t *count);
 
 #endif

@@ -10,6 +10,13 @@
 /* C(M,N) = op(A) B (+bias[m]) (+C): op(A)(m,k) = A[offA + m*sam + k*sak]; B (K,N) stride ldb */
 int ct_gemm_nn(ct_ctx *c, int M, int N, int K, cl_mem A, int offA, int sam, int sak, cl_mem B, int offB, int ldb,
                cl_mem C, int offC, int ldc, cl_mem bias, int offBias, int accumulate);
+/* The same with panel layouts for the im2col matrix (cl/gemm.cl): B (and/or C) stored in
+ * panels of pw columns, each panel's rows back to back; pw >= N is the plain layout. */
+int ct_gemm_nn_ex(ct_ctx *c, int M, int N, int K, cl_mem A, int offA, int sam, int sak, cl_mem B, int offB, int ldb,
+                  cl_mem C, int offC, int ldc, cl_mem bias, int offBias, int accumulate, int pw, int bpanel,
+                  int cpanel);
+int ct_gemm_nt_ex(ct_ctx *c, int M, int N, int K, cl_mem A, int offA, int lda, cl_mem B, int offB, int ldb, cl_mem C,
+                  int offC, int ldc, int accumulate, int pw);
 /* C(M,N) = A(M,K) B(N,K)^T (+C) */
 int ct_gemm_nt(ct_ctx *c, int M, int N, int K, cl_mem A, int offA, int lda, cl_mem B, int offB, int ldb, cl_mem C,
                int offC, int ldc, int accumulate);

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what cltrain needs to build, test and run on Debian 12 (as root, or through sudo).
+# Packages already present are not reinstalled, so this is quick on a prepared machine.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo
+      libclblast-dev libyaml-dev zlib1g-dev npm ca-certificates curl)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "setup: dependencies present"
