@@ -1,0 +1,28 @@
+/* cli.h: helpers shared by the command files of the cltrain CLI (src/cli/). Each command is
+ * `int cli_<name>(int argc, char **argv)` returning an exit code; main.c dispatches. */
+#ifndef CLTRAIN_CLI_H
+#define CLTRAIN_CLI_H
+#include <stdio.h>
+
+#include "common.h"
+#include "config.h"
+
+typedef struct {
+    const char *device; /* --device SEL */
+    int json;           /* --json */
+} cli_opts;
+
+/* Prints "cltrain: error: <last error>" and returns rc (never 0). */
+int cli_die(int rc);
+/* Consumes --device, --json, -v/--verbose, -q/--quiet at argv[*i]: returns 1 when taken, 0 when
+ * not one of these, -status on error. */
+int cli_take_common(int argc, char **argv, int *i, cli_opts *o);
+/* Consumes --config F, --set k=v, --data DIR (config order: defaults, file, sets): returns 1
+ * when taken, 0 when not, -status on error. */
+int cli_take_config(int argc, char **argv, int *i, ct_config *cfg, int *sets_seen);
+
+int cli_devices(int argc, char **argv);
+int cli_verify(int argc, char **argv);
+int cli_train(int argc, char **argv);
+
+#endif

@@ -1,0 +1,70 @@
+/* cli_devices.c: `cltrain devices` and `cltrain verify`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "clctx.h"
+#include "device.h"
+#include "verify.h"
+
+int cli_devices(int argc, char **argv)
+{
+    cli_opts o = {0};
+    for (int i = 2; i < argc; i++) {
+        int t = cli_take_common(argc, argv, &i, &o);
+        if (t < 0) return cli_die(-t);
+        if (!t) return cli_die(ct_fail(CT_ERR_USAGE, "devices: unknown option '%s' (allowed: --json)", argv[i]));
+    }
+    ct_device_info *devs;
+    int n;
+    int rc = ct_devices_list(&devs, &n);
+    if (rc) return cli_die(rc);
+    char *txt = ct_devices_format(devs, n, o.json);
+    if (o.json) {
+        printf("%s\n", txt ? txt : "[]");
+    } else if (n == 0) {
+        printf("no OpenCL device found: install a driver (Debian: apt-get install pocl-opencl-icd for the CPU)\n");
+    } else {
+        printf("%s", txt ? txt : "");
+        ct_device_info best;
+        if (ct_device_select(NULL, &best) == CT_OK) printf("default device: [%d] %s\n", best.index, best.name);
+    }
+    free(txt);
+    free(devs);
+    return n == 0 ? CT_ERR_RUNTIME : CT_OK;
+}
+
+int cli_verify(int argc, char **argv)
+{
+    cli_opts o = {0};
+    for (int i = 2; i < argc; i++) {
+        int t = cli_take_common(argc, argv, &i, &o);
+        if (t < 0) return cli_die(-t);
+        if (!t) return cli_die(ct_fail(CT_ERR_USAGE, "verify: unknown option '%s' (allowed: --device SEL, --json)", argv[i]));
+    }
+    ct_ctx *c;
+    int rc = ct_ctx_create(o.device, 0, &c);
+    if (rc) return cli_die(rc);
+    if (!o.json) printf("verifying %s (%s, %s)\n", c->dev.name, c->dev.platform_name, c->dev.driver_version);
+    double t0 = ct_now();
+    ct_verify_result res;
+    rc = ct_verify_run(c, o.json ? NULL : stdout, &res);
+    double dt = ct_now() - t0;
+    if (rc) {
+        ct_ctx_free(c);
+        return cli_die(rc);
+    }
+    if (o.json) {
+        char dev[600];
+        ct_json_escape(dev, sizeof dev, c->dev.name);
+        printf("{\"device\":%s,\"passed\":%d,\"failed\":%d,\"seconds\":%.2f,\"build_seconds\":%.2f}\n", dev, res.pass,
+               res.fail, dt, c->build_seconds);
+    } else {
+        printf("%d passed, %d failed (%.1f s, of which %.1f s building kernels: %d from cache, %d compiled)\n",
+               res.pass, res.fail, dt, c->build_seconds, c->cache_hits, c->cache_misses);
+        printf("%s\n", res.fail ? "VERIFY FAILED: do not train on this device/driver" : "VERIFY PASSED");
+    }
+    ct_ctx_free(c);
+    return res.fail ? CT_ERR_RUNTIME : CT_OK;
+}

@@ -1,0 +1,97 @@
+/* cli_train.c: `cltrain train`: config + overrides in, training job, result printed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json.h"
+#include "train.h"
+
+int cli_train(int argc, char **argv)
+{
+    cli_opts o = {0};
+    ct_config cfg;
+    ct_config_defaults(&cfg);
+    int sets = 0;
+    ct_train_opts to = {0};
+    for (int i = 2; i < argc; i++) {
+        int t = cli_take_common(argc, argv, &i, &o);
+        if (t < 0) return cli_die(-t);
+        if (t) continue;
+        t = cli_take_config(argc, argv, &i, &cfg, &sets);
+        if (t < 0) return cli_die(-t);
+        if (t) continue;
+        if (!strcmp(argv[i], "--subset") && i + 1 < argc) {
+            char *end;
+            to.subset = strtol(argv[++i], &end, 10);
+            if (*end || to.subset < 1) return cli_die(ct_fail(CT_ERR_USAGE, "--subset needs a positive number of images"));
+            continue;
+        }
+        return cli_die(ct_fail(CT_ERR_USAGE,
+                           "train: unknown option '%s' (allowed: --config F, --set section.key=value, --data DIR, "
+                           "--device SEL, --subset N, --json, -q, -v)",
+                           argv[i]));
+    }
+    int rc = ct_config_validate(&cfg);
+    if (rc) return cli_die(rc);
+    to.device = o.device;
+    to.json = o.json;
+    ct_train_result r;
+    rc = ct_train(&cfg, &to, &r);
+    if (rc) return cli_die(rc);
+    if (o.json) {
+        ct_jw w;
+        ct_jw_init(&w);
+        ct_jw_begin_object(&w);
+        ct_jw_key(&w, "model_path");
+        ct_jw_string(&w, r.model_path);
+        ct_jw_key(&w, "model_name");
+        ct_jw_string(&w, r.model_name);
+        ct_jw_key(&w, "run_dir");
+        ct_jw_string(&w, r.run_dir);
+        ct_jw_key(&w, "final_val_accuracy");
+        ct_jw_double(&w, r.final_val_accuracy);
+        ct_jw_key(&w, "best_val_accuracy");
+        ct_jw_double(&w, r.best_val_accuracy);
+        ct_jw_key(&w, "test_accuracy");
+        if (r.test_accuracy >= 0) ct_jw_double(&w, r.test_accuracy);
+        else ct_jw_null(&w);
+        ct_jw_key(&w, "epochs_run");
+        ct_jw_int(&w, r.epochs_run);
+        ct_jw_key(&w, "training_epochs");
+        ct_jw_int(&w, r.epochs_run);
+        ct_jw_key(&w, "configured_epochs");
+        ct_jw_int(&w, r.configured_epochs);
+        ct_jw_key(&w, "final_train_loss");
+        ct_jw_double(&w, r.final_train_loss);
+        ct_jw_key(&w, "model_parameters");
+        ct_jw_int(&w, r.model_parameters);
+        ct_jw_key(&w, "learning_rate");
+        ct_jw_double(&w, cfg.training.learning_rate);
+        ct_jw_key(&w, "final_learning_rate");
+        ct_jw_double(&w, r.learning_rate);
+        ct_jw_key(&w, "batch_size");
+        ct_jw_int(&w, cfg.training.batch_size);
+        ct_jw_key(&w, "optimizer");
+        ct_jw_string(&w, cfg.training.optimizer_type);
+        ct_jw_key(&w, "early_stopping_used");
+        ct_jw_bool(&w, r.early_stopped);
+        ct_jw_key(&w, "train_images_per_second");
+        ct_jw_double(&w, r.train_images_per_second);
+        ct_jw_key(&w, "train_samples");
+        ct_jw_int(&w, r.train_samples);
+        ct_jw_key(&w, "val_samples");
+        ct_jw_int(&w, r.val_samples);
+        ct_jw_key(&w, "seconds");
+        ct_jw_double(&w, r.seconds);
+        ct_jw_key(&w, "device");
+        ct_jw_string(&w, r.device);
+        ct_jw_end_object(&w);
+        char *s;
+        size_t n;
+        if (ct_jw_finish(&w, &s, &n) == CT_OK) printf("%s\n", s);
+        free(s);
+        ct_jw_free(&w);
+    }
+    return CT_OK;
+}

@@ -1,0 +1,53 @@
+/* main.c: the cltrain command line: dispatches to the command files (src/cli/cli_*.c) and
+ * turns their statuses into the documented exit codes. The only file that exits. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"devices", cli_devices, "devices [--json]\n      list every OpenCL platform and device"},
+    {"verify", cli_verify, "verify [--device SEL] [--json]\n      check every kernel on a device against the C reference"},
+    {"train", cli_train,
+     "train [--config F] [--set section.key=value]... [--data DIR] [--device SEL] [--json]\n"
+     "      train DigitCNN (fetches MNIST into data.dir when missing)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "cltrain %s: train convolutional networks on any OpenCL device\n\nusage: cltrain COMMAND [options]\n\n",
+            CLTRAIN_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(f, "  %s\n", commands[i].help);
+    fprintf(f, "  help | --version\n\n"
+               "--device SEL: a global index, P:D, a type (gpu, igpu, cpu, accelerator) or part of a\n"
+               "platform/vendor/device name; default: the config's device, $CLTRAIN_DEVICE, else the best.\n"
+               "--json: the last line of stdout is one JSON object. -q quieter, -v verbose.\n"
+               "exit codes: 0 ok, 1 runtime error, 2 usage/config error, 3 bad input file,\n"
+               "            4 interrupted, 5 deployment skipped, 6 out of memory\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CT_ERR_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("cltrain %s\n", CLTRAIN_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc, argv);
+    fprintf(stderr, "cltrain: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return CT_ERR_USAGE;
+}
