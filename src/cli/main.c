@@ -15,6 +15,9 @@ static const struct {
     {"train", cli_train,
      "train [--config F] [--set section.key=value]... [--data DIR] [--device SEL] [--json]\n"
      "      train DigitCNN (fetches MNIST into data.dir when missing)"},
+    {"bench", cli_bench,
+     "bench [--device SEL] [--batch N] [--steps N] [--eval-batch N] [--json]\n"
+     "      training/evaluation images/s, per-kernel profile, build times, device memory"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,125 @@
+/* bench.c: see bench.h. Synthetic images (throughput does not depend on pixel values). */
+#define _POSIX_C_SOURCE 200809L
+#include "bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* one kernel of every program family, to build them all */
+static const char *const every_family[][2] = {
+    {"gemm", "gemm_nn"},         {"conv", "conv_im2col"}, {"batchnorm", "bn_apply"}, {"pool", "maxpool2_fwd"},
+    {"act", "relu_fwd"},         {"dropout", "dropout_mask"}, {"loss", "xent_fwd_bwd"}, {"optim", "adam_step"},
+    {"reduce", "rowsum"},        {"augment", "batch_prepare"},
+};
+
+static int build_all(const char *sel, int use_cache, double *seconds)
+{
+    const char *prev = getenv("CLTRAIN_NO_CACHE");
+    char *saved = prev ? strdup(prev) : NULL;
+    if (!use_cache) setenv("CLTRAIN_NO_CACHE", "1", 1);
+    ct_ctx *c = NULL;
+    int rc = ct_ctx_create(sel, 0, &c);
+    double t0 = ct_now();
+    for (size_t i = 0; rc == CT_OK && i < sizeof every_family / sizeof every_family[0]; i++) {
+        cl_kernel k;
+        rc = ct_kernel(c, every_family[i][0], every_family[i][1], &k);
+    }
+    *seconds = ct_now() - t0;
+    if (c) ct_ctx_free(c);
+    if (saved) {
+        setenv("CLTRAIN_NO_CACHE", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("CLTRAIN_NO_CACHE");
+    }
+    return rc;
+}
+
+static void fill_batch(float *x, int32_t *t, int n)
+{
+    uint32_t s = 12345;
+    for (int i = 0; i < n * 784; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)(s >> 8) * (1.0f / 16777216.0f) * 3.0f - 0.42f;
+    }
+    for (int i = 0; i < n; i++) t[i] = i % 10;
+}
+
+int ct_bench_run(const char *sel, const ct_bench_opts *o, ct_bench_result *r)
+{
+    memset(r, 0, sizeof *r);
+    CT_TRY(build_all(sel, 0, &r->build_cold_seconds));
+    double ignore;
+    CT_TRY(build_all(sel, 1, &ignore)); /* fills the cache when it was empty */
+    CT_TRY(build_all(sel, 1, &r->build_cached_seconds));
+
+    double t_start = ct_now();
+    ct_ctx *c;
+    CT_TRY(ct_ctx_create(sel, 1, &c));
+    snprintf(r->device, sizeof r->device, "%s", c->dev.name);
+    int maxb = o->batch > o->eval_batch ? o->batch : o->eval_batch;
+    ct_model *m = NULL;
+    float *x = malloc((size_t)maxb * 784 * sizeof(float));
+    int32_t *t = malloc((size_t)maxb * sizeof(int32_t));
+    int rc = (x && t) ? CT_OK : ct_fail(CT_ERR_NOMEM, "out of host memory");
+    if (rc == CT_OK) rc = ct_model_create(c, &o->dims, maxb, &m);
+    if (rc == CT_OK) rc = ct_model_init_params(m, 1);
+    ct_optim opt = {o->adam, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.9f, 1e-5f};
+    if (rc == CT_OK) {
+        fill_batch(x, t, maxb);
+        rc = ct_model_upload(m, maxb, x, t);
+    }
+    if (rc == CT_OK) rc = ct_model_train_step(m, o->batch, &opt, 1, 0);
+    if (rc == CT_OK) rc = ct_finish(c);
+    r->first_step_seconds = ct_now() - t_start;
+    for (int i = 1; rc == CT_OK && i < o->warmup; i++) rc = ct_model_train_step(m, o->batch, &opt, 1, (unsigned)i);
+    if (rc == CT_OK) rc = ct_finish(c);
+    ct_prof_reset(c);
+    /* timed steps (profiling on: events cost a little; the kernel table comes from them) */
+    double t0 = ct_now();
+    for (int i = 0; rc == CT_OK && i < o->steps; i++) rc = ct_model_train_step(m, o->batch, &opt, 1, (unsigned)i);
+    if (rc == CT_OK) rc = ct_finish(c);
+    double dt = ct_now() - t0;
+    if (rc == CT_OK) {
+        r->ms_per_step = 1e3 * dt / o->steps;
+        r->train_images_per_second = (double)o->batch * o->steps / dt;
+        ct_prof_collect(c);
+        double total = 0;
+        for (int i = 0; i < c->n_prof; i++) total += (double)c->prof[i].ns;
+        r->profiled_ms_per_step = total / 1e6 / o->steps;
+        for (int i = 0; i < c->n_prof && r->n_kernels < 64; i++) {
+            ct_bench_kernel *k = &r->kernels[r->n_kernels++];
+            snprintf(k->name, sizeof k->name, "%s", c->prof[i].name);
+            k->ms_per_step = (double)c->prof[i].ns / 1e6 / o->steps;
+            k->share = total > 0 ? (double)c->prof[i].ns / total : 0;
+            k->calls_per_step = c->prof[i].calls / (unsigned)o->steps;
+        }
+        /* sort by time, largest first */
+        for (int i = 1; i < r->n_kernels; i++)
+            for (int j = i; j > 0 && r->kernels[j].ms_per_step > r->kernels[j - 1].ms_per_step; j--) {
+                ct_bench_kernel tmp = r->kernels[j];
+                r->kernels[j] = r->kernels[j - 1];
+                r->kernels[j - 1] = tmp;
+            }
+    }
+    /* evaluation throughput: eval-mode forward + loss, batch eval_batch */
+    ct_prof_reset(c);
+    if (rc == CT_OK) rc = ct_model_forward(m, o->eval_batch, 0, 0, 0);
+    if (rc == CT_OK) rc = ct_finish(c);
+    int eval_iters = o->steps / 2 > 2 ? o->steps / 2 : 2;
+    t0 = ct_now();
+    for (int i = 0; rc == CT_OK && i < eval_iters; i++) {
+        rc = ct_model_forward(m, o->eval_batch, 0, 0, 0);
+        if (rc == CT_OK) rc = ct_model_loss(m, o->eval_batch, 0);
+    }
+    if (rc == CT_OK) rc = ct_finish(c);
+    if (rc == CT_OK) r->eval_images_per_second = (double)o->eval_batch * eval_iters / (ct_now() - t0);
+    ct_prof_reset(c);
+    r->device_bytes = c->bytes_allocated;
+    free(x);
+    free(t);
+    ct_model_free(m);
+    ct_ctx_free(c);
+    return rc;
+}

@@ -1,0 +1,36 @@
+/* bench.h: steady-state training/evaluation throughput of DigitCNN on a device, a per-kernel
+ * profile of one training step, kernel build times (cold and cached) and device memory. */
+#ifndef CLTRAIN_BENCH_H
+#define CLTRAIN_BENCH_H
+#include "clctx.h"
+#include "model.h"
+
+typedef struct {
+    int batch, steps, warmup, eval_batch;
+    ct_cnn_dims dims;
+    int adam;
+} ct_bench_opts;
+
+typedef struct {
+    char name[64];
+    double ms_per_step;
+    double share;       /* of the profiled step time */
+    unsigned calls_per_step;
+} ct_bench_kernel;
+
+typedef struct {
+    char device[256];
+    double train_images_per_second, eval_images_per_second;
+    double ms_per_step;
+    double build_cold_seconds, build_cached_seconds; /* all kernel programs */
+    double first_step_seconds;   /* context + model + first training step, caches warm */
+    unsigned long long device_bytes;
+    ct_bench_kernel kernels[64];
+    int n_kernels;
+    double profiled_ms_per_step;
+} ct_bench_result;
+
+/* sel: device selector. Runs everything; fills r. */
+int ct_bench_run(const char *sel, const ct_bench_opts *o, ct_bench_result *r);
+
+#endif
