@@ -42,6 +42,8 @@ typedef struct {
     int ew_vw;        /* vector width of elementwise kernels */
     int red_ls;       /* work-group size of per-channel reductions (1 on CPUs) */
     size_t gemm_local[2]; /* local size of the gemm kernels, {0,0} = let the driver choose */
+    int fc_clblast;   /* 1: fully connected layers through CLBlast; 0: through gemm_nn/gemm_nt.
+                       * CLTRAIN_FC=clblast|native overrides (for benchmarks) */
 } ct_tune;
 
 typedef struct {

@@ -1,5 +1,5 @@
-/* layer_fc.c: Linear(IN, OUT) on (N, IN) rows, products through CLBlast, bias (+ReLU) and the
- * bias gradient through our kernels. PyTorch's weight layout (OUT, IN) is kept as is.
+/* layer_fc.c: Linear(IN, OUT) on (N, IN) rows, products through CLBlast (or our gemm kernels
+ * when tune.fc_clblast is 0), bias (+ReLU) and the bias gradient through our kernels. PyTorch's weight layout (OUT, IN) is kept as is.
  *  forward:  y = x W^T + b           (CLBlast: N x OUT x IN, B transposed)
  *  backward: dx = dy W; dW = dy^T x; db = column sums of dy */
 #include <clblast_c.h>
@@ -23,7 +23,9 @@ static int sgemm(ct_ctx *c, CLBlastTranspose ta, CLBlastTranspose tb, size_t m, 
 
 int ct_fc_forward(ct_ctx *c, const ct_fc *l, int N, cl_mem x, cl_mem params, cl_mem y, int relu)
 {
-    CT_TRY(sgemm(c, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)N, (size_t)l->out, (size_t)l->in, x, 0,
+    if (!c->tune.fc_clblast)
+        CT_TRY(ct_gemm_nt(c, N, l->out, l->in, x, 0, l->in, params, l->w_off, l->in, y, 0, l->out, 0));
+    else CT_TRY(sgemm(c, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)N, (size_t)l->out, (size_t)l->in, x, 0,
                  (size_t)l->in, params, (size_t)l->w_off, (size_t)l->in, y, 0, (size_t)l->out));
     cl_kernel k;
     CT_TRY(ct_kernel(c, "act", "bias_act_fwd", &k));
@@ -33,6 +35,13 @@ int ct_fc_forward(ct_ctx *c, const ct_fc *l, int N, cl_mem x, cl_mem params, cl_
 
 int ct_fc_backward(ct_ctx *c, const ct_fc *l, int N, cl_mem x, cl_mem dy, cl_mem params, cl_mem grads, cl_mem dx)
 {
+    if (!c->tune.fc_clblast) {
+        /* dW (OUT, IN) = dy^T x: op(A)(m, k) = dy[k*OUT + m]; dx (N, IN) = dy W */
+        CT_TRY(ct_gemm_nn(c, l->out, l->in, N, dy, 0, 1, l->out, x, 0, l->in, grads, l->w_off, l->in, NULL, 0, 0));
+        CT_TRY(ct_colsum(c, N, l->out, dy, grads, l->b_off));
+        if (!dx) return CT_OK;
+        return ct_gemm_nn(c, N, l->in, l->out, dy, 0, l->out, 1, params, l->w_off, l->in, dx, 0, l->in, NULL, 0, 0);
+    }
     /* dW (OUT, IN) = dy^T (OUT, N) x (N, IN) */
     CT_TRY(sgemm(c, CLBlastTransposeYes, CLBlastTransposeNo, (size_t)l->out, (size_t)l->in, (size_t)N, dy, 0,
                  (size_t)l->out, x, 0, (size_t)l->in, grads, (size_t)l->w_off, (size_t)l->in));

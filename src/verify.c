@@ -442,7 +442,7 @@ static int v_fc(vctx *v, int N, int IN, int OUT)
     float *got;
     CT_TRY(ct_fc_forward(v->c, &l, N, dxm, dp, dym, 0));
     CT_TRY(readback(v, dym, (size_t)N * OUT, &got));
-    snprintf(name, sizeof name, "linear fwd (CLBlast) %dx%d->%d", N, IN, OUT);
+    snprintf(name, sizeof name, "linear fwd (%s) %dx%d->%d", v->c->tune.fc_clblast ? "CLBlast" : "gemm", N, IN, OUT);
     check(v, name, got, y, (size_t)N * OUT, 1e-4f, 1e-4f);
     CT_TRY(ct_fc_backward(v->c, &l, N, dxm, ddy, dp, dg, ddx));
     CT_TRY(readback(v, ddx, (size_t)N * IN, &got));
@@ -566,7 +566,13 @@ int ct_verify_run(ct_ctx *c, FILE *out, ct_verify_result *res)
     RUN(v_loss(&v, 37));
     RUN(v_optim(&v, 1));
     RUN(v_optim(&v, 0));
-    RUN(v_fc(&v, 7, 45, 19));
+    /* both FC back ends, whichever is the device's default */
+    int fc_default = c->tune.fc_clblast;
+    for (int be = 0; be < 2; be++) {
+        c->tune.fc_clblast = be;
+        RUN(v_fc(&v, 7, 45, 19));
+    }
+    c->tune.fc_clblast = fc_default;
     RUN(v_model(&v, 1));
     RUN(v_model(&v, 0));
 #undef RUN
