@@ -97,3 +97,168 @@ __kernel void conv_col2im(__global const float *dcol, __global float *dx, const 
     else
         col2im_row(dcol, dst, n, ih, ci, NP, KK, H, W, KH, KW, pad, OH, OW, pw);
 }
+
+/* ---- direct convolution (CPUs): no im2col ------------------------------------------------
+ * conv_pad:    x (C, N, H, W) -> xp (C, N, H+2p, W+2p) with zero borders; one item per padded row.
+ * conv_wt:     W (CO, CI, KH, KW) -> wt (A, KH, KW, BP) with BP = B rounded up to 16 (zeros past
+ *              B): forward (flip 0) A = CI, B = CO, wt[a][kh][kw][b] = W[b][a][kh][kw];
+ *              backward data (flip 1) A = CO, B = CI, wt[a][kh][kw][b] = W[a][b][KH-1-kh][KW-1-kw]
+ *              (the backward-data pass is the forward conv of dy padded by K-1-pad with it).
+ * conv_direct_RxCxB: y (CO, N, OH, OW) = conv(xp, wt) (+ bias), OH = HP-KH+1, OW = WP-KW+1,
+ *              CO = B of wt. One work-item per (16*B output channels, image, tile of R rows x C
+ *              columns): B*R*C float16 accumulators (one per output pixel, lanes = channels), the
+ *              inputs broadcast from the padded rows, weights one float16 load per (ci, kh, kw).
+ *              Tiles past the edge are moved back to overlap the previous one (needs OH >= R,
+ *              OW >= C; equal values are written twice). Stores are per channel (scalar). */
+__kernel void conv_pad(__global const float *x, __global float *xp, const int offXp, const int CN, const int H,
+                       const int W, const int p)
+{
+    const int HP = H + 2 * p, WP = W + 2 * p;
+    const int row = get_global_id(0); /* cn*HP + hp */
+    if (row >= CN * HP) return;
+    const int cn = row / HP, hp = row - cn * HP, ih = hp - p;
+    __global float *d = xp + offXp + (size_t)row * WP;
+    if ((uint)ih >= (uint)H) {
+        for (int j = 0; j < WP; j++) d[j] = 0.0f;
+        return;
+    }
+    __global const float *s = x + ((size_t)cn * H + ih) * W;
+    for (int j = 0; j < p; j++) d[j] = 0.0f;
+    for (int j = 0; j < W; j++) d[p + j] = s[j];
+    for (int j = p + W; j < WP; j++) d[j] = 0.0f;
+}
+
+__kernel void conv_wt(__global const float *w, const int offW, __global float *wt, const int offWt, const int A,
+                      const int B, const int KH, const int KW, const int flip)
+{
+    const int BP = (B + 15) / 16 * 16;
+    const int i = get_global_id(0); /* ((a*KH + kh)*KW + kw)*BP + b */
+    if (i >= A * KH * KW * BP) return;
+    const int b = i % BP, t = i / BP, kw = t % KW, kh = (t / KW) % KH, a = t / (KW * KH);
+    float v = 0.0f;
+    if (b < B)
+        v = flip ? w[offW + ((a * B + b) * KH + (KH - 1 - kh)) * KW + (KW - 1 - kw)]
+                 : w[offW + ((b * A + a) * KH + kh) * KW + kw];
+    wt[offWt + i] = v;
+}
+
+#define CONV_DIRECT(TR, TC, CB)                                                                              \
+    __kernel void conv_direct_##TR##x##TC##x##CB(                                                            \
+        __global const float *xp, const int offXp, __global const float *wt, const int offWt,                 \
+        __global const float *bias, const int offBias, const int hasBias, __global float *y, const int N,     \
+        const int CI, const int CO, const int HP, const int WP, const int KH, const int KW)                   \
+    {                                                                                                        \
+        const int OH = HP - KH + 1, OW = WP - KW + 1, COP = (CO + 15) / 16 * 16;                             \
+        const int cob = get_global_id(0), nr = get_global_id(1), cs = get_global_id(2);                     \
+        const int RT = (OH + TR - 1) / TR, CT = (OW + TC - 1) / TC;                                          \
+        if (cob * 16 * CB >= CO || nr >= N * RT || cs >= CT) return;                                         \
+        const int n = nr / RT;                                                                               \
+        const int oh0 = min((nr - n * RT) * TR, OH - TR), ow0 = min(cs * TC, OW - TC);                       \
+        /* a second block past COP re-reads the first (computed, not stored) */                              \
+        int wo[CB];                                                                                          \
+        _Pragma("unroll") for (int b = 0; b < CB; b++) wo[b] = (cob * CB + b) * 16 < COP ? b * 16 : 0;       \
+        float16 acc[CB][TR][TC];                                                                             \
+        _Pragma("unroll") for (int b = 0; b < CB; b++)                                                       \
+            _Pragma("unroll") for (int r = 0; r < TR; r++)                                                   \
+                _Pragma("unroll") for (int c = 0; c < TC; c++) acc[b][r][c] = (float16)(0.0f);               \
+        __global const float *wb = wt + offWt + cob * 16 * CB;                                               \
+        const size_t plane = (size_t)N * HP * WP;                                                            \
+        __global const float *xb = xp + offXp + ((size_t)n * HP + oh0) * WP + ow0;                           \
+        for (int ci = 0; ci < CI; ci++) {                                                                    \
+            for (int kh = 0; kh < KH; kh++) {                                                                \
+                __global const float *xr = xb + kh * WP;                                                     \
+                for (int kw = 0; kw < KW; kw++) {                                                            \
+                    float16 wv[CB];                                                                          \
+                    _Pragma("unroll") for (int b = 0; b < CB; b++) wv[b] = vload16(0, wb + wo[b]);           \
+                    wb += COP;                                                                               \
+                    _Pragma("unroll") for (int r = 0; r < TR; r++)                                           \
+                        _Pragma("unroll") for (int c = 0; c < TC; c++) {                                     \
+                            const float16 xv = (float16)(xr[r * WP + c + kw]);                               \
+                            _Pragma("unroll") for (int b = 0; b < CB; b++)                                   \
+                                acc[b][r][c] = fma(xv, wv[b], acc[b][r][c]);                                 \
+                        }                                                                                    \
+                }                                                                                            \
+            }                                                                                                \
+            xb += plane;                                                                                     \
+        }                                                                                                    \
+        float tmp[CB * TR * TC * 16];                                                                        \
+        _Pragma("unroll") for (int b = 0; b < CB; b++)                                                       \
+            _Pragma("unroll") for (int r = 0; r < TR; r++)                                                   \
+                _Pragma("unroll") for (int c = 0; c < TC; c++)                                               \
+                    vstore16(acc[b][r][c], (b * TR + r) * TC + c, tmp);                                      \
+        const int nco = min(16 * CB, CO - cob * 16 * CB);                                                    \
+        for (int l = 0; l < nco; l++) {                                                                      \
+            const int co = cob * 16 * CB + l;                                                                \
+            const float bv = hasBias ? bias[offBias + co] : 0.0f;                                            \
+            __global float *yo = y + (((size_t)co * N + n) * OH + oh0) * OW + ow0;                           \
+            for (int r = 0; r < TR; r++)                                                                     \
+                for (int c = 0; c < TC; c++) yo[r * OW + c] = tmp[((l / 16 * TR + r) * TC + c) * 16 + l % 16] + bv; \
+        }                                                                                                    \
+    }
+CONV_DIRECT(1, 14, 1)
+CONV_DIRECT(2, 7, 1)
+CONV_DIRECT(1, 7, 2)
+CONV_DIRECT(1, 1, 1)
+
+/* conv_dyt: dy (CO, NP) -> dyT (NP, COP) (COP = CO rounded up to 16, zeros past CO); one item
+ * per pixel p. */
+__kernel void conv_dyt(__global const float *dy, __global float *dyt, const int offDyt, const int CO, const int NP)
+{
+    const int p = get_global_id(0);
+    if (p >= NP) return;
+    const int COP = (CO + 15) / 16 * 16;
+    __global float *d = dyt + offDyt + (size_t)p * COP;
+    for (int co = 0; co < CO; co++) d[co] = dy[(size_t)co * NP + p];
+    for (int co = CO; co < COP; co++) d[co] = 0.0f;
+}
+
+/* conv_dw_kK: weight gradient of a KxK convolution without im2col,
+ * dW[co][ci][kh][kw] = sum over (n, oh, ow) of dy[co][n][oh][ow] * xp[ci][n][oh+kh][ow+kw]
+ * (xp: the forward input padded as conv_pad; dyT from conv_dyt). One work-item per (CIB input
+ * channels, 16 output channels) holds CIB*K*K float16 accumulators (lanes = output channels) and
+ * walks every pixel of the batch in a fixed order (deterministic, no atomics). Overwrites dW. */
+#define CONV_DW(K, CIB)                                                                                      \
+    __kernel void conv_dw_k##K(__global const float *xp, const int offXp, __global const float *dyt,        \
+                               const int offDyt, __global float *grads, const int offG, const int N,         \
+                               const int CI, const int CO, const int HP, const int WP)                        \
+    {                                                                                                        \
+        const int OH = HP - K + 1, OW = WP - K + 1, COP = (CO + 15) / 16 * 16;                               \
+        const int cib = get_global_id(0), cob = get_global_id(1);                                            \
+        if (cib * CIB >= CI || cob * 16 >= CO) return;                                                       \
+        float16 acc[CIB][K][K];                                                                              \
+        _Pragma("unroll") for (int j = 0; j < CIB; j++)                                                      \
+            _Pragma("unroll") for (int a = 0; a < K; a++)                                                    \
+                _Pragma("unroll") for (int b = 0; b < K; b++) acc[j][a][b] = (float16)(0.0f);                \
+        int cij[CIB];                                                                                        \
+        _Pragma("unroll") for (int j = 0; j < CIB; j++) cij[j] = min(cib * CIB + j, CI - 1);                 \
+        __global const float *dr = dyt + offDyt + cob * 16;                                                  \
+        for (int n = 0; n < N; n++) {                                                                        \
+            for (int oh = 0; oh < OH; oh++) {                                                                \
+                __global const float *xr[CIB];                                                               \
+                _Pragma("unroll") for (int j = 0; j < CIB; j++)                                              \
+                    xr[j] = xp + offXp + (((size_t)cij[j] * N + n) * HP + oh) * WP;                          \
+                for (int ow = 0; ow < OW; ow++) {                                                            \
+                    const float16 dv = vload16(0, dr);                                                       \
+                    dr += COP;                                                                               \
+                    _Pragma("unroll") for (int j = 0; j < CIB; j++)                                          \
+                        _Pragma("unroll") for (int a = 0; a < K; a++)                                        \
+                            _Pragma("unroll") for (int b = 0; b < K; b++)                                    \
+                                acc[j][a][b] = fma((float16)(xr[j][a * WP + ow + b]), dv, acc[j][a][b]);     \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+        float tmp[CIB * K * K * 16];                                                                         \
+        _Pragma("unroll") for (int j = 0; j < CIB; j++)                                                      \
+            _Pragma("unroll") for (int a = 0; a < K; a++)                                                    \
+                _Pragma("unroll") for (int b = 0; b < K; b++) vstore16(acc[j][a][b], (j * K + a) * K + b, tmp); \
+        const int nco = min(16, CO - cob * 16);                                                              \
+        for (int l = 0; l < nco; l++) {                                                                      \
+            const int co = cob * 16 + l;                                                                     \
+            for (int j = 0; j < CIB && cib * CIB + j < CI; j++) {                                            \
+                __global float *g = grads + offG + ((size_t)co * CI + cib * CIB + j) * K * K;                \
+                for (int t = 0; t < K * K; t++) g[t] = tmp[(j * K * K + t) * 16 + l];                        \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+CONV_DW(5, 1)
+CONV_DW(3, 2)

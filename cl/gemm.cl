@@ -81,7 +81,7 @@ __kernel void gemm_nn(const int M, const int N, const int K,
                     for (int i = 0; i < TM; i++) {
                         const VEC av = (VEC)(ar[i][ka]);
 #pragma unroll
-                        for (int v = 0; v < NV; v++) acc[i][v] = mad(av, bv[v], acc[i][v]);
+                        for (int v = 0; v < NV; v++) acc[i][v] = fma(av, bv[v], acc[i][v]);
                     }
                     ka += sak;
                     b += bstride;
@@ -108,7 +108,7 @@ __kernel void gemm_nn(const int M, const int N, const int K,
                     for (int j = 0; j < w; j++) {
                         float s = 0.0f;
                         for (int k = 0; k < K; k++)
-                            s = mad(A[(m0 + i) * sam + k * sak], bpanel ? B[n0 * K + k * w + j] : B[k * ldb + n0 + j], s);
+                            s = fma(A[(m0 + i) * sam + k * sak], bpanel ? B[n0 * K + k * w + j] : B[k * ldb + n0 + j], s);
                         if (bias) s += bias[offBias + m0 + i];
                         __global float *c = C + (cpanel ? n0 * M + (m0 + i) * w + j : (m0 + i) * ldc + n0 + j);
                         if (accumulate) s += *c;
@@ -165,7 +165,7 @@ __kernel void gemm_nt(const int M, const int N, const int K,
 #pragma unroll
                         for (int i = 0; i < NT_TM; i++)
 #pragma unroll
-                            for (int j = 0; j < NT_TN; j++) acc[i][j] = mad(av[i], bv[j], acc[i][j]);
+                            for (int j = 0; j < NT_TN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
                     }
                 }
                 for (int i = 0; i < NT_TM && m0 + i < M; i++) {
@@ -173,7 +173,7 @@ __kernel void gemm_nt(const int M, const int N, const int K,
                         float s = NHSUM(acc[i][j]);
                         if (last)
                             for (int k = kvec; k < K; k++)
-                                s = mad(ar[i][k], pw > 0 ? B[kvec * N + (n0 + j) * (K - kvec) + (k - kvec)]
+                                s = fma(ar[i][k], pw > 0 ? B[kvec * N + (n0 + j) * (K - kvec) + (k - kvec)]
                                                          : B[(n0 + j) * ldb + k], s);
                         __global float *c = C + (m0 + i) * ldc + n0 + j;
                         if (accumulate || k0 > 0) s += *c;

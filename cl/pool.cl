@@ -18,7 +18,32 @@ inline int ct_window_argmax(__global const float *p, const int W)
     return arg;
 }
 
-/* one work-item per (plane, output row) */
+/* Vectorised 2x2 windows: row0/row1 hold 2*V consecutive inputs of the two rows a window
+ * covers; even/odd lanes are the window columns. First maximum in row-major order wins and a
+ * NaN counts as a maximum (PyTorch's CPU rule), as ct_window_argmax. */
+#define CT_POOL_VEC(V, V2)                                                                               \
+    inline CT_CAT(float, V) ct_pool_max##V(const CT_CAT(float, V2) r0, const CT_CAT(float, V2) r1,       \
+                                            CT_CAT(int, V) * arg)                                        \
+    {                                                                                                    \
+        CT_CAT(float, V) best = r0.even;                                                                 \
+        CT_CAT(int, V) a = (CT_CAT(int, V))(0), t;                                                       \
+        const CT_CAT(float, V) v1 = r0.odd, v2 = r1.even, v3 = r1.odd;                                   \
+        t = isgreater(v1, best) | isnan(v1);                                                             \
+        best = select(best, v1, t);                                                                      \
+        a = select(a, (CT_CAT(int, V))(1), t);                                                           \
+        t = isgreater(v2, best) | isnan(v2);                                                             \
+        best = select(best, v2, t);                                                                      \
+        a = select(a, (CT_CAT(int, V))(2), t);                                                           \
+        t = isgreater(v3, best) | isnan(v3);                                                             \
+        best = select(best, v3, t);                                                                      \
+        *arg = select(a, (CT_CAT(int, V))(3), t);                                                        \
+        return best;                                                                                     \
+    }
+CT_POOL_VEC(8, 16)
+CT_POOL_VEC(4, 8)
+
+/* one work-item per (plane, output row); 8 (or 4) windows per vector step, the last step
+ * overlapping the previous one when OW is not a multiple (same values written twice) */
 __kernel void maxpool2_fwd(__global const float *x, __global float *y, const int P, const int H, const int W)
 {
     const int OH = H / 2, OW = W / 2;
@@ -27,10 +52,26 @@ __kernel void maxpool2_fwd(__global const float *x, __global float *y, const int
     const int p = row / OH, oh = row - p * OH;
     __global const float *w = x + ((size_t)p * H + 2 * oh) * W;
     __global float *yr = y + (size_t)row * OW;
-    for (int ow = 0; ow < OW; ow++) {
-        __global const float *q = w + 2 * ow;
-        const int a = ct_window_argmax(q, W);
-        yr[ow] = q[(a >> 1) * W + (a & 1)];
+    if (OW >= 8) {
+        for (int ow = 0;; ow += 8) {
+            if (ow + 8 > OW) ow = OW - 8;
+            int8 a;
+            vstore8(ct_pool_max8(vload16(0, w + 2 * ow), vload16(0, w + W + 2 * ow), &a), 0, yr + ow);
+            if (ow + 8 >= OW) break;
+        }
+    } else if (OW >= 4) {
+        for (int ow = 0;; ow += 4) {
+            if (ow + 4 > OW) ow = OW - 4;
+            int4 a;
+            vstore4(ct_pool_max4(vload8(0, w + 2 * ow), vload8(0, w + W + 2 * ow), &a), 0, yr + ow);
+            if (ow + 4 >= OW) break;
+        }
+    } else {
+        for (int ow = 0; ow < OW; ow++) {
+            __global const float *q = w + 2 * ow;
+            const int a = ct_window_argmax(q, W);
+            yr[ow] = q[(a >> 1) * W + (a & 1)];
+        }
     }
 }
 
@@ -50,13 +91,37 @@ __kernel void maxpool2_bwd(__global const float *x, __global const float *dy, __
     __global float *d1 = d0 + W;
     __global const float *w = x + ((size_t)p * H + 2 * oh) * W;
     __global const float *g = dy + ((size_t)p * OH + oh) * OW;
-    for (int ow = 0; ow < OW; ow++) {
-        const int a = ct_window_argmax(w + 2 * ow, W);
-        const float v = g[ow];
-        d0[2 * ow] = a == 0 ? v : 0.0f;
-        d0[2 * ow + 1] = a == 1 ? v : 0.0f;
-        d1[2 * ow] = a == 2 ? v : 0.0f;
-        d1[2 * ow + 1] = a == 3 ? v : 0.0f;
+    if (OW >= 8) {
+        for (int ow = 0;; ow += 8) {
+            if (ow + 8 > OW) ow = OW - 8;
+            int8 a;
+            ct_pool_max8(vload16(0, w + 2 * ow), vload16(0, w + W + 2 * ow), &a);
+            const float8 v = vload8(0, g + ow), z = (float8)(0.0f);
+            const uint16 il = (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+            vstore16(shuffle2(select(z, v, a == 0), select(z, v, a == 1), il), 0, d0 + 2 * ow);
+            vstore16(shuffle2(select(z, v, a == 2), select(z, v, a == 3), il), 0, d1 + 2 * ow);
+            if (ow + 8 >= OW) break;
+        }
+    } else if (OW >= 4) {
+        for (int ow = 0;; ow += 4) {
+            if (ow + 4 > OW) ow = OW - 4;
+            int4 a;
+            ct_pool_max4(vload8(0, w + 2 * ow), vload8(0, w + W + 2 * ow), &a);
+            const float4 v = vload4(0, g + ow), z = (float4)(0.0f);
+            const uint8 il = (uint8)(0, 4, 1, 5, 2, 6, 3, 7);
+            vstore8(shuffle2(select(z, v, a == 0), select(z, v, a == 1), il), 0, d0 + 2 * ow);
+            vstore8(shuffle2(select(z, v, a == 2), select(z, v, a == 3), il), 0, d1 + 2 * ow);
+            if (ow + 4 >= OW) break;
+        }
+    } else {
+        for (int ow = 0; ow < OW; ow++) {
+            const int a = ct_window_argmax(w + 2 * ow, W);
+            const float v = g[ow];
+            d0[2 * ow] = a == 0 ? v : 0.0f;
+            d0[2 * ow + 1] = a == 1 ? v : 0.0f;
+            d1[2 * ow] = a == 2 ? v : 0.0f;
+            d1[2 * ow + 1] = a == 3 ? v : 0.0f;
+        }
     }
     if (W & 1) {
         d0[W - 1] = 0.0f;

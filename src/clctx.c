@@ -68,6 +68,7 @@ static void tune_defaults(const ct_device_info *d, ct_tune *t)
         t->gemm_nv = 2;
         t->gemm_row_loop = 1;
         t->conv_panels = 1;
+        t->conv_direct = 3;
         t->gemm_nt_kc = 2048;
         t->gemm_nt_tm = 2;
         t->gemm_nt_tn = 8;
@@ -83,6 +84,7 @@ static void tune_defaults(const ct_device_info *d, ct_tune *t)
         t->gemm_nv = 1;
         t->gemm_row_loop = 0;
         t->conv_panels = 0;
+        t->conv_direct = 0;
         t->gemm_nt_kc = 0;
         t->gemm_nt_tm = 2;
         t->gemm_nt_tn = 2;
@@ -95,6 +97,8 @@ static void tune_defaults(const ct_device_info *d, ct_tune *t)
     /* FC layers: on CPUs our register-blocked gemm kernels beat untuned CLBlast (measured on
      * POCL 3.1: ~12% more training images/s overall); CLBlast stays the default on GPUs */
     t->fc_clblast = !(d->kind == CT_DEV_CPU || d->kind == CT_DEV_OTHER);
+    const char *cd = getenv("CLTRAIN_CONV_DIRECT"); /* 0..3: conv_direct override (benchmarks) */
+    if (cd && *cd) t->conv_direct = atoi(cd);
     const char *fc = getenv("CLTRAIN_FC");
     if (fc && !strcmp(fc, "native")) t->fc_clblast = 0;
     if (fc && !strcmp(fc, "clblast")) t->fc_clblast = 1;

@@ -2,8 +2,14 @@
  * forward:  col = im2col(x); y(CO, N*P) = W(CO, CI*K*K) col + b
  * backward: dW = dy col^T; db = rowsum(dy); dcol = W^T dy; dx = col2im(dcol)
  * col (and dcol) use the panel layout of cl/conv.cl: panels of the GEMM tile width on CPUs
- * (tune.conv_panels), the plain (KK, NP) matrix elsewhere. */
+ * (tune.conv_panels), the plain (KK, NP) matrix elsewhere.
+ * tune.conv_direct (CPUs): bit 1 = forward and dW without im2col (conv_pad + conv_direct_* +
+ * conv_dyt/conv_dw_k*; col then holds the padded input), bit 0 = dx as the direct conv of the
+ * padded dy with the flipped weights (replaces the dcol GEMM and col2im). Each path is taken only
+ * where its scratch fits in col, else the im2col/GEMM path runs. */
 #include "ops.h"
+
+#include <stdlib.h>
 
 #define CSEG 32 /* columns per im2col work-item, as cl/conv.cl */
 
@@ -34,8 +40,81 @@ static int panel_width(const ct_ctx *c, int NP)
     return pw;
 }
 
+static int align16(size_t n) { return (int)((n + 15) / 16 * 16); }
+
+/* xp (offXp) = x (C, N, H, W) zero-padded by p on every side */
+static int conv_pad(ct_ctx *c, cl_mem x, cl_mem xp, int offXp, int C, int N, int H, int W, int p)
+{
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "conv", "conv_pad", &k));
+    size_t g = (size_t)C * N * (H + 2 * p);
+    return ct_run(c, k, 1, &g, NULL, "mmiiiii", x, xp, offXp, C * N, H, W, p);
+}
+
+/* wt (offWt) = the conv weight in (A, KH, KW, B rounded up to 16) layout, see cl/conv.cl */
+static int conv_wt(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt, int flip)
+{
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "conv", "conv_wt", &k));
+    const int A = flip ? l->co : l->ci, B = flip ? l->ci : l->co;
+    size_t g = (size_t)A * l->kh * l->kw * align16((size_t)B);
+    return ct_run(c, k, 1, &g, NULL, "mimiiiiii", params, l->w_off, wt, offWt, A, B, l->kh, l->kw, flip);
+}
+
+/* y (CO, N, HP-KH+1, WP-KW+1) = conv(xp (CI, N, HP, WP), wt) (+ bias) */
+static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl_mem bias, int offBias, int hasBias,
+                       cl_mem y, int N, int CI, int CO, int HP, int WP, int KH, int KW)
+{
+    const int OH = HP - KH + 1, OW = WP - KW + 1;
+    /* tiles (measured on POCL 3.1, AVX-512): 1 row x 7 columns x 32 channels beat 1x14x16 and
+     * 2x7x16 (fewer loads per FMA). CLTRAIN_CONV_TILE=1|2 forces 1x14x1 / 2x7x1 (benchmarks). */
+    const char *ts = getenv("CLTRAIN_CONV_TILE");
+    const int tile = ts ? atoi(ts) : 0;
+    int tr = 1, tc = 1, cb = 1;
+    const char *name = "conv_direct_1x1x1";
+    if (tile == 1 && OW >= 14) {
+        tc = 14;
+        name = "conv_direct_1x14x1";
+    } else if (tile == 2 && OW >= 7 && OH >= 2) {
+        tr = 2;
+        tc = 7;
+        name = "conv_direct_2x7x1";
+    } else if (OW >= 7) {
+        tc = 7;
+        cb = 2;
+        name = "conv_direct_1x7x2";
+    }
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "conv", name, &k));
+    size_t g[3] = {(size_t)(CO + 16 * cb - 1) / (16 * cb), (size_t)N * ((OH + tr - 1) / tr), (size_t)((OW + tc - 1) / tc)};
+    const size_t l1[3] = {1, 1, 1};
+    return ct_run(c, k, 3, g, l1, "mimimiimiiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, CI, CO, HP,
+                  WP, KH, KW);
+}
+
+/* Forward + weight gradient without im2col (tune.conv_direct bit 1): the forward keeps the padded
+ * input in col (at 0, xps floats) for the backward's conv_dw; 3x3 and 5x5 kernels only. Returns
+ * 1 when the layer takes that path (the same answer in forward and backward). */
+static int direct_fwd(const ct_ctx *c, const ct_conv *l, int N, size_t *xps)
+{
+    if (!(c->tune.conv_direct & 2) || l->kh != l->kw || (l->kh != 3 && l->kh != 5) || l->pad > l->kh - 1) return 0;
+    const int HP = l->h + 2 * l->pad, WP = l->w + 2 * l->pad;
+    if (HP - l->kh + 1 != l->oh || WP - l->kw + 1 != l->ow) return 0;
+    *xps = (size_t)align16((size_t)l->ci * N * HP * WP);
+    const size_t cop = (size_t)align16((size_t)l->co), wts = (size_t)l->ci * l->kh * l->kw * cop;
+    const size_t dyts = (size_t)N * l->oh * l->ow * cop, more = wts > dyts ? wts : dyts;
+    return *xps + more <= ct_conv_col_floats(l, N) && *xps + more < (size_t)1 << 31;
+}
+
 int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params, cl_mem col, cl_mem y)
 {
+    size_t xps;
+    if (direct_fwd(c, l, N, &xps)) {
+        const int HP = l->h + 2 * l->pad, WP = l->w + 2 * l->pad;
+        CT_TRY(conv_pad(c, x, col, 0, l->ci, N, l->h, l->w, l->pad));
+        CT_TRY(conv_wt(c, l, params, col, (int)xps, 0));
+        return conv_direct(c, col, 0, col, (int)xps, params, l->b_off, 1, y, N, l->ci, l->co, HP, WP, l->kh, l->kw);
+    }
     cl_kernel k;
     CT_TRY(ct_kernel(c, "conv", "conv_im2col", &k));
     const int KK = l->ci * l->kh * l->kw, NP = N * l->oh * l->ow, pw = panel_width(c, NP);
@@ -51,10 +130,37 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
                      cl_mem dx)
 {
     const int KK = l->ci * l->kh * l->kw, NP = N * l->oh * l->ow, pw = panel_width(c, NP), panels = pw < NP;
-    /* dW (CO, KK) = dy (CO, NP) col(KK, NP)^T */
-    CT_TRY(ct_gemm_nt_ex(c, l->co, KK, NP, dy, 0, NP, col, 0, NP, grads, l->w_off, KK, 0, panels ? pw : 0));
+    size_t xps;
+    if (direct_fwd(c, l, N, &xps)) {
+        /* dW from the padded input the forward left in col and dy transposed to (NP, CO) */
+        cl_kernel k;
+        CT_TRY(ct_kernel(c, "conv", "conv_dyt", &k));
+        size_t g1 = (size_t)NP;
+        CT_TRY(ct_run(c, k, 1, &g1, NULL, "mmiii", dy, col, (int)xps, l->co, NP));
+        const int cib = l->kh == 5 ? 1 : 2;
+        CT_TRY(ct_kernel(c, "conv", l->kh == 5 ? "conv_dw_k5" : "conv_dw_k3", &k));
+        size_t g[2] = {(size_t)(l->ci + cib - 1) / cib, (size_t)(l->co + 15) / 16};
+        const size_t l1[2] = {1, 1};
+        CT_TRY(ct_run(c, k, 2, g, l1, "mimimiiiiii", col, 0, col, (int)xps, grads, l->w_off, N, l->ci, l->co,
+                      l->h + 2 * l->pad, l->w + 2 * l->pad));
+    } else {
+        /* dW (CO, KK) = dy (CO, NP) col(KK, NP)^T */
+        CT_TRY(ct_gemm_nt_ex(c, l->co, KK, NP, dy, 0, NP, col, 0, NP, grads, l->w_off, KK, 0, panels ? pw : 0));
+    }
     CT_TRY(ct_rowsum(c, l->co, NP, dy, grads, l->b_off));
     if (!dx) return CT_OK;
+    if (c->tune.conv_direct & 1) {
+        /* dx = conv(dy padded by K-1-pad, flipped transposed W): dypad and the weights go into col */
+        const int ph = l->kh - 1 - l->pad, HP = l->oh + 2 * ph, WP = l->ow + 2 * ph;
+        const size_t dyp = (size_t)align16((size_t)l->co * N * HP * WP);
+        const size_t wts = (size_t)l->co * l->kh * l->kw * align16((size_t)l->ci);
+        if (ph >= 0 && l->kh == l->kw && HP - l->kh + 1 == l->h && WP - l->kw + 1 == l->w &&
+            dyp + wts <= ct_conv_col_floats(l, N) && dyp + wts < (size_t)1 << 31) {
+            CT_TRY(conv_pad(c, dy, col, 0, l->co, N, l->oh, l->ow, ph));
+            CT_TRY(conv_wt(c, l, params, col, (int)dyp, 1));
+            return conv_direct(c, col, 0, col, (int)dyp, NULL, 0, 0, dx, N, l->co, l->ci, HP, WP, l->kh, l->kw);
+        }
+    }
     /* dcol (KK, NP) = W^T dy: op(A) = W^T has (m, k) at W[k*KK + m] */
     CT_TRY(ct_gemm_nn_ex(c, KK, NP, l->co, params, l->w_off, 1, KK, dy, 0, NP, col, 0, NP, NULL, 0, 0, pw, 0, panels));
     cl_kernel k;
