@@ -5,7 +5,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "train.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "augment.h"
+#include "checkpoint.h"
 #include "json.h"
 #include "modelio.h"
 #include "split.h"
@@ -174,6 +177,116 @@ static void shuffle(uint32_t *a, long n, uint64_t seed)
     }
 }
 
+/* --- interruption --------------------------------------------------------------------------- */
+static volatile sig_atomic_t g_interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_interrupted) {
+        static const char msg[] = "\ncltrain: second interrupt: exiting at once (files on disk are intact; the last "
+                                  "checkpoint is the previous one)\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(130);
+    }
+    g_interrupted = 1;
+    static const char msg[] = "\ncltrain: interrupt: finishing the current step and writing a checkpoint (interrupt "
+                              "again to exit at once)\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+}
+
+/* growing text buffer for metrics.csv */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} tbuf;
+
+static int tbuf_add(tbuf *b, const char *s)
+{
+    size_t l = strlen(s);
+    if (b->n + l + 1 > b->cap) {
+        size_t nc = (b->cap ? b->cap * 2 : 1024) + l;
+        char *p = realloc(b->s, nc);
+        if (!p) return ct_fail(CT_ERR_NOMEM, "out of host memory (metrics)");
+        b->s = p;
+        b->cap = nc;
+    }
+    memcpy(b->s + b->n, s, l + 1);
+    b->n += l;
+    return CT_OK;
+}
+
+static const char CSV_HEADER[] =
+    "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,images_per_second,epoch_seconds\n";
+
+int ct_train_resume_config(const char *arg, ct_config *cfg, char *path, size_t cap, long *subset)
+{
+    CT_TRY(ct_checkpoint_resolve(arg, path, cap));
+    ct_ckpt_state ck;
+    ct_st_file *f;
+    CT_TRY(ct_checkpoint_read(path, &ck, &f));
+    ct_st_free(f);
+    *subset = ck.subset;
+    /* the stored YAML goes through the ordinary config reader (all its checks) via a temp file */
+    const char *tdir = getenv("TMPDIR");
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s/cltrain-resume-XXXXXX", tdir && *tdir ? tdir : "/tmp");
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        ct_ckpt_state_free(&ck);
+        return ct_fail(CT_ERR_RUNTIME, "%s: cannot create a temp file: %s", tmp, strerror(errno));
+    }
+    size_t len = strlen(ck.config_yaml), off = 0;
+    int rc = CT_OK;
+    while (off < len) {
+        ssize_t w = write(fd, ck.config_yaml + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            rc = ct_fail(CT_ERR_RUNTIME, "%s: write failed: %s", tmp, strerror(errno));
+            break;
+        }
+        off += (size_t)w;
+    }
+    close(fd);
+    ct_config loaded = *cfg;
+    if (rc == CT_OK && (rc = ct_config_load(&loaded, tmp)) != CT_OK)
+        rc = ct_fail_ctx(CT_ERR_INPUT, "%s: the config stored in the checkpoint is invalid", path);
+    unlink(tmp);
+    if (rc == CT_OK) *cfg = loaded;
+    ct_ckpt_state_free(&ck);
+    return rc;
+}
+
+/* Writes RUN/last.safetensors (and nothing else); remembers the path in r. */
+static int write_checkpoint(ct_model *m, const char *run, ct_ckpt_state *ck, const float *bp, const float *bs,
+                            ct_train_result *r)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/last.safetensors", run);
+    CT_TRY(ct_checkpoint_save(m, path, ck, bp, bs));
+    snprintf(r->checkpoint_path, sizeof r->checkpoint_path, "%s", path);
+    return CT_OK;
+}
+
+/* Whether dir holds NAME.* or NAME_acc* (a run folder or model file of a run with this stamp,
+ * e.g. the run a resumed run started from within the same second). */
+static int name_taken(const char *dir, const char *name)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    size_t n = strlen(name);
+    int taken = 0;
+    struct dirent *e;
+    while (!taken && (e = readdir(d)))
+        taken = !strncmp(e->d_name, name, n) && (e->d_name[n] == '.' || !strncmp(e->d_name + n, "_acc", 4));
+    closedir(d);
+    return taken;
+}
+
+static int every_on(const ct_config *cfg) { return cfg->checkpoint.every_epochs > 0; }
+
 int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -191,17 +304,57 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
     float *best_p = NULL, *best_s = NULL;
     logger L = {NULL, isatty(STDOUT_FILENO) && !o->quiet_progress && !o->json};
     FILE *csv = NULL;
-    char tmp_run[4096] = "";
+    char tmp_run[4096] = "", end_run[4200] = "";
+    tbuf csvtext = {0};
+    ct_ckpt_state ck;
+    memset(&ck, 0, sizeof ck);
+    ct_st_file *ckf = NULL;
+    int resuming = o->resume && *o->resume;
+    int good_ckpt_epoch = -1; /* epochs in the last good checkpoint (-1: none) */
+    int good_is_resume = 0;   /* ... which is the one this run resumed from */
+    struct sigaction old_int, old_term;
+    int handlers = 0;
+    long subset = o->subset;
+
+    if (resuming) {
+        if ((rc = ct_checkpoint_read(o->resume, &ck, &ckf)) != CT_OK) goto out;
+        subset = ck.subset;
+        int adam = strcmp(tr->optimizer_type, "adam") == 0;
+        if (ck.adam != adam) {
+            rc = ct_fail(CT_ERR_USAGE, "%s: the checkpoint holds %s state; training.optimizer_type cannot change on resume",
+                         o->resume, ck.adam ? "Adam" : "SGD");
+            goto out;
+        }
+        if (ck.batch == 0 && ck.epoch >= tr->epochs) {
+            rc = ct_fail(CT_ERR_USAGE,
+                         "%s: the checkpoint has finished %d of training.epochs=%d; to train longer, add --set "
+                         "training.epochs=N with N > %d",
+                         o->resume, ck.epoch, tr->epochs, ck.epoch);
+            goto out;
+        }
+        if (ck.batch == 0 && cfg->early_stopping.use_early_stopping && ck.bad_epochs >= cfg->early_stopping.patience) {
+            rc = ct_fail(CT_ERR_USAGE,
+                         "%s: the run stopped early after epoch %d (no improvement for %d epochs); raise "
+                         "early_stopping.patience or turn early stopping off to continue",
+                         o->resume, ck.epoch, ck.bad_epochs);
+            goto out;
+        }
+        if (strncmp(ck.metrics_csv, CSV_HEADER, sizeof CSV_HEADER - 1) != 0) {
+            rc = ct_fail(CT_ERR_INPUT, "%s: checkpoint metadata 'metrics_csv' does not start with the metrics.csv header",
+                         o->resume);
+            goto out;
+        }
+    }
 
     if ((rc = ct_load_mnist(cfg->data.dir, 1, 1, &train)) != CT_OK) goto out;
     if ((rc = ct_split_stratified(train.labels, train.n, 10, tr->validation_split, (uint64_t)tr->seed, &tidx, &n_tr,
                                   &vidx, &n_val)) != CT_OK)
         goto out;
-    if (o->subset > 0 && (size_t)o->subset < n_tr) {
+    if (subset > 0 && (size_t)subset < n_tr) {
         /* a stratified sample: every k-th index of the sorted split keeps class proportions */
-        double keep = (double)o->subset / (double)n_tr;
+        double keep = (double)subset / (double)n_tr;
         size_t w = 0;
-        for (size_t i = 0; i < n_tr && (long)w < o->subset; i++)
+        for (size_t i = 0; i < n_tr && (long)w < subset; i++)
             if ((size_t)((double)(i + 1) * keep) > w) tidx[w++] = tidx[i];
         n_tr = w;
         size_t vkeep = (size_t)((double)n_val * keep) + 1;
@@ -220,6 +373,12 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
         memset(&test, 0, sizeof test);
     }
     r->test_samples = (long)test.n;
+    const long nb = ((long)n_tr + tr->batch_size - 1) / tr->batch_size;
+    if (resuming && ck.batch > nb) {
+        rc = ct_fail(CT_ERR_INPUT, "%s: the checkpoint is at batch %ld of an epoch that has %ld batches here: the data "
+                     "or training.batch_size differ from the checkpointed run", o->resume, ck.batch, nb);
+        goto out;
+    }
 
     const char *dev = o->device && *o->device ? o->device : cfg->device;
     if ((rc = ct_ctx_create(dev, 0, &ctx)) != CT_OK) goto out;
@@ -231,44 +390,67 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
     unsigned long long need = ct_model_memory_estimate(&d, max_batch);
     if (need > ctx->dev.global_mem) {
         rc = ct_fail(CT_ERR_NOMEM,
-                     "the model needs about %.0f MiB of device memory at batch %d but '%s' has %.0f MiB; "
-                     "reduce training.batch_size",
+                     "the model needs about %.0f MiB of device memory at batch %d (parameters, gradients, optimizer "
+                     "state, activations, workspaces) but '%s' has %.0f MiB; reduce training.batch_size",
                      need / 1048576.0, max_batch, ctx->dev.name, ctx->dev.global_mem / 1048576.0);
         goto out;
     }
     if ((rc = ct_model_create(ctx, &d, max_batch, &m)) != CT_OK) goto out;
     if ((rc = ct_model_init_params(m, (uint64_t)tr->seed)) != CT_OK) goto out;
+    if (resuming && (rc = ct_checkpoint_apply(m, ckf, o->resume, &ck, &best_p, &best_s)) != CT_OK) goto out;
     r->model_parameters = ct_model_param_count(m);
     r->configured_epochs = tr->epochs;
     if ((rc = stager_init(ctx, &s, tr->batch_size)) != CT_OK) goto out;
 
-    /* run folder (renamed to the model's name at the end) */
+    /* run folder (renamed to the model's name at the end); a resumed run gets a new one */
     char stamp[32];
-    time_t now = time(NULL);
-    struct tm tmv;
-    localtime_r(&now, &tmv);
-    strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tmv);
-    snprintf(tmp_run, sizeof tmp_run, "%s/%s_%s.running", cfg->output.runs_dir, cfg->output.model_name_prefix, stamp);
-    if ((rc = ct_mkdirs(tmp_run)) != CT_OK) goto out;
+    {
+        time_t now = time(NULL);
+        struct tm tmv;
+        localtime_r(&now, &tmv);
+        strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tmv);
+        if ((rc = ct_mkdirs(cfg->output.runs_dir)) != CT_OK) goto out;
+        char base[32];
+        memcpy(base, stamp, sizeof base);
+        for (int k = 1;; k++) {
+            if (k > 1) snprintf(stamp, sizeof stamp, "%.20s_%d", base, k);
+            snprintf(tmp_run, sizeof tmp_run, "%s/%s_%s.running", cfg->output.runs_dir,
+                     cfg->output.model_name_prefix, stamp);
+            char base_name[600];
+            snprintf(base_name, sizeof base_name, "%s_%s", cfg->output.model_name_prefix, stamp);
+            int taken = name_taken(cfg->output.runs_dir, base_name) || name_taken(cfg->output.model_save_dir, base_name);
+            if (!taken && mkdir(tmp_run, 0755) == 0) break;
+            if ((!taken && errno != EEXIST) || k > 1000) {
+                rc = ct_fail(CT_ERR_RUNTIME, "%s: cannot create the run folder: %s", tmp_run, strerror(errno));
+                tmp_run[0] = 0;
+                goto out;
+            }
+        }
+    }
     {
         char *yaml = NULL, path[4200];
         if ((rc = ct_config_to_yaml(cfg, &yaml)) != CT_OK) goto out;
         snprintf(path, sizeof path, "%s/config.yaml", tmp_run);
         rc = ct_write_file_atomic(path, yaml, strlen(yaml));
-        free(yaml);
+        free(ck.config_yaml);
+        free(ck.config_json);
+        ck.config_json = NULL;
+        ck.config_yaml = yaml;
         if (rc) goto out;
+        if ((rc = ct_config_to_json(cfg, &ck.config_json)) != CT_OK) goto out;
+        if ((rc = tbuf_add(&csvtext, resuming ? ck.metrics_csv : CSV_HEADER)) != CT_OK) goto out;
+        free(ck.metrics_csv);
+        ck.metrics_csv = NULL;
         snprintf(path, sizeof path, "%s/train.log", tmp_run);
         L.log = fopen(path, "w");
         snprintf(path, sizeof path, "%s/metrics.csv", tmp_run);
         csv = fopen(path, "w");
-        if (!L.log || !csv) {
+        if (!L.log || !csv || fputs(csvtext.s, csv) < 0 || fflush(csv) != 0) {
             rc = ct_fail(CT_ERR_RUNTIME, "%s: cannot write the run folder: %s", tmp_run, strerror(errno));
             goto out;
         }
-        fprintf(csv, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,images_per_second,"
-                     "epoch_seconds\n");
-        fflush(csv);
     }
+    snprintf(end_run, sizeof end_run, "%.*s.failed", (int)(strlen(tmp_run) - 8), tmp_run);
     logline(&L, "cltrain %s: training DigitCNN (%lld parameters) on %s", CLTRAIN_VERSION, r->model_parameters,
             ctx->dev.name);
     logline(&L, "data: %s: %zu training, %zu validation (stratified %.0f/%.0f, seed %lld), %zu test images",
@@ -278,6 +460,31 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
             tr->optimizer_type, tr->learning_rate, tr->batch_size, tr->epochs, tr->weight_decay,
             cfg->augmentation.use_data_augmentation ? "on" : "off",
             cfg->early_stopping.use_early_stopping ? "on" : "off");
+    if (resuming) {
+        if (ck.batch > 0)
+            logline(&L, "resumed from %s: in epoch %d before batch %ld, step %llu (checkpoint written on %s)",
+                    o->resume, ck.epoch + 1, ck.batch + 1, ck.step, ck.device);
+        else
+            logline(&L, "resumed from %s: after epoch %d, step %llu (checkpoint written on %s)", o->resume, ck.epoch,
+                    ck.step, ck.device);
+        if (strcmp(ck.device, ctx->dev.name) != 0)
+            logline(&L, "note: the checkpoint comes from another device; results continue but are not bit-identical "
+                        "to a run on that device");
+        r->resumed_from_epoch = ck.epoch;
+        good_is_resume = 1;
+    }
+
+    if (o->handle_signals) {
+        g_interrupted = 0;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        handlers = 1;
+    }
 
     ct_optim opt = {strcmp(tr->optimizer_type, "adam") == 0, (float)tr->learning_rate, 0.9f, 0.999f, 1e-8f,
                     (float)tr->momentum, (float)tr->weight_decay};
@@ -285,20 +492,107 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
                       (float)cfg->augmentation.translation_pixels, (float)cfg->augmentation.scale_range_min,
                       (float)cfg->augmentation.scale_range_max, (float)cfg->data.mean, (float)cfg->data.std};
     double best = -1, train_time = 0;
-    long train_images = 0;
-    int bad_epochs = 0;
+    long long train_images = 0;
+    int bad_epochs = 0, best_epoch = 0, start_epoch = 0;
+    long start_batch = 0;
     unsigned step = 0;
-    const long nb = ((long)n_tr + tr->batch_size - 1) / tr->batch_size;
-    for (int epoch = 0; epoch < tr->epochs; epoch++) {
+    if (resuming) {
+        best = ck.best;
+        best_epoch = ck.best_epoch;
+        bad_epochs = ck.bad_epochs;
+        train_time = ck.train_seconds;
+        train_images = ck.train_images;
+        step = (unsigned)ck.step;
+        start_epoch = ck.epoch;
+        start_batch = ck.batch;
+        r->epochs_run = ck.epoch;
+        r->final_train_loss = ck.last_train_loss;
+        r->final_train_accuracy = ck.last_train_acc;
+        r->final_val_loss = ck.last_val_loss;
+        r->final_val_accuracy = ck.last_val_acc;
+        r->learning_rate = ck.last_lr;
+        /* the permutation of an epoch builds on the previous one: replay the earlier shuffles */
+        for (int e = 0; e < start_epoch; e++)
+            shuffle(tidx, (long)n_tr, (uint64_t)tr->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)e + 1);
+    }
+    if (resuming && best_p && every_on(cfg)) {
+        /* the new run folder gets the best epoch's model too (current weights put back after) */
+        float *cur_p = NULL, *cur_s = NULL;
+        char path[4200], ep[16], acc[32];
+        snprintf(path, sizeof path, "%s/best.safetensors", tmp_run);
+        snprintf(ep, sizeof ep, "%d", best_epoch);
+        snprintf(acc, sizeof acc, "%.17g", best);
+        const char *keys[] = {"format", "model", "epoch", "val_accuracy", "config", "device", "cltrain_version"};
+        const char *vals[] = {"pt", "DigitCNN", ep, acc, ck.config_json, ctx->dev.name, CLTRAIN_VERSION};
+        rc = ct_model_snapshot(m, &cur_p, &cur_s);
+        if (rc == CT_OK) rc = ct_model_restore(m, best_p, best_s);
+        if (rc == CT_OK) rc = ct_modelio_save(m, path, keys, vals, 7);
+        if (cur_p && cur_s) {
+            int rc2 = ct_model_restore(m, cur_p, cur_s);
+            if (rc == CT_OK) rc = rc2;
+        }
+        free(cur_p);
+        free(cur_s);
+        if (rc) goto out;
+    }
+    ck.adam = opt.adam;
+    ck.subset = subset;
+    snprintf(ck.stamp, sizeof ck.stamp, "%s", stamp);
+    snprintf(ck.device, sizeof ck.device, "%s", ctx->dev.name);
+    const int every = cfg->checkpoint.every_epochs;
+    for (int epoch = start_epoch; epoch < tr->epochs; epoch++) {
         double lr = tr->learning_rate;
         if (cfg->scheduler.use_lr_scheduler) lr *= pow(cfg->scheduler.lr_gamma, epoch / cfg->scheduler.lr_step_size);
         opt.lr = (float)lr;
         shuffle(tidx, (long)n_tr, (uint64_t)tr->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)epoch + 1);
         double sums[3];
-        if ((rc = ct_model_read_sums(m, sums, 1)) != CT_OK) goto out;
         double ep_loss = 0, ep_correct = 0, ep_count = 0;
         double t0 = ct_now();
-        for (long b = 0; b < nb; b++) {
+        long b0 = 0;
+        if (epoch == start_epoch && start_batch > 0) {
+            /* mid-epoch resume: the host sums so far and the device's running sums as they were */
+            ep_loss = ck.ep_loss;
+            ep_correct = ck.ep_correct;
+            ep_count = ck.ep_count;
+            t0 -= ck.ep_seconds;
+            b0 = start_batch;
+            if ((rc = ct_buffer_write(ctx, m->sums, 0, sizeof ck.dev_sums, ck.dev_sums)) != CT_OK) goto out;
+        } else if ((rc = ct_model_read_sums(m, sums, 1)) != CT_OK) {
+            goto out;
+        }
+        for (long b = b0; b < nb; b++) {
+            if (g_interrupted) {
+                /* the steps enqueued so far complete; the checkpoint is taken before batch b */
+                if ((rc = ct_finish(ctx)) != CT_OK) goto out;
+                ck.epoch = epoch;
+                ck.batch = b;
+                ck.step = step;
+                ck.best = best;
+                ck.best_epoch = best_epoch;
+                ck.bad_epochs = bad_epochs;
+                ck.train_seconds = train_time;
+                ck.train_images = train_images;
+                ck.ep_loss = ep_loss;
+                ck.ep_correct = ep_correct;
+                ck.ep_count = ep_count;
+                ck.ep_seconds = ct_now() - t0;
+                if ((rc = ct_buffer_read(ctx, m->sums, 0, sizeof ck.dev_sums, ck.dev_sums)) != CT_OK) goto out;
+                ck.last_train_loss = r->final_train_loss;
+                ck.last_train_acc = r->final_train_accuracy;
+                ck.last_val_loss = r->final_val_loss;
+                ck.last_val_acc = r->final_val_accuracy;
+                ck.last_lr = r->learning_rate;
+                ck.metrics_csv = csvtext.s;
+                rc = write_checkpoint(m, tmp_run, &ck, best_p, best_s, r);
+                ck.metrics_csv = NULL;
+                if (rc) goto out;
+                logline(&L, "interrupted in epoch %d/%d before batch %ld/%ld: checkpoint written", epoch + 1,
+                        tr->epochs, b + 1, nb);
+                snprintf(end_run, sizeof end_run, "%.*s.interrupted", (int)(strlen(tmp_run) - 8), tmp_run);
+                r->epochs_run = epoch;
+                rc = ct_fail(CT_ERR_INTERRUPTED, "interrupted in epoch %d before batch %ld of %ld", epoch + 1, b + 1, nb);
+                goto out;
+            }
             long first = b * tr->batch_size;
             int N = (int)((long)n_tr - first < tr->batch_size ? (long)n_tr - first : tr->batch_size);
             cl_mem devb = NULL;
@@ -310,10 +604,17 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
             if ((b + 1) % cfg->training.log_interval == 0 || last) {
                 if ((rc = ct_model_read_sums(m, sums, 1)) != CT_OK) goto out;
                 if (!isfinite(sums[0])) {
+                    char good[4400] = "no checkpoint was written yet";
+                    if (good_is_resume)
+                        snprintf(good, sizeof good, "the last good checkpoint is %s (the one resumed from)",
+                                 o->resume);
+                    else if (good_ckpt_epoch >= 0)
+                        snprintf(good, sizeof good, "the last good checkpoint is %s/last.safetensors (epoch %d)",
+                                 end_run, good_ckpt_epoch);
                     rc = ct_fail(CT_ERR_RUNTIME,
-                                 "the training loss became non-finite in epoch %d before batch %ld; no model was "
-                                 "saved. Lower training.learning_rate or check the data",
-                                 epoch + 1, b + 1);
+                                 "the training loss became non-finite in epoch %d before batch %ld; %s. Lower "
+                                 "training.learning_rate or check the data",
+                                 epoch + 1, b + 1, good);
                     goto out;
                 }
                 ep_loss += sums[0];
@@ -352,27 +653,95 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
                 "Epoch %d/%d: train loss %.4f, train acc %.2f%%, val loss %.4f, val acc %.2f%%, lr %.6f, "
                 "%.0f images/s, %.1f s",
                 epoch + 1, tr->epochs, tl, ta, vloss, va, lr, (double)n_tr / ep_time, ct_now() - t0);
-        fprintf(csv, "%d,%.6f,%.4f,%.6f,%.4f,%.8g,%.1f,%.2f\n", epoch + 1, tl, ta, vloss, va, lr,
-                (double)n_tr / ep_time, ct_now() - t0);
-        fflush(csv);
+        {
+            char row[256];
+            snprintf(row, sizeof row, "%d,%.6f,%.4f,%.6f,%.4f,%.8g,%.1f,%.2f\n", epoch + 1, tl, ta, vloss, va, lr,
+                     (double)n_tr / ep_time, ct_now() - t0);
+            if ((rc = tbuf_add(&csvtext, row)) != CT_OK) goto out;
+            if (fputs(row, csv) < 0 || fflush(csv) != 0) {
+                rc = ct_fail(CT_ERR_RUNTIME, "%s/metrics.csv: write failed: %s", tmp_run, strerror(errno));
+                goto out;
+            }
+        }
+        int improved = 0, stop = 0;
         if (va > best + cfg->early_stopping.min_delta) {
             best = va;
+            best_epoch = epoch + 1;
             bad_epochs = 0;
+            improved = 1;
             if (cfg->early_stopping.restore_best) {
                 free(best_p);
                 free(best_s);
+                best_p = best_s = NULL;
                 if ((rc = ct_model_snapshot(m, &best_p, &best_s)) != CT_OK) goto out;
             }
         } else {
             bad_epochs++;
-            if (cfg->early_stopping.use_early_stopping && bad_epochs >= cfg->early_stopping.patience) {
-                logline(&L, "early stopping: no improvement of more than %g points for %d epochs (best %.2f%%)",
-                        cfg->early_stopping.min_delta, bad_epochs, best);
-                r->early_stopped = 1;
-                break;
+            if (cfg->early_stopping.use_early_stopping && bad_epochs >= cfg->early_stopping.patience) stop = 1;
+        }
+        if (improved && every > 0) {
+            /* best.safetensors: the best epoch's model (a plain state_dict file) */
+            char path[4200], ep[16], acc[32];
+            snprintf(path, sizeof path, "%s/best.safetensors", tmp_run);
+            snprintf(ep, sizeof ep, "%d", epoch + 1);
+            snprintf(acc, sizeof acc, "%.17g", va);
+            const char *keys[] = {"format", "model", "epoch", "val_accuracy", "config", "device", "cltrain_version"};
+            const char *vals[] = {"pt", "DigitCNN", ep, acc, ck.config_json, ctx->dev.name, CLTRAIN_VERSION};
+            if ((rc = ct_modelio_save(m, path, keys, vals, 7)) != CT_OK) goto out;
+        }
+        /* checkpoint: every `every` epochs, after the last one, when stopping, or on interrupt */
+        if ((every > 0 && ((epoch + 1) % every == 0 || epoch + 1 == tr->epochs || stop)) || g_interrupted) {
+            ck.epoch = epoch + 1;
+            ck.batch = 0;
+            ck.step = step;
+            ck.best = best;
+            ck.best_epoch = best_epoch;
+            ck.bad_epochs = bad_epochs;
+            ck.train_seconds = train_time;
+            ck.train_images = train_images;
+            ck.ep_loss = ck.ep_correct = ck.ep_count = ck.ep_seconds = 0;
+            memset(ck.dev_sums, 0, sizeof ck.dev_sums);
+            ck.last_train_loss = tl;
+            ck.last_train_acc = ta;
+            ck.last_val_loss = vloss;
+            ck.last_val_acc = va;
+            ck.last_lr = lr;
+            ck.metrics_csv = csvtext.s;
+            rc = write_checkpoint(m, tmp_run, &ck, best_p, best_s, r);
+            ck.metrics_csv = NULL;
+            if (rc != CT_OK) {
+                if (!isfinite(vloss) || strstr(ct_last_error(), "non-finite")) {
+                    char good[4400] = "no checkpoint was written before";
+                    if (good_is_resume)
+                        snprintf(good, sizeof good, "the last good checkpoint is %s (the one resumed from)",
+                                 o->resume);
+                    else if (good_ckpt_epoch >= 0)
+                        snprintf(good, sizeof good, "the last good checkpoint is %s/last.safetensors (epoch %d)",
+                                 end_run, good_ckpt_epoch);
+                    rc = ct_fail_ctx(CT_ERR_RUNTIME, "the weights became non-finite in epoch %d; %s", epoch + 1,
+                                     good);
+                }
+                goto out;
+            }
+            good_ckpt_epoch = epoch + 1;
+            good_is_resume = 0;
+            if (g_interrupted && epoch + 1 < tr->epochs && !stop) {
+                logline(&L, "interrupted after epoch %d/%d: checkpoint written", epoch + 1, tr->epochs);
+                snprintf(end_run, sizeof end_run, "%.*s.interrupted", (int)(strlen(tmp_run) - 8), tmp_run);
+                rc = ct_fail(CT_ERR_INTERRUPTED, "interrupted after epoch %d", epoch + 1);
+                goto out;
             }
         }
+        if (stop) {
+            logline(&L, "early stopping: no improvement of more than %g points for %d epochs (best %.2f%%)",
+                    cfg->early_stopping.min_delta, bad_epochs, best);
+            r->early_stopped = 1;
+            break;
+        }
     }
+    if (g_interrupted)
+        logline(&L, "interrupt received after the last epoch: finishing (test, model file); interrupt again to exit "
+                    "at once");
     r->best_val_accuracy = best;
     r->train_images_per_second = train_time > 0 ? (double)train_images / train_time : 0;
     double saved_acc = r->final_val_accuracy;
@@ -393,12 +762,11 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
         fmt_acc_tag(tag, sizeof tag, saved_acc);
         snprintf(r->model_name, sizeof r->model_name, "%s_%s_acc%s", cfg->output.model_name_prefix, stamp, tag);
         snprintf(r->run_dir, sizeof r->run_dir, "%s/%s", cfg->output.runs_dir, r->model_name);
+        snprintf(end_run, sizeof end_run, "%s", r->run_dir);
         if (cfg->output.save_model) {
             if ((rc = ct_mkdirs(cfg->output.model_save_dir)) != CT_OK) goto out;
             snprintf(r->model_path, sizeof r->model_path, "%s/%s.safetensors", cfg->output.model_save_dir,
                      r->model_name);
-            char *cfg_json = NULL;
-            if ((rc = ct_config_to_json(cfg, &cfg_json)) != CT_OK) goto out;
             ct_jw w;
             ct_jw_init(&w);
             ct_jw_begin_object(&w);
@@ -420,6 +788,10 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
             ct_jw_double(&w, r->test_accuracy);
             ct_jw_key(&w, "train_images_per_second");
             ct_jw_double(&w, r->train_images_per_second);
+            if (resuming) {
+                ct_jw_key(&w, "resumed_from_epoch");
+                ct_jw_int(&w, r->resumed_from_epoch);
+            }
             ct_jw_end_object(&w);
             char *metrics = NULL;
             size_t mlen;
@@ -430,10 +802,9 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
                      train.images_md5, train.labels_md5, test.n ? test.images_md5 : "", test.n ? test.labels_md5 : "");
             const char *keys[] = {"format", "model", "model_name", "config", "metrics", "device", "cltrain_version",
                                   "data_md5"};
-            const char *vals[] = {"pt", "DigitCNN", r->model_name, cfg_json, metrics ? metrics : "{}", ctx->dev.name,
-                                  CLTRAIN_VERSION, data_md5};
+            const char *vals[] = {"pt", "DigitCNN", r->model_name, ck.config_json, metrics ? metrics : "{}",
+                                  ctx->dev.name, CLTRAIN_VERSION, data_md5};
             rc = ct_modelio_save(m, r->model_path, keys, vals, 8);
-            free(cfg_json);
             free(metrics);
             ct_jw_free(&w);
             if (rc) goto out;
@@ -446,6 +817,7 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
     L.log = NULL;
     if (rename(tmp_run, r->run_dir) != 0) {
         rc = ct_fail(CT_ERR_RUNTIME, "cannot rename run folder %s to %s: %s", tmp_run, r->run_dir, strerror(errno));
+        snprintf(end_run, sizeof end_run, "%.*s.failed", (int)(strlen(tmp_run) - 8), tmp_run);
         goto out;
     }
     tmp_run[0] = 0;
@@ -454,12 +826,22 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
 out:
     if (csv) fclose(csv);
     if (L.log) fclose(L.log);
-    if (rc != CT_OK && tmp_run[0]) {
-        /* keep the log of a failed run for diagnosis, under a name that says so */
-        char failed[4200];
-        snprintf(failed, sizeof failed, "%.*s.failed", (int)(strlen(tmp_run) - 8), tmp_run);
-        rename(tmp_run, failed);
+    if (rc != CT_OK && tmp_run[0] && end_run[0]) {
+        /* keep a failed or interrupted run (log, metrics, checkpoint) under a name that says so */
+        if (rename(tmp_run, end_run) != 0) snprintf(end_run, sizeof end_run, "%s", tmp_run);
     }
+    if (r->checkpoint_path[0]) {
+        const char *dir = tmp_run[0] ? end_run : r->run_dir;
+        snprintf(r->checkpoint_dir, sizeof r->checkpoint_dir, "%s", dir);
+        snprintf(r->checkpoint_path, sizeof r->checkpoint_path, "%s/last.safetensors", dir);
+    }
+    if (handlers) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
+    free(csvtext.s);
+    ct_ckpt_state_free(&ck);
+    ct_st_free(ckf);
     free(best_p);
     free(best_s);
     stager_free(&s);

@@ -11,6 +11,8 @@ typedef struct {
     int json;                /* print a final JSON line (the caller does) */
     long subset;             /* >0: use only the first `subset` training-split images (tests) */
     int quiet_progress;      /* no progress bar */
+    const char *resume;      /* checkpoint file to continue from (see ct_train_resume_config), or NULL */
+    int handle_signals;      /* SIGINT/SIGTERM: finish the step, write a checkpoint, return CT_ERR_INTERRUPTED */
 } ct_train_opts;
 
 typedef struct {
@@ -24,9 +26,22 @@ typedef struct {
     double train_images_per_second;  /* training steps only */
     double seconds;                  /* whole job */
     long train_samples, val_samples, test_samples;
+    char checkpoint_path[4200];      /* the last checkpoint written ("" when none) */
+    char checkpoint_dir[4096];       /* its run folder, as named after the run ended */
+    int resumed_from_epoch;          /* epochs in the checkpoint resumed from (0 = fresh run) */
 } ct_train_result;
 
+/* Trains. Returns CT_OK, or CT_ERR_INTERRUPTED after SIGINT/SIGTERM (with handle_signals) once
+ * r->checkpoint_path is written, or another status with ct_last_error() set (a non-finite loss
+ * names the epoch, the batch and the last good checkpoint). With o->resume the model, optimizer,
+ * schedule, RNG counters, early-stopping state, best weights and metrics continue from the
+ * checkpoint: on the same device the result is bit-identical to an uninterrupted run. */
 int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r);
+
+/* For --resume ARG (a run folder or a checkpoint file): resolves the checkpoint into path and
+ * loads the config stored in it into cfg (over whatever cfg holds); *subset gets the run's
+ * --subset. Overrides (--set) go on top afterwards. */
+int ct_train_resume_config(const char *arg, ct_config *cfg, char *path, size_t cap, long *subset);
 
 /* Loads MNIST (train != 0: training set) from dir; when the files are missing and
  * tools/fetch-mnist.sh is reachable, runs it first (fetch != 0). */

@@ -24,6 +24,11 @@ int cli_take_config(int argc, char **argv, int *i, ct_config *cfg, int *sets_see
 int cli_devices(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_train(int argc, char **argv);
+int cli_models(int argc, char **argv);
+int cli_evaluate(int argc, char **argv);
+int cli_deploy(int argc, char **argv);
+int cli_pipeline(int argc, char **argv);
+int cli_predict(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 
 #endif

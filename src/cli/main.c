@@ -14,7 +14,13 @@ static const struct {
     {"verify", cli_verify, "verify [--device SEL] [--json]\n      check every kernel on a device against the C reference"},
     {"train", cli_train,
      "train [--config F] [--set section.key=value]... [--data DIR] [--device SEL] [--json]\n"
-     "      train DigitCNN (fetches MNIST into data.dir when missing)"},
+     "      [--resume RUN_DIR|CHECKPOINT]\n"
+     "      train DigitCNN (fetches MNIST into data.dir when missing); --resume continues a run exactly"},
+    {"pipeline", cli_pipeline, "pipeline [--config F] [--set section.key=value]... [--data DIR] [--device SEL] [--json]\n      the whole job: data -> train -> evaluate -> deploy; writes runs/<model>/pipeline.json (exit 5: skipped)"},
+    {"models", cli_models, "models [--config F] [--set k=v]... [--json]\n      saved models in output.model_save_dir, newest first, and which one is in production"},
+    {"evaluate", cli_evaluate, "evaluate [--model NAME|PATH] [--data DIR] [--device SEL] [--config F] [--set k=v]... [--json]\n      test accuracy, loss, confusion matrix, classification report; writes evaluation.json and PNGs"},
+    {"deploy", cli_deploy, "deploy [--model NAME|PATH] [--threshold X] [--force] [--custom NAME] [--config F] [--set k=v]... [--json]\n      copy the model to production if its test accuracy >= threshold (exit 5: skipped)"},
+    {"predict", cli_predict, "predict [--model NAME|PATH] [--threshold X] [--probabilities] [--json] INPUT...\n      predict digits in PNG/PGM pictures and IDX files (exit 3 when an input could not be read)"},
     {"bench", cli_bench,
      "bench [--device SEL] [--batch N] [--steps N] [--eval-batch N] [--json]\n"
      "      training/evaluation images/s, per-kernel profile, build times, device memory"},

@@ -1,0 +1,254 @@
+/* cli_predict.c: `cltrain predict`: a saved model + pictures / IDX files -> digits. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "json.h"
+#include "predict.h"
+#include "store.h"
+
+static double r6(double x)
+{
+    return round(x * 1e6) / 1e6;
+}
+
+static void print_issue(const ct_predict_issue *is, void *user)
+{
+    (void)user;
+    fprintf(stderr, "cltrain: %s: %s\n", is->status == CT_OK ? "warning" : "error", is->message);
+}
+
+/* --model M, else the production model, else the newest in model_save_dir */
+static int resolve_model(const ct_config *cfg, const char *spec, char *path, char *name)
+{
+    if (spec && *spec) return ct_store_resolve(cfg, spec, path, name);
+    ct_store_production p;
+    int rc = ct_store_production_read(cfg, &p);
+    if (rc != CT_OK) return rc;
+    if (p.present && p.path[0]) {
+        FILE *f = fopen(p.path, "rb");
+        if (f) {
+            fclose(f);
+            snprintf(path, CT_STORE_PATH_MAX, "%s", p.path);
+            snprintf(name, CT_STORE_NAME_MAX, "%s", p.model_name);
+            ct_debug("predict: the production model %s\n", p.path);
+            return CT_OK;
+        }
+        ct_log("warning: the production marker names %s, which cannot be opened (%s); using the newest model\n", p.path,
+               strerror(errno));
+    }
+    return ct_store_resolve(cfg, NULL, path, name);
+}
+
+static const char *USAGE =
+    "allowed: --model NAME|PATH, --threshold X (0..1), --probabilities, --config F, --set section.key=value, "
+    "--device SEL, --json, -q, -v, then INPUT... (PNG, PGM or IDX files)";
+
+int cli_predict(int argc, char **argv)
+{
+    cli_opts o = {0};
+    ct_config cfg;
+    ct_config_defaults(&cfg);
+    int sets = 0, probs = -1, rc;
+    const char *model = NULL;
+    double threshold = NAN;
+    const char **inputs = calloc((size_t)argc, sizeof *inputs);
+    size_t n_in = 0;
+    if (!inputs) return cli_die(ct_fail(CT_ERR_NOMEM, "out of host memory"));
+    int only_inputs = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_inputs || a[0] != '-' || !strcmp(a, "-")) {
+            inputs[n_in++] = a;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_inputs = 1;
+            continue;
+        }
+        int t = cli_take_common(argc, argv, &i, &o);
+        if (t == 0) t = cli_take_config(argc, argv, &i, &cfg, &sets);
+        if (t < 0) {
+            free(inputs);
+            return cli_die(-t);
+        }
+        if (t) continue;
+        const char *val = NULL;
+        if (!strcmp(a, "--model") || !strcmp(a, "--threshold")) {
+            if (i + 1 >= argc) {
+                free(inputs);
+                return cli_die(ct_fail(CT_ERR_USAGE, "predict: %s needs a value", a));
+            }
+            val = argv[++i];
+        } else if (!strncmp(a, "--model=", 8) || !strncmp(a, "--threshold=", 12)) {
+            val = strchr(a, '=') + 1;
+        }
+        if (val && !strncmp(a, "--model", 7)) {
+            if (!*val) {
+                free(inputs);
+                return cli_die(ct_fail(CT_ERR_USAGE, "predict: --model needs a model name or a .safetensors path"));
+            }
+            model = val;
+        } else if (val) {
+            char *end;
+            errno = 0;
+            threshold = strtod(val, &end);
+            if (!*val || *end || errno || !(threshold >= 0 && threshold <= 1)) {
+                free(inputs);
+                return cli_die(ct_fail(CT_ERR_USAGE, "predict: --threshold '%s': expected a number from 0 to 1", val));
+            }
+        } else if (!strcmp(a, "--probabilities")) {
+            probs = 1;
+        } else {
+            free(inputs);
+            return cli_die(ct_fail(CT_ERR_USAGE, "predict: unknown option '%s' (%s)", a, USAGE));
+        }
+    }
+    if (n_in == 0) {
+        free(inputs);
+        return cli_die(ct_fail(CT_ERR_USAGE, "predict: no input files (%s)", USAGE));
+    }
+    if ((rc = ct_config_validate(&cfg)) != CT_OK) {
+        free(inputs);
+        return cli_die(rc);
+    }
+    if (isnan(threshold)) threshold = cfg.prediction.confidence_threshold;
+    if (probs < 0) probs = cfg.prediction.return_probabilities;
+
+    char model_path[CT_STORE_PATH_MAX], model_name[CT_STORE_NAME_MAX];
+    if ((rc = resolve_model(&cfg, model, model_path, model_name)) != CT_OK) {
+        free(inputs);
+        return cli_die(rc);
+    }
+    ct_predict_opts po = {model_path, o.device && *o.device ? o.device : cfg.device, cfg.prediction.batch_size,
+                          threshold, print_issue, NULL};
+    ct_predict_result r;
+    rc = ct_predict_files(inputs, n_in, &po, &r);
+    if (rc != CT_OK) {
+        ct_predict_result_free(&r);
+        free(inputs);
+        return cli_die(rc);
+    }
+    if (!o.json) {
+        for (size_t i = 0; i < r.n_pred; i++) {
+            const ct_prediction *q = &r.pred[i];
+            int idx = q->index > 0 || (i + 1 < r.n_pred && r.pred[i + 1].input == q->input) ||
+                      (i > 0 && r.pred[i - 1].input == q->input);
+            if (idx) printf("%s[%ld]: %d  confidence %.4f", q->input, q->index, q->label, q->confidence);
+            else printf("%s: %d  confidence %.4f", q->input, q->label, q->confidence);
+            if (q->low_confidence) printf("  (low confidence: below %.2f)", threshold);
+            if (probs) {
+                printf("  probabilities");
+                for (int k = 0; k < 10; k++) printf(" %.4f", q->probs[k]);
+            }
+            printf("\n");
+        }
+        printf("%zu predicted, avg_confidence %.4f, low_confidence_count %zu (threshold %.2f)", r.n_pred,
+               r.avg_confidence, r.low_count, threshold);
+        if (r.n_blank) printf(", %zu blank skipped", r.n_blank);
+        if (r.n_failed) printf(", %zu input%s failed", r.n_failed, r.n_failed == 1 ? "" : "s");
+        printf("; model %s%s%s\n", model_name, r.device[0] ? " on " : "", r.device);
+    } else {
+        ct_jw w;
+        ct_jw_init(&w);
+        ct_jw_begin_object(&w);
+        ct_jw_key(&w, "predictions");
+        ct_jw_begin_array(&w);
+        for (size_t i = 0; i < r.n_pred; i++) {
+            const ct_prediction *q = &r.pred[i];
+            ct_jw_begin_object(&w);
+            ct_jw_key(&w, "input");
+            ct_jw_string(&w, q->input);
+            ct_jw_key(&w, "index");
+            ct_jw_int(&w, q->index);
+            ct_jw_key(&w, "label");
+            ct_jw_int(&w, q->label);
+            ct_jw_key(&w, "confidence");
+            ct_jw_double(&w, r6(q->confidence));
+            ct_jw_key(&w, "low_confidence");
+            ct_jw_bool(&w, q->low_confidence);
+            if (q->low_confidence) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "low confidence: %.4f is below the threshold %g", q->confidence, threshold);
+                ct_jw_key(&w, "warning");
+                ct_jw_string(&w, msg);
+            }
+            if (probs) {
+                ct_jw_key(&w, "probabilities");
+                ct_jw_begin_array(&w);
+                for (int k = 0; k < 10; k++) ct_jw_double(&w, r6(q->probs[k]));
+                ct_jw_end_array(&w);
+            }
+            ct_jw_end_object(&w);
+        }
+        ct_jw_end_array(&w);
+        ct_jw_key(&w, "count");
+        ct_jw_int(&w, (int64_t)r.n_pred);
+        ct_jw_key(&w, "avg_confidence");
+        ct_jw_double(&w, r6(r.avg_confidence));
+        ct_jw_key(&w, "low_confidence_count");
+        ct_jw_int(&w, (int64_t)r.low_count);
+        ct_jw_key(&w, "high_confidence_count");
+        ct_jw_int(&w, (int64_t)r.high_count);
+        ct_jw_key(&w, "confidence_threshold");
+        ct_jw_double(&w, threshold);
+        ct_jw_key(&w, "skipped");
+        ct_jw_begin_array(&w);
+        for (size_t i = 0; i < r.n_issues; i++)
+            if (r.issues[i].status == CT_OK) {
+                ct_jw_begin_object(&w);
+                ct_jw_key(&w, "input");
+                ct_jw_string(&w, r.issues[i].input);
+                ct_jw_key(&w, "warning");
+                ct_jw_string(&w, r.issues[i].message);
+                ct_jw_end_object(&w);
+            }
+        ct_jw_end_array(&w);
+        ct_jw_key(&w, "errors");
+        ct_jw_begin_array(&w);
+        for (size_t i = 0; i < r.n_issues; i++)
+            if (r.issues[i].status != CT_OK) {
+                ct_jw_begin_object(&w);
+                ct_jw_key(&w, "input");
+                ct_jw_string(&w, r.issues[i].input);
+                ct_jw_key(&w, "error");
+                ct_jw_string(&w, r.issues[i].message);
+                ct_jw_end_object(&w);
+            }
+        ct_jw_end_array(&w);
+        ct_jw_key(&w, "model_path");
+        ct_jw_string(&w, model_path);
+        ct_jw_key(&w, "model_name");
+        ct_jw_string(&w, model_name);
+        ct_jw_key(&w, "mean");
+        ct_jw_double(&w, r6(r.mean));
+        ct_jw_key(&w, "std");
+        ct_jw_double(&w, r6(r.std));
+        ct_jw_key(&w, "batch_size");
+        ct_jw_int(&w, r.batch_size);
+        ct_jw_key(&w, "device");
+        if (r.device[0]) ct_jw_string(&w, r.device);
+        else ct_jw_null(&w);
+        ct_jw_end_object(&w);
+        char *s;
+        size_t n;
+        if (ct_jw_finish(&w, &s, &n) == CT_OK) printf("%s\n", s);
+        free(s);
+        ct_jw_free(&w);
+    }
+    fflush(stdout);
+    int failed = r.n_failed > 0;
+    int none = r.n_pred == 0;
+    ct_predict_result_free(&r);
+    free(inputs);
+    if (failed) {
+        if (none) ct_fail(CT_ERR_INPUT, "nothing was predicted: no input could be read");
+        else ct_fail(CT_ERR_INPUT, "some inputs could not be read (see above); the others were predicted");
+        return cli_die(CT_ERR_INPUT);
+    }
+    return CT_OK;
+}

@@ -1,0 +1,194 @@
+/* deploy.c: see deploy.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "deploy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "safetensors.h"
+
+void ct_deploy_acc_tag(double accuracy, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%.2f", accuracy);
+    for (char *p = buf; *p; p++)
+        if (*p == '.') *p = 'p';
+}
+
+int ct_deploy_to_json(const ct_deploy_result *r, char **out)
+{
+    ct_jw w;
+    ct_jw_init(&w);
+    ct_jw_begin_object(&w);
+    ct_jw_key(&w, "deployment_status");
+    ct_jw_string(&w, r->status);
+    ct_jw_key(&w, "deployment_type");
+    ct_jw_string(&w, r->type);
+    ct_jw_key(&w, "threshold");
+    ct_jw_double(&w, r->threshold);
+    ct_jw_key(&w, "accuracy");
+    if (r->accuracy >= 0) ct_jw_double(&w, r->accuracy);
+    else ct_jw_null(&w);
+    ct_jw_key(&w, "model_name");
+    if (r->model_name[0]) ct_jw_string(&w, r->model_name);
+    else ct_jw_null(&w);
+    ct_jw_key(&w, "production_path");
+    if (r->production_path[0]) ct_jw_string(&w, r->production_path);
+    else ct_jw_null(&w);
+    ct_jw_key(&w, "source_model");
+    ct_jw_string(&w, r->source_name);
+    ct_jw_key(&w, "source_path");
+    ct_jw_string(&w, r->source_path);
+    if (r->custom_model_name[0]) {
+        ct_jw_key(&w, "custom_model_name");
+        ct_jw_string(&w, r->custom_model_name);
+    }
+    if (r->error[0]) {
+        ct_jw_key(&w, "error");
+        ct_jw_string(&w, r->error);
+    }
+    ct_jw_key(&w, "evaluated_now");
+    ct_jw_bool(&w, r->evaluated_now);
+    if (r->deployed_at[0]) {
+        ct_jw_key(&w, "deployed_at");
+        ct_jw_string(&w, r->deployed_at);
+    }
+    ct_jw_end_object(&w);
+    size_t len;
+    int rc = ct_jw_finish(&w, out, &len);
+    ct_jw_free(&w);
+    return rc;
+}
+
+/* copies the model into production/ and rewrites the marker */
+static int publish(const ct_config *cfg, ct_deploy_result *r, const char *md5)
+{
+    char dir[CT_STORE_PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/%s", cfg->output.model_save_dir, CT_STORE_PRODUCTION_DIR);
+    int rc = ct_mkdirs(dir);
+    if (rc) return rc;
+    snprintf(r->production_path, sizeof r->production_path, "%s/%s.safetensors", dir, r->model_name);
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    if ((rc = ct_read_file(r->source_path, CT_ST_MAX_FILE, &bytes, &len)) != CT_OK) return rc;
+    rc = ct_write_file_atomic(r->production_path, bytes, len);
+    free(bytes);
+    if (rc) return rc;
+    ct_store_now_iso(r->deployed_at, sizeof r->deployed_at);
+    ct_jw w;
+    ct_jw_init(&w);
+    ct_jw_begin_object(&w);
+    ct_jw_key(&w, "model_name");
+    ct_jw_string(&w, r->model_name);
+    ct_jw_key(&w, "path");
+    ct_jw_string(&w, r->production_path);
+    ct_jw_key(&w, "source_model");
+    ct_jw_string(&w, r->source_name);
+    ct_jw_key(&w, "source_path");
+    ct_jw_string(&w, r->source_path);
+    ct_jw_key(&w, "source_md5");
+    ct_jw_string(&w, md5);
+    ct_jw_key(&w, "deployment_status");
+    ct_jw_string(&w, r->status);
+    ct_jw_key(&w, "deployment_type");
+    ct_jw_string(&w, r->type);
+    ct_jw_key(&w, "accuracy");
+    if (r->accuracy >= 0) ct_jw_double(&w, r->accuracy);
+    else ct_jw_null(&w);
+    ct_jw_key(&w, "threshold");
+    ct_jw_double(&w, r->threshold);
+    ct_jw_key(&w, "deployed_at");
+    ct_jw_string(&w, r->deployed_at);
+    ct_jw_key(&w, "cltrain_version");
+    ct_jw_string(&w, CLTRAIN_VERSION);
+    ct_jw_end_object(&w);
+    char *text = NULL;
+    size_t tl;
+    rc = ct_jw_finish(&w, &text, &tl);
+    ct_jw_free(&w);
+    if (rc) return rc;
+    char marker[CT_STORE_PATH_MAX + 32];
+    snprintf(marker, sizeof marker, "%s/%s", cfg->output.model_save_dir, CT_STORE_MARKER);
+    text[tl] = '\n';
+    rc = ct_write_file_atomic(marker, text, tl + 1);
+    free(text);
+    return rc;
+}
+
+int ct_deploy(const ct_config *cfg, const ct_deploy_opts *o, ct_deploy_result *r, ct_eval_result *ev)
+{
+    memset(r, 0, sizeof *r);
+    const ct_config_deployment *dp = &cfg->deployment;
+    r->threshold = dp->accuracy_threshold;
+    r->accuracy = -1;
+    char md5[33] = "";
+    int rc;
+    if (dp->custom_model_name[0]) {
+        snprintf(r->type, sizeof r->type, "user_override");
+        snprintf(r->custom_model_name, sizeof r->custom_model_name, "%s", dp->custom_model_name);
+        rc = ct_store_resolve(cfg, dp->custom_model_name, r->source_path, r->source_name);
+        if (rc == CT_OK) rc = ct_store_peek(r->source_path, NULL);
+        if (rc == CT_OK) rc = ct_store_file_md5(r->source_path, md5);
+        if (rc) {
+            snprintf(r->status, sizeof r->status, "failed_custom");
+            snprintf(r->error, sizeof r->error, "%s", ct_last_error());
+            return ct_fail_ctx(rc, "custom model '%s' cannot be deployed", dp->custom_model_name);
+        }
+        double acc;
+        if (ct_eval_cached_accuracy(cfg, r->source_name, md5, &acc)) r->accuracy = acc;
+        snprintf(r->model_name, sizeof r->model_name, "production_custom_%.480s", r->source_name);
+        snprintf(r->status, sizeof r->status, "deployed_custom");
+        ct_log("deploying custom model %s as %s\n", r->source_name, r->model_name);
+        if ((rc = publish(cfg, r, md5)) != CT_OK) {
+            snprintf(r->status, sizeof r->status, "failed_custom");
+            snprintf(r->error, sizeof r->error, "%s", ct_last_error());
+            r->model_name[0] = r->production_path[0] = 0;
+        }
+        return rc;
+    }
+    if ((rc = ct_store_resolve(cfg, o->model, r->source_path, r->source_name)) != CT_OK) return rc;
+    if ((rc = ct_store_peek(r->source_path, NULL)) != CT_OK) return rc;
+    if ((rc = ct_store_file_md5(r->source_path, md5)) != CT_OK) return rc;
+    double acc;
+    if (ct_eval_cached_accuracy(cfg, r->source_name, md5, &acc)) {
+        r->accuracy = acc;
+    } else {
+        ct_log("%s has no evaluation yet: evaluating it first\n", r->source_name);
+        ct_eval_result *e = ev ? ev : malloc(sizeof *e);
+        if (!e) return ct_fail(CT_ERR_NOMEM, "out of host memory");
+        ct_eval_opts eo = {r->source_path, o->device, 0};
+        rc = ct_evaluate_model(cfg, &eo, e);
+        if (rc == CT_OK) r->accuracy = e->test_accuracy;
+        if (e != ev) free(e);
+        if (rc) return rc;
+        r->evaluated_now = 1;
+    }
+    char tag[32];
+    ct_deploy_acc_tag(r->accuracy, tag, sizeof tag);
+    if (dp->force_deploy) {
+        snprintf(r->type, sizeof r->type, "force_override");
+        snprintf(r->status, sizeof r->status, "deployed_forced");
+        snprintf(r->model_name, sizeof r->model_name, "production_model_forced_%s", tag);
+        ct_log("force deployment: deploying %s (test accuracy %.4f, threshold %g) as %s\n", r->source_name,
+               r->accuracy, r->threshold, r->model_name);
+    } else if (r->accuracy >= r->threshold) {
+        snprintf(r->type, sizeof r->type, "standard");
+        snprintf(r->status, sizeof r->status, "deployed");
+        snprintf(r->model_name, sizeof r->model_name, "production_model_%s", tag);
+        ct_log("%s meets the threshold (test accuracy %.4f >= %g): deploying as %s\n", r->source_name, r->accuracy,
+               r->threshold, r->model_name);
+    } else {
+        snprintf(r->type, sizeof r->type, "standard");
+        snprintf(r->status, sizeof r->status, "skipped");
+        return ct_fail(CT_ERR_SKIPPED,
+                       "model %s: test accuracy %.4f is below the threshold %g: deployment skipped (use --force, or "
+                       "--threshold)",
+                       r->source_name, r->accuracy, r->threshold);
+    }
+    if ((rc = publish(cfg, r, md5)) != CT_OK) {
+        r->status[0] = 0;
+        r->model_name[0] = r->production_path[0] = 0;
+    }
+    return rc;
+}

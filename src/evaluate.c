@@ -1,0 +1,418 @@
+/* evaluate.c: see evaluate.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "evaluate.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clctx.h"
+#include "json.h"
+#include "modelio.h"
+#include "plot.h"
+#include "train.h"
+
+void ct_class_report_compute(const long cm[CT_NUM_CLASSES][CT_NUM_CLASSES], ct_class_report *r)
+{
+    memset(r, 0, sizeof *r);
+    long correct = 0;
+    for (int i = 0; i < CT_NUM_CLASSES; i++)
+        for (int j = 0; j < CT_NUM_CLASSES; j++) {
+            r->cm[i][j] = cm[i][j];
+            r->support[i] += cm[i][j];
+            r->predicted[j] += cm[i][j];
+            r->total += cm[i][j];
+            if (i == j) correct += cm[i][j];
+        }
+    r->accuracy = r->total ? (double)correct / (double)r->total : 0;
+    int labels = 0;
+    for (int k = 0; k < CT_NUM_CLASSES; k++) {
+        long tp = cm[k][k];
+        r->present[k] = r->support[k] > 0 || r->predicted[k] > 0;
+        /* zero_division=0 */
+        r->precision[k] = r->predicted[k] ? (double)tp / (double)r->predicted[k] : 0;
+        r->recall[k] = r->support[k] ? (double)tp / (double)r->support[k] : 0;
+        double s = r->precision[k] + r->recall[k];
+        r->f1[k] = s > 0 ? 2 * r->precision[k] * r->recall[k] / s : 0;
+        if (!r->present[k]) continue;
+        labels++;
+        r->precision_macro += r->precision[k];
+        r->recall_macro += r->recall[k];
+        r->f1_macro += r->f1[k];
+        r->precision_weighted += r->precision[k] * (double)r->support[k];
+        r->recall_weighted += r->recall[k] * (double)r->support[k];
+        r->f1_weighted += r->f1[k] * (double)r->support[k];
+    }
+    if (labels) {
+        r->precision_macro /= labels;
+        r->recall_macro /= labels;
+        r->f1_macro /= labels;
+    }
+    if (r->total) {
+        r->precision_weighted /= (double)r->total;
+        r->recall_weighted /= (double)r->total;
+        r->f1_weighted /= (double)r->total;
+    }
+}
+
+/* a growing string */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int err;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    if (b->err) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int k = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->err = 1;
+            return;
+        }
+        if (b->s && (size_t)k < room) {
+            b->len += (size_t)k;
+            return;
+        }
+        size_t nc = (b->cap + (size_t)k + 1) * 2;
+        char *ns = realloc(b->s, nc);
+        if (!ns) {
+            b->err = 1;
+            return;
+        }
+        b->s = ns;
+        b->cap = nc;
+    }
+}
+
+static char *sb_take(sbuf *b)
+{
+    if (b->err) {
+        free(b->s);
+        ct_fail(CT_ERR_NOMEM, "out of host memory formatting a report");
+        return NULL;
+    }
+    return b->s;
+}
+
+char *ct_class_report_text(const ct_class_report *r, int digits)
+{
+    sbuf b = {0};
+    const int w = 12; /* len("weighted avg") */
+    if (digits < 0) digits = 0;
+    if (digits > 8) digits = 8;
+    sb_printf(&b, "%*s  %9s %9s %9s %9s\n\n", w, "", "precision", "recall", "f1-score", "support");
+    for (int k = 0; k < CT_NUM_CLASSES; k++) {
+        if (!r->present[k]) continue;
+        sb_printf(&b, "%*d  %9.*f %9.*f %9.*f %9ld\n", w, k, digits, r->precision[k], digits, r->recall[k], digits,
+                  r->f1[k], r->support[k]);
+    }
+    sb_printf(&b, "\n%*s  %9s %9s %9.*f %9ld\n", w, "accuracy", "", "", digits, r->accuracy, r->total);
+    sb_printf(&b, "%*s  %9.*f %9.*f %9.*f %9ld\n", w, "macro avg", digits, r->precision_macro, digits, r->recall_macro,
+              digits, r->f1_macro, r->total);
+    sb_printf(&b, "%*s  %9.*f %9.*f %9.*f %9ld\n", w, "weighted avg", digits, r->precision_weighted, digits,
+              r->recall_weighted, digits, r->f1_weighted, r->total);
+    return sb_take(&b);
+}
+
+char *ct_confusion_text(const ct_class_report *r)
+{
+    long mx = 0;
+    for (int i = 0; i < CT_NUM_CLASSES; i++)
+        for (int j = 0; j < CT_NUM_CLASSES; j++)
+            if (r->cm[i][j] > mx) mx = r->cm[i][j];
+    int w = snprintf(NULL, 0, "%ld", mx);
+    if (w < 4) w = 4;
+    sbuf b = {0};
+    sb_printf(&b, "%-8s %*s\n", "", (int)((w + 1) * CT_NUM_CLASSES / 2 + 5), "predicted");
+    sb_printf(&b, "%-8s", "actual");
+    for (int j = 0; j < CT_NUM_CLASSES; j++) sb_printf(&b, " %*d", w, j);
+    sb_printf(&b, " %*s\n", w + 2, "total");
+    for (int i = 0; i < CT_NUM_CLASSES; i++) {
+        sb_printf(&b, "%6d  ", i);
+        for (int j = 0; j < CT_NUM_CLASSES; j++) sb_printf(&b, " %*ld", w, r->cm[i][j]);
+        sb_printf(&b, " %*ld\n", w + 2, r->support[i]);
+    }
+    sb_printf(&b, "%-8s", "total");
+    for (int j = 0; j < CT_NUM_CLASSES; j++) sb_printf(&b, " %*ld", w, r->predicted[j]);
+    sb_printf(&b, " %*ld\n", w + 2, r->total);
+    return sb_take(&b);
+}
+
+/* data.mean / data.std from the model file's config metadata, when it has them */
+static void model_normalisation(const ct_st_file *f, const ct_config *cfg, float *mean, float *std)
+{
+    *mean = (float)cfg->data.mean;
+    *std = (float)cfg->data.std;
+    const char *cj = ct_st_metadata_get(f, "config");
+    if (!cj) return;
+    ct_json *j = NULL;
+    if (ct_json_parse(cj, strlen(cj), "model config metadata", &j) != CT_OK) {
+        ct_clear_error();
+        return;
+    }
+    const ct_json *d = ct_json_get(j, "data");
+    double m = ct_json_get_double(d, "mean", NAN), s = ct_json_get_double(d, "std", NAN);
+    if (isfinite(m) && isfinite(s) && s > 0) {
+        *mean = (float)m;
+        *std = (float)s;
+    }
+    ct_json_free(j);
+}
+
+int ct_eval_to_json(const ct_eval_result *r, char **out)
+{
+    const ct_class_report *p = &r->rep;
+    ct_jw w;
+    ct_jw_init(&w);
+    ct_jw_begin_object(&w);
+    ct_jw_key(&w, "test_accuracy");
+    ct_jw_double(&w, r->test_accuracy);
+    ct_jw_key(&w, "test_loss");
+    ct_jw_double(&w, r->test_loss);
+    ct_jw_key(&w, "test_samples");
+    ct_jw_int(&w, r->test_samples);
+    ct_jw_key(&w, "precision_macro");
+    ct_jw_double(&w, p->precision_macro);
+    ct_jw_key(&w, "recall_macro");
+    ct_jw_double(&w, p->recall_macro);
+    ct_jw_key(&w, "f1_macro");
+    ct_jw_double(&w, p->f1_macro);
+    ct_jw_key(&w, "precision_weighted");
+    ct_jw_double(&w, p->precision_weighted);
+    ct_jw_key(&w, "recall_weighted");
+    ct_jw_double(&w, p->recall_weighted);
+    ct_jw_key(&w, "f1_weighted");
+    ct_jw_double(&w, p->f1_weighted);
+    ct_jw_key(&w, "confusion_matrix");
+    ct_jw_begin_array(&w);
+    for (int i = 0; i < CT_NUM_CLASSES; i++) {
+        ct_jw_begin_array(&w);
+        for (int j = 0; j < CT_NUM_CLASSES; j++) ct_jw_int(&w, p->cm[i][j]);
+        ct_jw_end_array(&w);
+    }
+    ct_jw_end_array(&w);
+    ct_jw_key(&w, "per_class");
+    ct_jw_begin_array(&w);
+    for (int k = 0; k < CT_NUM_CLASSES; k++) {
+        ct_jw_begin_object(&w);
+        ct_jw_key(&w, "label");
+        ct_jw_int(&w, k);
+        ct_jw_key(&w, "precision");
+        ct_jw_double(&w, p->precision[k]);
+        ct_jw_key(&w, "recall");
+        ct_jw_double(&w, p->recall[k]);
+        ct_jw_key(&w, "f1");
+        ct_jw_double(&w, p->f1[k]);
+        ct_jw_key(&w, "support");
+        ct_jw_int(&w, p->support[k]);
+        ct_jw_end_object(&w);
+    }
+    ct_jw_end_array(&w);
+    ct_jw_key(&w, "evaluated_model_path");
+    ct_jw_string(&w, r->model_path);
+    ct_jw_key(&w, "model_name");
+    ct_jw_string(&w, r->model_name);
+    ct_jw_key(&w, "model_md5");
+    ct_jw_string(&w, r->model_md5);
+    ct_jw_key(&w, "run_dir");
+    ct_jw_string(&w, r->run_dir);
+    ct_jw_key(&w, "files");
+    ct_jw_begin_object(&w);
+    ct_jw_key(&w, "evaluation_json");
+    ct_jw_string(&w, r->evaluation_json);
+    ct_jw_key(&w, "confusion_matrix_png");
+    if (r->confusion_png[0]) ct_jw_string(&w, r->confusion_png);
+    else ct_jw_null(&w);
+    ct_jw_key(&w, "training_curves_png");
+    if (r->curves_png[0]) ct_jw_string(&w, r->curves_png);
+    else ct_jw_null(&w);
+    ct_jw_end_object(&w);
+    ct_jw_key(&w, "normalisation");
+    ct_jw_begin_object(&w);
+    ct_jw_key(&w, "mean");
+    ct_jw_double(&w, r->mean);
+    ct_jw_key(&w, "std");
+    ct_jw_double(&w, r->std);
+    ct_jw_end_object(&w);
+    ct_jw_key(&w, "device");
+    ct_jw_string(&w, r->device);
+    ct_jw_key(&w, "data_dir");
+    ct_jw_string(&w, r->data_dir);
+    ct_jw_key(&w, "evaluated_at");
+    ct_jw_string(&w, r->evaluated_at);
+    ct_jw_key(&w, "seconds");
+    ct_jw_double(&w, r->seconds);
+    ct_jw_key(&w, "cltrain_version");
+    ct_jw_string(&w, CLTRAIN_VERSION);
+    ct_jw_end_object(&w);
+    size_t len;
+    int rc = ct_jw_finish(&w, out, &len);
+    ct_jw_free(&w);
+    return rc;
+}
+
+void ct_eval_print(FILE *f, const ct_eval_result *r)
+{
+    fprintf(f, "model: %s (%s)\n", r->model_name, r->model_path);
+    fprintf(f, "test set: %s, %ld images, device %s, %.1f s\n", r->data_dir, r->test_samples, r->device, r->seconds);
+    fprintf(f, "test_accuracy: %.4f (%.2f%%)   test loss: %.4f   macro F1: %.4f\n\n", r->test_accuracy,
+            100 * r->test_accuracy, r->test_loss, r->rep.f1_macro);
+    char *cm = ct_confusion_text(&r->rep), *rep = ct_class_report_text(&r->rep, 4);
+    fprintf(f, "confusion matrix (rows: actual label, columns: predicted label)\n%s\n", cm ? cm : "");
+    fprintf(f, "classification report\n%s\n", rep ? rep : "");
+    free(cm);
+    free(rep);
+    fprintf(f, "wrote %s", r->evaluation_json);
+    if (r->confusion_png[0]) fprintf(f, ", %s", r->confusion_png);
+    if (r->curves_png[0]) fprintf(f, ", %s", r->curves_png);
+    fprintf(f, "\n");
+}
+
+int ct_eval_cached_accuracy(const ct_config *cfg, const char *model_name, const char *model_md5, double *acc)
+{
+    char p[CT_STORE_PATH_MAX + 600];
+    snprintf(p, sizeof p, "%s/%s/evaluation.json", cfg->output.runs_dir, model_name);
+    if (access(p, R_OK) != 0) return 0;
+    unsigned char *text = NULL;
+    size_t len;
+    if (ct_read_file(p, 1u << 24, &text, &len) != CT_OK) {
+        ct_clear_error();
+        return 0;
+    }
+    ct_json *j = NULL;
+    int ok = 0;
+    if (ct_json_parse((const char *)text, len, p, &j) == CT_OK) {
+        const char *md5 = ct_json_get_string(j, "model_md5", "");
+        double a = ct_json_get_double(j, "test_accuracy", -1);
+        if (!strcmp(md5, model_md5) && a >= 0 && a <= 1) {
+            *acc = a;
+            ok = 1;
+        }
+    } else {
+        ct_clear_error();
+    }
+    ct_json_free(j);
+    free(text);
+    return ok;
+}
+
+/* largest batch <= want that fits the device (memory and single-allocation limits) */
+static int eval_batch(const ct_device_info *dev, const ct_cnn_dims *d, int want, long n)
+{
+    int b = want;
+    if (n > 0 && b > n) b = (int)n;
+    if (b < 1) b = 1;
+    while (b > 1) {
+        unsigned long long per = 4ull * (unsigned long long)b;
+        unsigned long long biggest = (unsigned long long)d->c1 * 25 * 196;
+        if ((unsigned long long)d->c1 * 784 > biggest) biggest = (unsigned long long)d->c1 * 784;
+        if ((unsigned long long)d->c2 * 9 * 49 > biggest) biggest = (unsigned long long)d->c2 * 9 * 49;
+        if (biggest * per <= dev->max_alloc && ct_model_memory_estimate(d, b) <= dev->global_mem / 10 * 8) break;
+        b /= 2;
+    }
+    return b;
+}
+
+int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_result *r)
+{
+    memset(r, 0, sizeof *r);
+    double t0 = ct_now();
+    ct_st_file *f = NULL;
+    ct_mnist test = {0};
+    ct_ctx *ctx = NULL;
+    ct_model *m = NULL;
+    float *logits = NULL;
+    char *json = NULL;
+    int rc;
+    ct_cnn_dims d;
+
+    if ((rc = ct_store_resolve(cfg, o->model, r->model_path, r->model_name)) != CT_OK) goto out;
+    if ((rc = ct_store_peek(r->model_path, NULL)) != CT_OK) goto out;
+    if ((rc = ct_st_load(r->model_path, &f)) != CT_OK) goto out;
+    if ((rc = ct_modelio_dims(f, r->model_path, &d)) != CT_OK) goto out;
+    if ((rc = ct_store_file_md5(r->model_path, r->model_md5)) != CT_OK) goto out;
+    model_normalisation(f, cfg, &r->mean, &r->std);
+    snprintf(r->data_dir, sizeof r->data_dir, "%s", cfg->data.dir);
+    if ((rc = ct_load_mnist(cfg->data.dir, 0, 1, &test)) != CT_OK) goto out;
+    r->test_samples = (long)test.n;
+    if (test.n == 0) {
+        rc = ct_fail(CT_ERR_INPUT, "%s: the MNIST test set is empty", cfg->data.dir);
+        goto out;
+    }
+    const char *dev = o->device && *o->device ? o->device : cfg->device;
+    if ((rc = ct_ctx_create(dev, 0, &ctx)) != CT_OK) goto out;
+    snprintf(r->device, sizeof r->device, "%s", ctx->dev.name);
+    int batch = eval_batch(&ctx->dev, &d, cfg->evaluation.batch_size, (long)test.n);
+    if (batch < cfg->evaluation.batch_size && (size_t)batch < test.n)
+        ct_debug("evaluation batch reduced from %d to %d to fit %s\n", cfg->evaluation.batch_size, batch,
+                 ctx->dev.name);
+    if ((rc = ct_model_create(ctx, &d, batch, &m)) != CT_OK) goto out;
+    if ((rc = ct_modelio_load(m, f, r->model_path)) != CT_OK) goto out;
+    logits = ct_malloc(test.n * 10 * sizeof(float), "test logits");
+    if (!logits) {
+        rc = CT_ERR_NOMEM;
+        goto out;
+    }
+    double acc_dev = 0;
+    if ((rc = ct_evaluate_images(m, test.images, test.labels, NULL, (long)test.n, r->mean, r->std, &r->test_loss,
+                                 &acc_dev, logits)) != CT_OK)
+        goto out;
+    long cm[CT_NUM_CLASSES][CT_NUM_CLASSES];
+    memset(cm, 0, sizeof cm);
+    for (size_t i = 0; i < test.n; i++) {
+        const float *z = logits + i * 10;
+        int best = 0;
+        for (int k = 1; k < 10; k++)
+            if (z[k] > z[best] || (isnan(z[k]) && !isnan(z[best]))) best = k;
+        cm[test.labels[i]][best]++;
+    }
+    ct_class_report_compute(cm, &r->rep);
+    r->test_accuracy = r->rep.accuracy;
+
+    if ((rc = ct_store_run_dir(cfg, r->model_name, r->run_dir, sizeof r->run_dir)) != CT_OK) goto out;
+    snprintf(r->evaluation_json, sizeof r->evaluation_json, "%s/evaluation.json", r->run_dir);
+    if (!o->no_plots) {
+        snprintf(r->confusion_png, sizeof r->confusion_png, "%s/confusion_matrix.png", r->run_dir);
+        char sub[700];
+        snprintf(sub, sizeof sub, "%s: accuracy %.4f on %ld test images", r->model_name, r->test_accuracy,
+                 r->test_samples);
+        if ((rc = ct_plot_confusion_png(r->rep.cm, "Confusion Matrix - Test Set", sub, r->confusion_png)) != CT_OK)
+            goto out;
+        char csv[CT_STORE_PATH_MAX + 32];
+        snprintf(csv, sizeof csv, "%s/metrics.csv", r->run_dir);
+        if (access(csv, R_OK) == 0) {
+            snprintf(r->curves_png, sizeof r->curves_png, "%s/training_curves.png", r->run_dir);
+            if (ct_plot_training_curves_png(csv, r->model_name, r->curves_png) != CT_OK) {
+                ct_log("warning: no training curves: %s\n", ct_last_error());
+                ct_clear_error();
+                r->curves_png[0] = 0;
+            }
+        }
+    }
+    ct_store_now_iso(r->evaluated_at, sizeof r->evaluated_at);
+    r->seconds = ct_now() - t0;
+    if ((rc = ct_eval_to_json(r, &json)) != CT_OK) goto out;
+    size_t jl = strlen(json);
+    json[jl] = '\n'; /* the terminating NUL becomes a final newline, written with the text */
+    rc = ct_write_file_atomic(r->evaluation_json, json, jl + 1);
+    json[jl] = 0;
+out:
+    free(json);
+    free(logits);
+    ct_model_free(m);
+    ct_ctx_free(ctx);
+    ct_mnist_free(&test);
+    ct_st_free(f);
+    return rc;
+}

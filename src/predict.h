@@ -1,0 +1,84 @@
+/* predict.h: digit prediction from files: PNG/PGM pictures (preprocess.h brings them to MNIST
+ * form) and IDX image files (u8, N x 28 x 28: every image, used as they are), batched forward
+ * passes of a saved DigitCNN in eval mode on an OpenCL device, softmax on the host.
+ *
+ * Normalisation: the model's metadata `config` (data.mean / data.std) when present, else
+ * MNIST's 0.1307 / 0.3081. A bad input file is recorded (file named, what is wrong) and the
+ * others are still predicted; a blank picture is a warning and is skipped. Only model and
+ * device problems stop the whole job. */
+#ifndef CLTRAIN_PREDICT_H
+#define CLTRAIN_PREDICT_H
+
+#include <stddef.h>
+
+#define CT_PREDICT_DEFAULT_MEAN 0.1307f
+#define CT_PREDICT_DEFAULT_STD 0.3081f
+
+/* --- a loaded model, device opened on first use --------------------------------------------- */
+typedef struct ct_predictor ct_predictor;
+
+/* Reads and checks the model file (safetensors, DigitCNN names/shapes); the device is opened
+ * on the first ct_predictor_run. batch_size: images per forward pass (reduced when the device
+ * memory is too small). */
+int ct_predictor_open(const char *model_path, const char *device, int batch_size, ct_predictor **out);
+void ct_predictor_free(ct_predictor *p);
+/* The normalisation used (from the model's metadata or the defaults), and whether it came from the metadata. */
+void ct_predictor_norm(const ct_predictor *p, float *mean, float *std, int *from_metadata);
+/* Device name once opened ("" before). */
+const char *ct_predictor_device(const ct_predictor *p);
+int ct_predictor_batch_size(const ct_predictor *p);
+/* n images of 784 floats in [0,1] (MNIST form, not normalised) -> probs (n x 10, softmax). */
+int ct_predictor_run(ct_predictor *p, const float *images01, size_t n, float *probs);
+
+/* --- files in, results out ------------------------------------------------------------------ */
+typedef struct {
+    const char *input;   /* the path as given (points into the caller's array) */
+    long index;          /* image index inside the file (IDX); 0 for a picture */
+    int label;           /* argmax */
+    float confidence;    /* max softmax probability */
+    float probs[10];
+    int low_confidence;  /* confidence < threshold */
+} ct_prediction;
+
+typedef struct {
+    const char *input;
+    long index;          /* -1: the whole file */
+    int status;          /* CT_OK for a warning (blank picture), else the error status */
+    char *message;       /* full message, starts with the file name */
+} ct_predict_issue;
+
+typedef struct {
+    const char *model_path; /* resolved .safetensors path */
+    const char *device;     /* selector or NULL */
+    int batch_size;         /* prediction.batch_size */
+    double threshold;       /* prediction.confidence_threshold */
+    /* called for every issue as it happens (e.g. to print a warning), may be NULL */
+    void (*on_issue)(const ct_predict_issue *issue, void *user);
+    void *user;
+} ct_predict_opts;
+
+typedef struct {
+    ct_prediction *pred;
+    size_t n_pred;
+    ct_predict_issue *issues;
+    size_t n_issues;
+    size_t n_failed;      /* inputs (files) with an error */
+    size_t n_blank;       /* pictures skipped as blank */
+    double avg_confidence;
+    size_t low_count, high_count;
+    float mean, std;      /* normalisation used */
+    int norm_from_metadata;
+    int batch_size;       /* images per forward pass actually used */
+    char device[256];
+} ct_predict_result;
+
+/* Predicts every image of every input. Returns CT_OK when the job ran (per-input problems are
+ * in r->issues / r->n_failed), or the status of a model/device failure. r must be freed with
+ * ct_predict_result_free in every case. */
+int ct_predict_files(const char *const *inputs, size_t n_inputs, const ct_predict_opts *o, ct_predict_result *r);
+void ct_predict_result_free(ct_predict_result *r);
+
+/* Softmax of 10 logits (max-subtracted, in double) into probs; returns the argmax. */
+int ct_softmax10(const float *logits, float *probs);
+
+#endif
