@@ -287,6 +287,18 @@ static int name_taken(const char *dir, const char *name)
 
 static int every_on(const ct_config *cfg) { return cfg->checkpoint.every_epochs > 0; }
 
+/* "the last good checkpoint is ..." for messages about a run that went non-finite */
+static void describe_good_checkpoint(char *buf, size_t cap, int is_resume, const char *resume, const char *run_dir,
+                                     int epoch)
+{
+    if (is_resume)
+        snprintf(buf, cap, "the last good checkpoint is %s (the one resumed from)", resume);
+    else if (epoch >= 0)
+        snprintf(buf, cap, "the last good checkpoint is %s/last.safetensors (epoch %d)", run_dir, epoch);
+    else
+        snprintf(buf, cap, "no checkpoint was written yet");
+}
+
 int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -604,13 +616,8 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
             if ((b + 1) % cfg->training.log_interval == 0 || last) {
                 if ((rc = ct_model_read_sums(m, sums, 1)) != CT_OK) goto out;
                 if (!isfinite(sums[0])) {
-                    char good[4400] = "no checkpoint was written yet";
-                    if (good_is_resume)
-                        snprintf(good, sizeof good, "the last good checkpoint is %s (the one resumed from)",
-                                 o->resume);
-                    else if (good_ckpt_epoch >= 0)
-                        snprintf(good, sizeof good, "the last good checkpoint is %s/last.safetensors (epoch %d)",
-                                 end_run, good_ckpt_epoch);
+                    char good[4400];
+                    describe_good_checkpoint(good, sizeof good, good_is_resume, o->resume, end_run, good_ckpt_epoch);
                     rc = ct_fail(CT_ERR_RUNTIME,
                                  "the training loss became non-finite in epoch %d before batch %ld; %s. Lower "
                                  "training.learning_rate or check the data",
@@ -711,13 +718,8 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
             ck.metrics_csv = NULL;
             if (rc != CT_OK) {
                 if (!isfinite(vloss) || strstr(ct_last_error(), "non-finite")) {
-                    char good[4400] = "no checkpoint was written before";
-                    if (good_is_resume)
-                        snprintf(good, sizeof good, "the last good checkpoint is %s (the one resumed from)",
-                                 o->resume);
-                    else if (good_ckpt_epoch >= 0)
-                        snprintf(good, sizeof good, "the last good checkpoint is %s/last.safetensors (epoch %d)",
-                                 end_run, good_ckpt_epoch);
+                    char good[4400];
+                    describe_good_checkpoint(good, sizeof good, good_is_resume, o->resume, end_run, good_ckpt_epoch);
                     rc = ct_fail_ctx(CT_ERR_RUNTIME, "the weights became non-finite in epoch %d; %s", epoch + 1,
                                      good);
                 }

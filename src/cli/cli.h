@@ -20,6 +20,8 @@ int cli_take_common(int argc, char **argv, int *i, cli_opts *o);
 /* Consumes --config F, --set k=v, --data DIR (config order: defaults, file, sets): returns 1
  * when taken, 0 when not, -status on error. */
 int cli_take_config(int argc, char **argv, int *i, ct_config *cfg, int *sets_seen);
+/* Both of the above: the options every command that reads a config accepts. */
+int cli_take_standard(int argc, char **argv, int *i, cli_opts *o, ct_config *cfg, int *sets_seen);
 
 int cli_devices(int argc, char **argv);
 int cli_verify(int argc, char **argv);

@@ -29,10 +29,7 @@ int cli_bench(int argc, char **argv)
     ct_bench_opts b = {64, 30, 3, 250, {0}, 1};
     int batch_set = 0;
     for (int i = 2; i < argc; i++) {
-        int t = cli_take_common(argc, argv, &i, &o);
-        if (t < 0) return cli_die(-t);
-        if (t) continue;
-        t = cli_take_config(argc, argv, &i, &cfg, &sets);
+        int t = cli_take_standard(argc, argv, &i, &o, &cfg, &sets);
         if (t < 0) return cli_die(-t);
         if (t) continue;
         int rc;

@@ -68,3 +68,9 @@ int cli_take_config(int argc, char **argv, int *i, ct_config *cfg, int *sets_see
     }
     return rc == CT_OK ? 1 : -rc;
 }
+
+int cli_take_standard(int argc, char **argv, int *i, cli_opts *o, ct_config *cfg, int *sets_seen)
+{
+    int t = cli_take_common(argc, argv, i, o);
+    return t != 0 ? t : cli_take_config(argc, argv, i, cfg, sets_seen);
+}

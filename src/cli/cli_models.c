@@ -21,10 +21,7 @@ int cli_models(int argc, char **argv)
     ct_config_defaults(&cfg);
     int sets = 0;
     for (int i = 2; i < argc; i++) {
-        int t = cli_take_common(argc, argv, &i, &o);
-        if (t < 0) return cli_die(-t);
-        if (t) continue;
-        t = cli_take_config(argc, argv, &i, &cfg, &sets);
+        int t = cli_take_standard(argc, argv, &i, &o, &cfg, &sets);
         if (t < 0) return cli_die(-t);
         if (t) continue;
         return cli_die(ct_fail(CT_ERR_USAGE, "models: unknown option '%s' (allowed: --config F, --set section.key=value, "

@@ -41,10 +41,7 @@ int cli_train(int argc, char **argv)
             i++;
             continue;
         }
-        int t = cli_take_common(argc, argv, &i, &o);
-        if (t < 0) return cli_die(-t);
-        if (t) continue;
-        t = cli_take_config(argc, argv, &i, &cfg, &sets);
+        int t = cli_take_standard(argc, argv, &i, &o, &cfg, &sets);
         if (t < 0) return cli_die(-t);
         if (t) continue;
         if (!strcmp(argv[i], "--subset") && i + 1 < argc) {
