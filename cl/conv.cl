@@ -214,51 +214,69 @@ __kernel void conv_dyt(__global const float *dy, __global float *dyt, const int 
 
 /* conv_dw_kK: weight gradient of a KxK convolution without im2col,
  * dW[co][ci][kh][kw] = sum over (n, oh, ow) of dy[co][n][oh][ow] * xp[ci][n][oh+kh][ow+kw]
- * (xp: the forward input padded as conv_pad; dyT from conv_dyt). One work-item per (CIB input
- * channels, 16 output channels) holds CIB*K*K float16 accumulators (lanes = output channels) and
- * walks every pixel of the batch in a fixed order (deterministic, no atomics). Overwrites dW. */
-#define CONV_DW(K, CIB)                                                                                      \
+ * (xp: the forward input padded as conv_pad; dyT from conv_dyt). One work-item per (input
+ * channel, 16*CB output channels) walks the batch image by image in a fixed order
+ * (deterministic, no atomics); per image it makes K passes, one per kh, each over the image's
+ * pixels with CB*K float16 accumulators in registers (lanes = output channels): per pixel CB dy
+ * loads and K broadcasts feed CB*K FMAs, and the image's dy block (OH*OW*16*CB floats) is re-read
+ * from the cache K times instead of streaming the whole dyT per (ci, kh). Channel blocks past
+ * COP re-read valid data (computed, not stored). Overwrites dW. */
+#define CONV_DW(K, CB)                                                                                       \
     __kernel void conv_dw_k##K(__global const float *xp, const int offXp, __global const float *dyt,        \
                                const int offDyt, __global float *grads, const int offG, const int N,         \
                                const int CI, const int CO, const int HP, const int WP)                        \
     {                                                                                                        \
         const int OH = HP - K + 1, OW = WP - K + 1, COP = (CO + 15) / 16 * 16;                               \
-        const int cib = get_global_id(0), cob = get_global_id(1);                                            \
-        if (cib * CIB >= CI || cob * 16 >= CO) return;                                                       \
-        float16 acc[CIB][K][K];                                                                              \
-        _Pragma("unroll") for (int j = 0; j < CIB; j++)                                                      \
-            _Pragma("unroll") for (int a = 0; a < K; a++)                                                    \
-                _Pragma("unroll") for (int b = 0; b < K; b++) acc[j][a][b] = (float16)(0.0f);                \
-        int cij[CIB];                                                                                        \
-        _Pragma("unroll") for (int j = 0; j < CIB; j++) cij[j] = min(cib * CIB + j, CI - 1);                 \
-        __global const float *dr = dyt + offDyt + cob * 16;                                                  \
+        const int ci = get_global_id(0), cob = get_global_id(1);                                             \
+        if (ci >= CI || cob * 16 * CB >= CO) return;                                                         \
+        float16 sum[K][CB][K];                                                                               \
+        _Pragma("unroll") for (int h = 0; h < K; h++)                                                        \
+            _Pragma("unroll") for (int b = 0; b < CB; b++)                                                   \
+                _Pragma("unroll") for (int t = 0; t < K; t++) sum[h][b][t] = (float16)(0.0f);                \
+        int wo[CB];                                                                                          \
+        _Pragma("unroll") for (int b = 0; b < CB; b++) wo[b] = (cob * CB + b) * 16 < COP ? b * 16 : 0;       \
+        const int P = OH * OW;                                                                               \
         for (int n = 0; n < N; n++) {                                                                        \
-            for (int oh = 0; oh < OH; oh++) {                                                                \
-                __global const float *xr[CIB];                                                               \
-                _Pragma("unroll") for (int j = 0; j < CIB; j++)                                              \
-                    xr[j] = xp + offXp + (((size_t)cij[j] * N + n) * HP + oh) * WP;                          \
-                for (int ow = 0; ow < OW; ow++) {                                                            \
-                    const float16 dv = vload16(0, dr);                                                       \
-                    dr += COP;                                                                               \
-                    _Pragma("unroll") for (int j = 0; j < CIB; j++)                                          \
-                        _Pragma("unroll") for (int a = 0; a < K; a++)                                        \
-                            _Pragma("unroll") for (int b = 0; b < K; b++)                                    \
-                                acc[j][a][b] = fma((float16)(xr[j][a * WP + ow + b]), dv, acc[j][a][b]);     \
+            __global const float *dn = dyt + offDyt + (size_t)n * P * COP + cob * 16 * CB;                   \
+            __global const float *xn = xp + offXp + ((size_t)ci * N + n) * HP * WP;                          \
+            _Pragma("nounroll") for (int kh = 0; kh < K; kh++) {                                             \
+                float16 acc[CB][K];                                                                          \
+                _Pragma("unroll") for (int b = 0; b < CB; b++)                                               \
+                    _Pragma("unroll") for (int t = 0; t < K; t++) acc[b][t] = sum[kh][b][t];                 \
+                __global const float *dr = dn;                                                               \
+                for (int oh = 0; oh < OH; oh++) {                                                            \
+                    __global const float *xr = xn + (oh + kh) * WP;                                          \
+                    for (int ow = 0; ow < OW; ow++) {                                                        \
+                        float16 dv[CB];                                                                      \
+                        _Pragma("unroll") for (int b = 0; b < CB; b++) dv[b] = vload16(0, dr + wo[b]);       \
+                        dr += COP;                                                                           \
+                        _Pragma("unroll") for (int t = 0; t < K; t++) {                                      \
+                            const float16 xv = (float16)(xr[ow + t]);                                        \
+                            _Pragma("unroll") for (int b = 0; b < CB; b++)                                   \
+                                acc[b][t] = fma(xv, dv[b], acc[b][t]);                                       \
+                        }                                                                                    \
+                    }                                                                                        \
                 }                                                                                            \
+                _Pragma("unroll") for (int b = 0; b < CB; b++)                                               \
+                    _Pragma("unroll") for (int t = 0; t < K; t++) sum[kh][b][t] = acc[b][t];                 \
             }                                                                                                \
         }                                                                                                    \
-        float tmp[CIB * K * K * 16];                                                                         \
-        _Pragma("unroll") for (int j = 0; j < CIB; j++)                                                      \
-            _Pragma("unroll") for (int a = 0; a < K; a++)                                                    \
-                _Pragma("unroll") for (int b = 0; b < K; b++) vstore16(acc[j][a][b], (j * K + a) * K + b, tmp); \
-        const int nco = min(16, CO - cob * 16);                                                              \
+        float tmp[K * CB * K * 16];                                                                          \
+        _Pragma("unroll") for (int h = 0; h < K; h++)                                                        \
+            _Pragma("unroll") for (int b = 0; b < CB; b++)                                                   \
+                _Pragma("unroll") for (int t = 0; t < K; t++) vstore16(sum[h][b][t], (h * CB + b) * K + t, tmp); \
+        const int nco = min(16 * CB, CO - cob * 16 * CB);                                                    \
         for (int l = 0; l < nco; l++) {                                                                      \
-            const int co = cob * 16 + l;                                                                     \
-            for (int j = 0; j < CIB && cib * CIB + j < CI; j++) {                                            \
-                __global float *g = grads + offG + ((size_t)co * CI + cib * CIB + j) * K * K;                \
-                for (int t = 0; t < K * K; t++) g[t] = tmp[(j * K * K + t) * 16 + l];                        \
-            }                                                                                                \
+            __global float *g = grads + offG + ((size_t)(cob * 16 * CB + l) * CI + ci) * K * K;              \
+            for (int h = 0; h < K; h++)                                                                      \
+                for (int t = 0; t < K; t++) g[h * K + t] = tmp[((h * CB + l / 16) * K + t) * 16 + l % 16];   \
         }                                                                                                    \
     }
-CONV_DW(5, 1)
-CONV_DW(3, 2)
+#ifndef DW5_CB
+#define DW5_CB 4
+#endif
+#ifndef DW3_CB
+#define DW3_CB 4
+#endif
+CONV_DW(5, DW5_CB)
+CONV_DW(3, DW3_CB)

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 
 #define CSEG 32 /* columns per im2col work-item, as cl/conv.cl */
+#define DW5_CB 4
+#define DW3_CB 4
 
 void ct_conv_init(ct_conv *l, int ci, int co, int k, int pad, int h, int w, int w_off, int b_off)
 {
@@ -137,9 +139,10 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
         CT_TRY(ct_kernel(c, "conv", "conv_dyt", &k));
         size_t g1 = (size_t)NP;
         CT_TRY(ct_run(c, k, 1, &g1, NULL, "mmiii", dy, col, (int)xps, l->co, NP));
-        const int cib = l->kh == 5 ? 1 : 2;
+        /* 16-channel blocks per work-item, as DW5_CB/DW3_CB in cl/conv.cl */
+        const int cb = l->kh == 5 ? DW5_CB : DW3_CB;
         CT_TRY(ct_kernel(c, "conv", l->kh == 5 ? "conv_dw_k5" : "conv_dw_k3", &k));
-        size_t g[2] = {(size_t)(l->ci + cib - 1) / cib, (size_t)(l->co + 15) / 16};
+        size_t g[2] = {(size_t)l->ci, (size_t)(l->co + 16 * cb - 1) / (16 * cb)};
         const size_t l1[2] = {1, 1};
         CT_TRY(ct_run(c, k, 2, g, l1, "mimimiiiiii", col, 0, col, (int)xps, grads, l->w_off, N, l->ci, l->co,
                       l->h + 2 * l->pad, l->w + 2 * l->pad));
