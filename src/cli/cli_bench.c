@@ -111,7 +111,8 @@ int cli_bench(int argc, char **argv)
     printf("evaluation: %8.1f images/s  (batch %d)\n", r.eval_images_per_second, b.eval_batch);
     printf("kernel builds: %.2f s cold (program cache off), %.2f s from the cache\n", r.build_cold_seconds,
            r.build_cached_seconds);
-    printf("context + model + first training step (warm caches): %.2f s\n", r.first_step_seconds);
+    printf("context + model + first training step (program cache filled; the driver may still compile): %.2f s\n",
+           r.first_step_seconds);
     printf("device memory allocated: %.1f MiB\n\n", r.device_bytes / 1048576.0);
     printf("%-24s %10s %7s %6s\n", "kernel (profiled step)", "ms/step", "share", "calls");
     for (int i = 0; i < r.n_kernels; i++)
