@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "config.h"
+#include "json.h"
 
 typedef struct {
     const char *device; /* --device SEL */
@@ -22,6 +23,9 @@ int cli_take_common(int argc, char **argv, int *i, cli_opts *o);
 int cli_take_config(int argc, char **argv, int *i, ct_config *cfg, int *sets_seen);
 /* Both of the above: the options every command that reads a config accepts. */
 int cli_take_standard(int argc, char **argv, int *i, cli_opts *o, ct_config *cfg, int *sets_seen);
+
+/* Finishes a JSON document, prints it as one stdout line and frees the writer. */
+int cli_print_json(ct_jw *w);
 
 int cli_devices(int argc, char **argv);
 int cli_verify(int argc, char **argv);

@@ -99,11 +99,8 @@ int cli_bench(int argc, char **argv)
         }
         ct_jw_end_array(&w);
         ct_jw_end_object(&w);
-        char *s;
-        size_t n;
-        if (ct_jw_finish(&w, &s, &n) == CT_OK) printf("%s\n", s);
-        free(s);
-        ct_jw_free(&w);
+        int jrc = cli_print_json(&w);
+        if (jrc) return cli_die(jrc);
         return CT_OK;
     }
     printf("device: %s\n", r.device);

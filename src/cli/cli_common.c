@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "cli.h"
+#include "json.h"
 
 int cli_die(int rc)
 {
@@ -73,4 +76,20 @@ int cli_take_standard(int argc, char **argv, int *i, cli_opts *o, ct_config *cfg
 {
     int t = cli_take_common(argc, argv, i, o);
     return t != 0 ? t : cli_take_config(argc, argv, i, cfg, sets_seen);
+}
+
+int cli_print_json(ct_jw *w)
+{
+    char *s = NULL;
+    size_t n;
+    int rc = ct_jw_finish(w, &s, &n);
+    if (rc == CT_OK) {
+        printf("%s\n", s);
+        fflush(stdout);
+    } else {
+        ct_fail(rc, "could not write the JSON result (out of memory)");
+    }
+    free(s);
+    ct_jw_free(w);
+    return rc;
 }

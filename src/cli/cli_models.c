@@ -128,11 +128,11 @@ int cli_models(int argc, char **argv)
             ct_jw_null(&w);
         }
         ct_jw_end_object(&w);
-        char *s;
-        size_t len;
-        if (ct_jw_finish(&w, &s, &len) == CT_OK) printf("%s\n", s);
-        free(s);
-        ct_jw_free(&w);
+        int jrc = cli_print_json(&w);
+        if (jrc) {
+            free(v);
+            return cli_die(jrc);
+        }
     }
     free(v);
     return CT_OK;

@@ -234,11 +234,12 @@ int cli_predict(int argc, char **argv)
         if (r.device[0]) ct_jw_string(&w, r.device);
         else ct_jw_null(&w);
         ct_jw_end_object(&w);
-        char *s;
-        size_t n;
-        if (ct_jw_finish(&w, &s, &n) == CT_OK) printf("%s\n", s);
-        free(s);
-        ct_jw_free(&w);
+        int jrc = cli_print_json(&w);
+        if (jrc) {
+            ct_predict_result_free(&r);
+            free(inputs);
+            return cli_die(jrc);
+        }
     }
     fflush(stdout);
     int failed = r.n_failed > 0;

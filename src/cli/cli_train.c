@@ -132,11 +132,8 @@ int cli_train(int argc, char **argv)
         ct_jw_key(&w, "resumed_from_epoch");
         ct_jw_int(&w, r.resumed_from_epoch);
         ct_jw_end_object(&w);
-        char *s;
-        size_t n;
-        if (ct_jw_finish(&w, &s, &n) == CT_OK) printf("%s\n", s);
-        free(s);
-        ct_jw_free(&w);
+        int jrc = cli_print_json(&w);
+        if (jrc) return cli_die(jrc);
     }
     return CT_OK;
 }
