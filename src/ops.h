@@ -89,4 +89,55 @@ int ct_sgd_step(ct_ctx *c, int n, cl_mem p, cl_mem g, cl_mem buf, float lr, floa
 int ct_rowsum(ct_ctx *c, int R, int L, cl_mem x, cl_mem out, int offOut);
 int ct_colsum(ct_ctx *c, int R, int L, cl_mem x, cl_mem out, int offOut);
 
+/* --- general layers for networks from YAML (issue 9); the fast paths above stay and the
+ * general entry points below pick them where a shape allows. ---------------------------- */
+
+/* conv2d with stride, rectangular kernel/padding and an optional bias. ct_conv_init2 fills the
+ * descriptor (oh/ow by PyTorch's formula); ct_conv_forward/ct_conv_backward accept it, using
+ * the direct CPU kernels where they fit (stride 1, bias, odd square kernel, same padding) and
+ * the general im2col + GEMM path otherwise. b_off < 0 means no bias. */
+void ct_conv_init2(ct_conv *l, int ci, int co, int kh, int kw, int sh, int sw, int ph, int pw, int h, int w,
+                   int w_off, int b_off);
+
+/* max/avg pooling with any kernel, stride and padding on channel-major planes (C*N planes of
+ * H x W). Max: first maximum wins, NaN counts as the maximum (PyTorch), padding is -inf.
+ * Avg: count_include_pad as PyTorch (the divisor counts padded cells inside the padded
+ * input, never cells past it). */
+typedef struct {
+    int kh, kw, sh, sw, ph, pw, h, w, oh, ow;
+    int count_include_pad;
+} ct_pool2d;
+void ct_pool2d_init(ct_pool2d *p, int kh, int kw, int sh, int sw, int ph, int pw, int h, int w,
+                    int count_include_pad);
+int ct_maxpool_forward(ct_ctx *c, const ct_pool2d *p, int planes, cl_mem x, cl_mem y);
+int ct_maxpool_backward(ct_ctx *c, const ct_pool2d *p, int planes, cl_mem x, cl_mem dy, cl_mem dx);
+int ct_avgpool2d_forward(ct_ctx *c, const ct_pool2d *p, int planes, cl_mem x, cl_mem y);
+int ct_avgpool2d_backward(ct_ctx *c, const ct_pool2d *p, int planes, cl_mem dy, cl_mem dx);
+/* adaptive average pooling keeping the channel-major layout: x (C,N,H,W) -> y (C,N,OH,OW)
+ * (ct_avgpool_forward above is the same fused with flatten, for DigitCNN's fast path) */
+int ct_adaptive_avgpool_forward(ct_ctx *c, int C, int N, int H, int W, int OH, int OW, cl_mem x, cl_mem y);
+int ct_adaptive_avgpool_backward(ct_ctx *c, int C, int N, int H, int W, int OH, int OW, cl_mem dy, cl_mem dx);
+
+/* flatten: x (C,N,HW) channel-major -> y (N, C*HW) as torch.flatten(x, 1); backward the inverse */
+int ct_flatten_forward(ct_ctx *c, int C, int N, int HW, cl_mem x, cl_mem y);
+int ct_flatten_backward(ct_ctx *c, int C, int N, int HW, cl_mem dy, cl_mem dx);
+
+/* activations, elementwise over n floats; NaN propagates as in PyTorch.
+ * backward: x is the forward input, y its output (each kind reads what it needs) */
+typedef enum { CT_ACT_RELU = 0, CT_ACT_LEAKY_RELU, CT_ACT_TANH, CT_ACT_SIGMOID } ct_act_kind;
+int ct_act_forward(ct_ctx *c, ct_act_kind k, float slope, size_t n, cl_mem x, cl_mem y);
+int ct_act_backward(ct_ctx *c, ct_act_kind k, float slope, size_t n, cl_mem x, cl_mem y, cl_mem dy, cl_mem dx);
+
+/* elementwise: y = a + b; y += x (gradient fan-in/fan-out, residual sums); y may alias a */
+int ct_add_forward(ct_ctx *c, size_t n, cl_mem a, cl_mem b, cl_mem y);
+int ct_accumulate(ct_ctx *c, size_t n, cl_mem x, cl_mem y);
+
+/* BatchNorm1d on flat activations x (N, F): per-feature statistics over N. eps/momentum are
+ * the layer's (ct_bn gains eps and momentum fields, defaulting to 1e-5 and 0.1 in BatchNorm2d
+ * too). Same contract as ct_bn_forward/ct_bn_backward otherwise. */
+int ct_bn1d_forward(ct_ctx *c, const ct_bn *l, int N, int training, cl_mem x, cl_mem params, cl_mem state,
+                    cl_mem save_mean, cl_mem save_invstd, cl_mem y, int relu);
+int ct_bn1d_backward(ct_ctx *c, const ct_bn *l, int N, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
+                     cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx);
+
 #endif
