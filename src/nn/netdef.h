@@ -91,6 +91,13 @@ const char *ct_layer_type_name(ct_layer_type t);
 ct_layer_type ct_layer_type_from_name(const char *s);
 /* 1 for conv2d, batchnorm1d/2d and linear */
 int ct_layer_has_params(ct_layer_type t);
+/* The keys type `t` takes besides name, type, input/inputs (e.g. conv2d: out_channels, kernel,
+ * stride, padding, bias), NULL-terminated, in JSON order; NULL for an invalid type. */
+const char *const *ct_layer_type_keys(ct_layer_type t);
+/* Zeroes *l and sets PyTorch's defaults for type `t` (bias 1, eps 1e-5, momentum 0.1,
+ * negative_slope 0.01, count_include_pad 1, p 0.5); stride 0 = "not given" (resolve makes it 1
+ * for conv2d, the kernel for pools); n_inputs 0 = "the previous layer". */
+void ct_layer_defaults(ct_layer_def *l, ct_layer_type t);
 
 void ct_netdef_free(ct_netdef *n);
 int ct_netdef_copy(const ct_netdef *src, ct_netdef *dst);
@@ -101,16 +108,26 @@ int ct_netdef_copy(const ct_netdef *src, ct_netdef *dst);
 int ct_netdef_digitcnn(int c1, int c2, int c3, int hidden, double p1, double p2, int use_bn, ct_netdef *out);
 
 /* Checks every rule (names, references, shapes, classes) and fills in/out shapes; messages
- * name the layer index, name and type (and `origin:line:col` when the layer has a position). */
+ * name the layer index, name and type (and `origin:line:col` when the layer has a position).
+ * classes <= 0: taken from the last layer's width (a YAML network does not know the data set;
+ * the caller compares it with the data). Status CT_ERR_USAGE on a broken network. */
 int ct_netdef_resolve(ct_netdef *n, const char *origin);
 
 /* The JSON form above; *out is malloc'd (compact, one line). */
 int ct_netdef_to_json(const ct_netdef *n, char **out);
-/* Parses and resolves the JSON form; `origin` names the file in messages. */
+/* Parses and resolves the JSON form (strict: unknown keys, wrong types, a stated output_shape
+ * that differs from the resolved one are refused); `origin` names the file in messages.
+ * Status CT_ERR_INPUT on a bad text. */
 int ct_netdef_from_json(const char *text, size_t len, const char *origin, ct_netdef *out);
 
 /* PyTorch's sum(p.numel()) over trainable parameters. */
 long long ct_netdef_param_count(const ct_netdef *n);
+/* Trainable parameters of one resolved layer. */
+long long ct_layer_param_count(const ct_layer_def *l);
+/* Device bytes to train the network at `batch` images: 4 x parameters (values, gradients, two
+ * optimizer moments), batchnorm state, and per image the input, every layer's output and its
+ * gradient, conv im2col workspaces, dropout masks and pool indices (float32). */
+unsigned long long ct_netdef_memory_estimate(const ct_netdef *n, int batch);
 /* Forward multiply-adds x 2 per image of one layer (0 for layers without arithmetic worth
  * counting), in FLOP. */
 double ct_layer_flops(const ct_layer_def *l);
