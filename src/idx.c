@@ -275,15 +275,19 @@ void ct_mnist_free(ct_mnist *m)
     memset(m, 0, sizeof *m);
 }
 
-/* Checks a parsed image/label pair and moves their data into out (img/lbl are emptied). */
-static int mnist_take(ct_idx *img, const char *iname, ct_idx *lbl, const char *lname, ct_mnist *out)
+/* Checks a parsed image/label pair and moves their data into out (img/lbl are emptied).
+ * mnist != 0: MNIST's rules (28 x 28 images, labels 0-9); else any size, labels 0-255. */
+static int idx_pair_take(ct_idx *img, const char *iname, ct_idx *lbl, const char *lname, int mnist, ct_mnist *out)
 {
     uint32_t imagic = ((uint32_t)img->type << 8) | (uint32_t)img->rank;
     if (img->type != CT_IDX_U8 || img->rank != 3)
         return ct_fail(CT_ERR_INPUT, "%s: magic 0x%08X (%s, %d dimensions), expected 0x00000803 (u8, 3 dimensions) "
                        "for MNIST images; check that this is an images file (labels are idx1)", iname, imagic,
                        ct_idx_type_name(img->type), img->rank);
-    if (img->dims[1] != 28 || img->dims[2] != 28)
+    if (!mnist && (img->dims[1] == 0 || img->dims[2] == 0))
+        return ct_fail(CT_ERR_INPUT, "%s: images are %u x %u pixels (at byte 8); an image needs at least 1 x 1", iname,
+                       img->dims[1], img->dims[2]);
+    if (mnist && (img->dims[1] != 28 || img->dims[2] != 28))
         return ct_fail(CT_ERR_INPUT, "%s: images are %u x %u pixels (at byte 8), expected 28 x 28 for MNIST", iname,
                        img->dims[1], img->dims[2]);
     uint32_t lmagic = ((uint32_t)lbl->type << 8) | (uint32_t)lbl->rank;
@@ -296,12 +300,12 @@ static int mnist_take(ct_idx *img, const char *iname, ct_idx *lbl, const char *l
                        "download both again", iname, img->dims[0], lname, lbl->dims[0]);
     const uint8_t *l = lbl->data;
     for (size_t i = 0; i < lbl->count; i++)
-        if (l[i] > 9)
+        if (mnist && l[i] > 9)
             return ct_fail(CT_ERR_INPUT, "%s: label %u at index %zu (byte %zu) is outside 0-9; the file is corrupt",
                            lname, l[i], i, 8 + i);
     out->n = img->dims[0];
-    out->rows = 28;
-    out->cols = 28;
+    out->rows = (int)img->dims[1];
+    out->cols = (int)img->dims[2];
     out->images = img->data;
     out->labels = lbl->data;
     img->data = NULL;
@@ -323,7 +327,7 @@ int ct_mnist_parse(const unsigned char *images, size_t images_len, const char *i
         ct_idx_free(&img);
         return rc;
     }
-    rc = mnist_take(&img, images_name ? images_name : "images", &lbl, labels_name ? labels_name : "labels", out);
+    rc = idx_pair_take(&img, images_name ? images_name : "images", &lbl, labels_name ? labels_name : "labels", 1, out);
     ct_idx_free(&img);
     ct_idx_free(&lbl);
     if (rc) ct_mnist_free(out);
@@ -372,7 +376,7 @@ static int find_file(const char *dir, const char *prefix, const char *kind, cons
                    "download MNIST", dir, what, why, names[0], names[1], names[2], names[3], dir);
 }
 
-int ct_mnist_load(const char *dir, int train, ct_mnist *out)
+static int idx_set_load(const char *dir, int train, int mnist, ct_mnist *out)
 {
     memset(out, 0, sizeof *out);
     if (!dir || !*dir) return ct_fail(CT_ERR_USAGE, "no MNIST folder given");
@@ -389,7 +393,7 @@ int ct_mnist_load(const char *dir, int train, ct_mnist *out)
     memset(&lbl, 0, sizeof lbl);
     rc = ct_idx_load(ipath, &img);
     if (rc == CT_OK) rc = ct_idx_load(lpath, &lbl);
-    if (rc == CT_OK) rc = mnist_take(&img, ipath, &lbl, lpath, out);
+    if (rc == CT_OK) rc = idx_pair_take(&img, ipath, &lbl, lpath, mnist, out);
     ct_idx_free(&img);
     ct_idx_free(&lbl);
     if (rc) {
@@ -400,7 +404,30 @@ int ct_mnist_load(const char *dir, int train, ct_mnist *out)
     }
     out->images_path = ipath;
     out->labels_path = lpath;
-    ct_debug("MNIST %s: %zu images from %s (md5 %s), labels from %s (md5 %s)\n", prefix, out->n, ipath,
-             out->images_md5, lpath, out->labels_md5);
+    ct_debug("IDX %s: %zu images of %d x %d from %s (md5 %s), labels from %s (md5 %s)\n", prefix, out->n,
+             out->rows, out->cols, ipath, out->images_md5, lpath, out->labels_md5);
     return CT_OK;
+}
+
+int ct_mnist_load(const char *dir, int train, ct_mnist *out) { return idx_set_load(dir, train, 1, out); }
+
+int ct_idx_set_load(const char *dir, int train, ct_mnist *out) { return idx_set_load(dir, train, 0, out); }
+
+int ct_idx_set_parse(const unsigned char *images, size_t images_len, const char *images_name,
+                     const unsigned char *labels, size_t labels_len, const char *labels_name, ct_mnist *out)
+{
+    memset(out, 0, sizeof *out);
+    ct_idx img, lbl;
+    int rc = ct_idx_parse(images, images_len, images_name, &img);
+    if (rc) return rc;
+    rc = ct_idx_parse(labels, labels_len, labels_name, &lbl);
+    if (rc) {
+        ct_idx_free(&img);
+        return rc;
+    }
+    rc = idx_pair_take(&img, images_name ? images_name : "images", &lbl, labels_name ? labels_name : "labels", 0, out);
+    ct_idx_free(&img);
+    ct_idx_free(&lbl);
+    if (rc) ct_mnist_free(out);
+    return rc;
 }

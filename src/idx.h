@@ -54,7 +54,7 @@ int ct_gunzip(const unsigned char *in, size_t len, size_t max_out, const char *n
 /* --- MNIST ------------------------------------------------------------------------------- */
 typedef struct {
     size_t n;              /* number of images (= labels) */
-    int rows, cols;        /* 28 x 28 */
+    int rows, cols;        /* 28 x 28 for MNIST; any size from ct_idx_set_load */
     uint8_t *images;       /* n * rows * cols pixels, 0..255, row-major, image after image */
     uint8_t *labels;       /* n labels, 0..9 */
     char *images_path;     /* the files that were read */
@@ -72,5 +72,11 @@ int ct_mnist_load(const char *dir, int train, ct_mnist *out);
 int ct_mnist_parse(const unsigned char *images, size_t images_len, const char *images_name,
                    const unsigned char *labels, size_t labels_len, const char *labels_name, ct_mnist *out);
 void ct_mnist_free(ct_mnist *m);
+
+/* The same files and checks for any IDX image set of that layout (Fashion-MNIST, KMNIST, ...):
+ * u8 images of any H x W (at least 1 x 1; rows/cols say which), u8 labels 0-255. */
+int ct_idx_set_load(const char *dir, int train, ct_mnist *out);
+int ct_idx_set_parse(const unsigned char *images, size_t images_len, const char *images_name,
+                     const unsigned char *labels, size_t labels_len, const char *labels_name, ct_mnist *out);
 
 #endif

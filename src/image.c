@@ -41,6 +41,7 @@ void ct_image_free(ct_image *im)
 {
     if (!im) return;
     free(im->pixels);
+    free(im->rgb);
     memset(im, 0, sizeof *im);
 }
 
@@ -64,6 +65,8 @@ typedef struct {
     png_bytep block;    /* interlaced: the whole RGBA image; else one RGBA row */
     png_bytepp rows;
     uint8_t *gray;
+    uint8_t *rgb;       /* want_rgb: w*h*3, alpha over white like the gray */
+    int want_rgb;
     char msg[256];
     char warn[160];     /* the first libpng warning, e.g. why IHDR is invalid */
     int status;         /* the error message is already set (ct_fail) */
@@ -103,6 +106,20 @@ static inline uint8_t rgba_to_gray(const png_byte *p)
     return (uint8_t)((y * a + 255u * (255u - a) + 127u) / 255u);
 }
 
+static inline void rgba_to_rgb(const png_byte *p, uint8_t *o)
+{
+    unsigned a = p[3];
+    for (int k = 0; k < 3; k++) o[k] = (uint8_t)((p[k] * a + 255u * (255u - a) + 127u) / 255u);
+}
+
+/* One decoded RGBA row into the gray (and RGB) outputs. */
+static void png_store_row(png_job *j, const png_byte *row, png_uint_32 y, png_uint_32 w)
+{
+    for (png_uint_32 x = 0; x < w; x++) j->gray[(size_t)y * w + x] = rgba_to_gray(row + 4 * x);
+    if (j->rgb)
+        for (png_uint_32 x = 0; x < w; x++) rgba_to_rgb(row + 4 * x, j->rgb + 3 * ((size_t)y * w + x));
+}
+
 /* Everything that can longjmp. j is on the heap (calloc'd by the caller), so its fields keep
  * their values across the longjmp. */
 static int png_decode(png_job *j, const char *name, ct_image *out)
@@ -134,6 +151,10 @@ static int png_decode(png_job *j, const char *name, ct_image *out)
         return CT_ERR_INPUT;
     }
     j->gray = malloc((size_t)w * h);
+    if (j->want_rgb && !(j->rgb = malloc((size_t)w * h * 3))) {
+        snprintf(j->msg, sizeof j->msg, "out of memory for a %u x %u image", (unsigned)w, (unsigned)h);
+        return CT_ERR_NOMEM;
+    }
     j->block = malloc(passes > 1 ? rowbytes * h : rowbytes);
     if (passes > 1) j->rows = malloc(sizeof(png_bytep) * h);
     if (!j->gray || !j->block || (passes > 1 && !j->rows)) {
@@ -143,12 +164,11 @@ static int png_decode(png_job *j, const char *name, ct_image *out)
     if (passes > 1) {
         for (png_uint_32 y = 0; y < h; y++) j->rows[y] = j->block + (size_t)y * rowbytes;
         png_read_image(j->png, j->rows);
-        for (png_uint_32 y = 0; y < h; y++)
-            for (png_uint_32 x = 0; x < w; x++) j->gray[(size_t)y * w + x] = rgba_to_gray(j->rows[y] + 4 * x);
+        for (png_uint_32 y = 0; y < h; y++) png_store_row(j, j->rows[y], y, w);
     } else {
         for (png_uint_32 y = 0; y < h; y++) {
             png_read_row(j->png, j->block, NULL);
-            for (png_uint_32 x = 0; x < w; x++) j->gray[(size_t)y * w + x] = rgba_to_gray(j->block + 4 * x);
+            png_store_row(j, j->block, y, w);
         }
     }
     png_read_end(j->png, NULL);
@@ -156,10 +176,13 @@ static int png_decode(png_job *j, const char *name, ct_image *out)
     out->height = (int)h;
     out->pixels = j->gray;
     j->gray = NULL;
+    out->color = (ctype & PNG_COLOR_MASK_COLOR) != 0;
+    out->rgb = j->rgb;
+    j->rgb = NULL;
     return CT_OK;
 }
 
-int ct_image_parse_png(const unsigned char *buf, size_t len, const char *name, ct_image *out)
+static int parse_png(const unsigned char *buf, size_t len, const char *name, int want_rgb, ct_image *out)
 {
     memset(out, 0, sizeof *out);
     if (len < 8 || png_sig_cmp(buf, 0, 8))
@@ -168,6 +191,7 @@ int ct_image_parse_png(const unsigned char *buf, size_t len, const char *name, c
     if (!j) return ct_fail(CT_ERR_NOMEM, "out of host memory");
     j->buf = buf;
     j->len = len;
+    j->want_rgb = want_rgb;
     j->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, j, png_err_fn, png_warn_fn);
     if (j->png) j->info = png_create_info_struct(j->png);
     int rc;
@@ -179,6 +203,7 @@ int ct_image_parse_png(const unsigned char *buf, size_t len, const char *name, c
     }
     png_destroy_read_struct(j->png ? &j->png : NULL, j->info ? &j->info : NULL, NULL);
     free(j->gray);
+    free(j->rgb);
     free(j->block);
     free(j->rows);
     if (rc != CT_OK) {
@@ -191,6 +216,11 @@ int ct_image_parse_png(const unsigned char *buf, size_t len, const char *name, c
     }
     free(j);
     return rc;
+}
+
+int ct_image_parse_png(const unsigned char *buf, size_t len, const char *name, ct_image *out)
+{
+    return parse_png(buf, len, name, 0, out);
 }
 
 /* --- PGM --------------------------------------------------------------------------------- */
@@ -307,6 +337,38 @@ int ct_image_load(const char *path, ct_image *out)
     int rc = ct_read_file(path, CT_IMAGE_MAX_FILE, &buf, &len);
     if (rc != CT_OK) return rc;
     rc = ct_image_parse(buf, len, path, out);
+    free(buf);
+    return rc;
+}
+
+int ct_image_parse_rgb(const unsigned char *buf, size_t len, const char *name, ct_image *out)
+{
+    int rc;
+    if (ct_file_kind_of(buf, len) == CT_FILE_PNG)
+        rc = parse_png(buf, len, name, 1, out);
+    else
+        rc = ct_image_parse(buf, len, name, out);
+    if (rc == CT_OK && !out->rgb) {
+        /* a gray picture: the same value in R, G and B */
+        size_t n = (size_t)out->width * out->height;
+        out->rgb = malloc(n * 3);
+        if (!out->rgb) {
+            ct_image_free(out);
+            return ct_fail(CT_ERR_NOMEM, "%s: out of host memory", name);
+        }
+        for (size_t i = 0; i < n; i++) out->rgb[3 * i] = out->rgb[3 * i + 1] = out->rgb[3 * i + 2] = out->pixels[i];
+    }
+    return rc;
+}
+
+int ct_image_load_rgb(const char *path, ct_image *out)
+{
+    memset(out, 0, sizeof *out);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = ct_read_file(path, CT_IMAGE_MAX_FILE, &buf, &len);
+    if (rc != CT_OK) return rc;
+    rc = ct_image_parse_rgb(buf, len, path, out);
     free(buf);
     return rc;
 }

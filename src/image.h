@@ -27,6 +27,8 @@
 typedef struct {
     int width, height;
     uint8_t *pixels; /* width * height gray samples, row-major, 0 = black, 255 = white (owned) */
+    uint8_t *rgb;    /* ct_image_load_rgb only: width * height * 3 (R, G, B interleaved), else NULL */
+    int color;       /* the file stores color (PNG RGB, RGBA or palette color types) */
 } ct_image;
 
 typedef enum {
@@ -51,6 +53,10 @@ int ct_image_parse(const unsigned char *buf, size_t len, const char *name, ct_im
 /* Reads a PNG or PGM file. */
 int ct_image_load(const char *path, ct_image *out);
 void ct_image_free(ct_image *im);
+/* As ct_image_load, plus the RGB samples in rgb (alpha over white as for gray; a gray or PGM
+ * picture gives R = G = B) and whether the file stores color. */
+int ct_image_load_rgb(const char *path, ct_image *out);
+int ct_image_parse_rgb(const unsigned char *buf, size_t len, const char *name, ct_image *out);
 
 /* Encodes 8-bit gray pixels as a PNG in memory (malloc'd; caller frees). For tests, tools
  * and fixtures. */
