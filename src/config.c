@@ -22,7 +22,7 @@
  * The schema
  * ------------------------------------------------------------------------------------- */
 
-enum { T_INT, T_INT64, T_NUM, T_BOOL, T_STR, T_ENUM };
+enum { T_INT, T_INT64, T_NUM, T_BOOL, T_STR, T_ENUM, T_NUMS, T_NAMES };
 enum {
     F_NULLABLE = 1, /* null / empty value allowed, stored as "" */
     F_EVEN = 2,     /* integer must be even */
@@ -40,6 +40,9 @@ typedef struct {
     double dlo, dhi;  /* T_NUM; -INFINITY / INFINITY when unbounded (values must be finite) */
     int lo_open, hi_open;
     const char *note; /* appended to the description of allowed values */
+    /* T_NUMS (number or list; offset = the number): list length, list, where it was given;
+     * T_NAMES (offset = the names): count, where */
+    size_t off_n, off_list, off_where;
 } field;
 
 static const char *const optimizer_choices[] = {"adam", "sgd", NULL};
@@ -54,6 +57,12 @@ static const char *const optimizer_choices[] = {"adam", "sgd", NULL};
 #define BOOL_F(s, k) {.section = #s, .key = #k, .type = T_BOOL, .offset = OFF(s, k)}
 #define STR_F(s, k, fl) {.section = #s, .key = #k, .type = T_STR, .flags = fl, .offset = OFF(s, k)}
 #define ENUM_F(s, k) {.section = #s, .key = #k, .type = T_ENUM, .offset = OFF(s, k)}
+#define NUMS_F(s, k, lo, lopen)                                                                                 \
+    {.section = #s, .key = #k, .type = T_NUMS, .offset = OFF(s, k), .dlo = lo, .dhi = INFINITY, .lo_open = lopen,   \
+     .off_n = OFF(s, k##_n), .off_list = OFF(s, k##_list), .off_where = OFF(s, k##_where)}
+#define NAMES_F(s, k)                                                                                            \
+    {.section = #s, .key = #k, .type = T_NAMES, .flags = F_NULLABLE, .offset = OFF(s, k), .off_n = OFF(s, k##_n),   \
+     .off_where = OFF(s, k##_where)}
 
 static const field fields[] = {
     INT_F(model, conv1_channels, 1, 4096, 0, NULL),
@@ -88,6 +97,7 @@ static const field fields[] = {
     NUM_F(augmentation, translation_pixels, 0, 0, 0.5, 0),
     NUM_F(augmentation, scale_range_min, 0, 1, 4, 0),
     NUM_F(augmentation, scale_range_max, 0, 1, 4, 0),
+    BOOL_F(augmentation, horizontal_flip),
 
     BOOL_F(output, save_model),
     STR_F(output, model_save_dir, F_NONEMPTY),
@@ -95,8 +105,9 @@ static const field fields[] = {
     STR_F(output, runs_dir, F_NONEMPTY),
 
     STR_F(data, dir, F_NONEMPTY),
-    NUM_F(data, mean, -INFINITY, 0, INFINITY, 0),
-    NUM_F(data, std, 0, 1, INFINITY, 0),
+    NUMS_F(data, mean, -INFINITY, 0),
+    NUMS_F(data, std, 0, 1),
+    NAMES_F(data, class_names),
 
     INT_F(checkpoint, every_epochs, 0, INT_MAX, 0, "0 = off"),
 
@@ -315,6 +326,7 @@ static void describe(const field *f, char *buf, size_t cap)
             o = (size_t)snprintf(buf, cap, "%s in [%" PRId64 ", %" PRId64 "]", kind, f->ilo, f->ihi);
         break;
     }
+    case T_NUMS:
     case T_NUM:
         if (isinf(f->dlo) && isinf(f->dhi))
             o = (size_t)snprintf(buf, cap, "a finite number");
@@ -330,6 +342,10 @@ static void describe(const field *f, char *buf, size_t cap)
     case T_ENUM:
         o = (size_t)snprintf(buf, cap, "one of adam, sgd (any letter case)");
         break;
+    case T_NAMES:
+        o = (size_t)snprintf(buf, cap, "a list of 1 to %d non-empty names of at most %d bytes, one per class; empty, "
+                             "[] or null = none", CT_CONFIG_MAX_CLASSES, CT_CONFIG_CLASS_NAME_MAX - 1);
+        break;
     case T_STR:
         o = (size_t)snprintf(buf, cap, "%s of at most %d bytes%s", (f->flags & F_NONEMPTY) ? "a non-empty string" : "a string",
                              CT_CONFIG_STR_MAX - 1,
@@ -337,6 +353,9 @@ static void describe(const field *f, char *buf, size_t cap)
         if (f->flags & F_NULLABLE && o < cap) o += (size_t)snprintf(buf + o, cap - o, "; empty or null = none");
         break;
     }
+    if (f->type == T_NUMS && o < cap)
+        o += (size_t)snprintf(buf + o, cap - o, ", or a list of 1 to %d such numbers (one per channel)",
+                              CT_CONFIG_MAX_CHANNELS);
     if (f->note && o < cap) snprintf(buf + o, cap - o, " (%s)", f->note);
 }
 
@@ -525,9 +544,10 @@ static int assign_scalar(const field *f, const scalar *sc, void *base, char *msg
         else if (t && !strcmp(t, "str"))
             fits = f->type == T_STR || f->type == T_ENUM, as_string = 1, is_null = 0;
         else if (t && !strcmp(t, "int"))
-            fits = f->type == T_INT || f->type == T_INT64 || f->type == T_NUM, as_string = 0, is_null = 0;
+            fits = f->type == T_INT || f->type == T_INT64 || f->type == T_NUM || f->type == T_NUMS, as_string = 0,
+            is_null = 0;
         else if (t && !strcmp(t, "float"))
-            fits = f->type == T_NUM, as_string = 0, is_null = 0;
+            fits = f->type == T_NUM || f->type == T_NUMS, as_string = 0, is_null = 0;
         else if (t && !strcmp(t, "bool"))
             fits = f->type == T_BOOL, as_string = 0, is_null = 0;
         if (!fits) {
@@ -538,7 +558,15 @@ static int assign_scalar(const field *f, const scalar *sc, void *base, char *msg
         as_string = 1, is_null = 0; /* "!" = non-specific tag: a string */
     }
 
+    if (f->type == T_NAMES && !is_null) {
+        snprintf(msg, cap, "expected %s, got '%s' (write the names as a list: [name1, name2, ...])", allowed, sh);
+        return -1;
+    }
     if (is_null) {
+        if (f->type == T_NAMES) {
+            *(int *)((char *)base + f->off_n) = 0;
+            return 0;
+        }
         if (f->flags & F_NULLABLE) {
             ((char *)dst)[0] = 0;
             return 0;
@@ -578,6 +606,7 @@ static int assign_scalar(const field *f, const scalar *sc, void *base, char *msg
             *(int64_t *)dst = v;
         return 0;
     }
+    case T_NUMS:
     case T_NUM: {
         double v;
         if (parse_num(sc->text, sc->len, &v, why, sizeof why)) {
@@ -589,8 +618,10 @@ static int assign_scalar(const field *f, const scalar *sc, void *base, char *msg
         }
         if (check_num(f, v, sh, msg, cap)) return -1;
         *(double *)dst = v;
+        if (f->type == T_NUMS) *(int *)((char *)base + f->off_n) = 0; /* one number: every channel */
         return 0;
     }
+    case T_NAMES: break;
     case T_ENUM:
         for (const char *const *ch = optimizer_choices; *ch; ch++) {
             size_t n = strlen(*ch);
@@ -743,11 +774,78 @@ static int tag_ok_for_map(const yaml_char_t *tag)
     return !tag || !strcmp((const char *)tag, TAG_PREFIX "map") || !strcmp((const char *)tag, "!");
 }
 
+/* Where a list value starts, for later messages: "FILE:LINE:COL" or "--set ASSIGNMENT". */
+static void note_where(pctx *P, const field *f, ct_config *cfg, yaml_mark_t m)
+{
+    char *w = (char *)cfg + f->off_where;
+    if (P->path)
+        snprintf(w, CT_CONFIG_STR_MAX, "%s:%zu:%zu", P->path, m.line + 1, m.column + 1);
+    else
+        snprintf(w, CT_CONFIG_STR_MAX, "--set %s", P->assignment);
+}
+
+/* P->ev starts a sequence for a T_NUMS or T_NAMES field; reads its scalar items into cfg. */
+static int read_list(pctx *P, const field *f, ct_config *cfg)
+{
+    char allowed[512], msg[900];
+    describe(f, allowed, sizeof allowed);
+    yaml_mark_t start = P->ev.start_mark;
+    int max = f->type == T_NUMS ? CT_CONFIG_MAX_CHANNELS : CT_CONFIG_MAX_CLASSES;
+    int n = 0, rc;
+    double nums[CT_CONFIG_MAX_CHANNELS];
+    char *names = (char *)cfg + f->offset;
+    size_t where_len = strlen(P->where);
+    for (;;) {
+        P->where[where_len] = 0;
+        if ((rc = next_event(P))) return rc;
+        if (P->ev.type == YAML_SEQUENCE_END_EVENT) break;
+        snprintf(P->where + where_len, sizeof P->where - where_len, "[%d]", n);
+        if (P->ev.type != YAML_SCALAR_EVENT)
+            return perr(P, P->ev.start_mark, "expected %s, got %s as a list item", allowed, kind_of(&P->ev));
+        if (n >= max) return perr(P, P->ev.start_mark, "more than %d items; allowed: %s", max, allowed);
+        scalar sc = event_scalar(&P->ev);
+        if (f->type == T_NUMS) {
+            field g = *f;
+            g.type = T_NUM;
+            double v;
+            g.offset = 0;
+            if (assign_scalar(&g, &sc, &v, msg, sizeof msg)) return perr(P, P->ev.start_mark, "%s", msg);
+            nums[n] = v;
+        } else {
+            char sh[64];
+            show(sc.text, sc.len, sh, sizeof sh);
+            if (sc.len == 0 || (sc.plain && !sc.tag && is_null_text(sc.text, sc.len)))
+                return perr(P, P->ev.start_mark, "empty class name; allowed: %s", allowed);
+            if (sc.len >= CT_CONFIG_CLASS_NAME_MAX || memchr(sc.text, 0, sc.len))
+                return perr(P, P->ev.start_mark, "class name '%s' is too long or holds a NUL byte; allowed: %s", sh,
+                            allowed);
+            memcpy(names + (size_t)n * CT_CONFIG_CLASS_NAME_MAX, sc.text, sc.len);
+            names[(size_t)n * CT_CONFIG_CLASS_NAME_MAX + sc.len] = 0;
+        }
+        n++;
+    }
+    P->where[where_len] = 0;
+    if (f->type == T_NUMS) {
+        if (n == 0) return perr(P, start, "an empty list; allowed: %s", allowed);
+        memcpy((char *)cfg + f->off_list, nums, sizeof(double) * (size_t)n);
+        *(double *)((char *)cfg + f->offset) = nums[0];
+    }
+    *(int *)((char *)cfg + f->off_n) = n;
+    note_where(P, f, cfg, start);
+    return CT_OK;
+}
+
 /* P->ev holds the value for field fi; reads it into cfg. */
 static int read_value(pctx *P, int fi, ct_config *cfg)
 {
     const field *f = &fields[fi];
-    char allowed[256], msg[900];
+    char allowed[512], msg[900];
+    if (P->ev.type == YAML_SEQUENCE_START_EVENT && (f->type == T_NUMS || f->type == T_NAMES)) {
+        if (P->ev.data.sequence_start.tag && strcmp((const char *)P->ev.data.sequence_start.tag, TAG_PREFIX "seq"))
+            return perr(P, P->ev.start_mark, "list tagged '%s'; expected a plain list",
+                        (const char *)P->ev.data.sequence_start.tag);
+        return read_list(P, f, cfg);
+    }
     if (P->ev.type != YAML_SCALAR_EVENT) {
         describe(f, allowed, sizeof allowed);
         return perr(P, P->ev.start_mark,
@@ -1004,6 +1102,32 @@ int ct_config_validate(const ct_config *c)
         case T_INT: bad = check_int(f, *(const int *)p, msg, sizeof msg); break;
         case T_INT64: bad = check_int(f, *(const int64_t *)p, msg, sizeof msg); break;
         case T_NUM: bad = check_num(f, *(const double *)p, NULL, msg, sizeof msg); break;
+        case T_NUMS: {
+            int n = *(const int *)(base + f->off_n);
+            const double *l = (const double *)(base + f->off_list);
+            if (n < 0 || n > CT_CONFIG_MAX_CHANNELS) {
+                snprintf(msg, sizeof msg, "%d values; allowed: 1 to %d", n, CT_CONFIG_MAX_CHANNELS);
+                bad = 1;
+            }
+            bad = bad || check_num(f, *(const double *)p, NULL, msg, sizeof msg);
+            for (int k = 0; k < n && !bad; k++) bad = check_num(f, l[k], NULL, msg, sizeof msg);
+            break;
+        }
+        case T_NAMES: {
+            int n = *(const int *)(base + f->off_n);
+            if (n < 0 || n > CT_CONFIG_MAX_CLASSES) {
+                snprintf(msg, sizeof msg, "%d names; allowed: 0 to %d", n, CT_CONFIG_MAX_CLASSES);
+                bad = 1;
+            }
+            for (int k = 0; k < n && !bad; k++) {
+                const char *nm = (const char *)p + (size_t)k * CT_CONFIG_CLASS_NAME_MAX;
+                if (!memchr(nm, 0, CT_CONFIG_CLASS_NAME_MAX) || !nm[0]) {
+                    snprintf(msg, sizeof msg, "name %d is empty or not NUL-terminated", k);
+                    bad = 1;
+                }
+            }
+            break;
+        }
         case T_BOOL: break;
         case T_STR:
         case T_ENUM: {
@@ -1141,6 +1265,42 @@ static void put_value(sbuf *b, const field *f, const ct_config *c, int json)
     const char *p = (const char *)c + f->offset;
     char num[48];
     switch (f->type) {
+    case T_NUMS: {
+        int n = *(const int *)((const char *)c + f->off_n);
+        const double *l = (const double *)((const char *)c + f->off_list);
+        if (n == 0) {
+            field g = *f;
+            g.type = T_NUM;
+            put_value(b, &g, c, json);
+            break;
+        }
+        sb_printf(b, "[");
+        for (int k = 0; k < n && k < CT_CONFIG_MAX_CHANNELS; k++) {
+            if (json && !isfinite(l[k]))
+                snprintf(num, sizeof num, "null");
+            else
+                fmt_double(l[k], num, sizeof num);
+            sb_printf(b, "%s%s", k ? (json ? "," : ", ") : "", num);
+        }
+        sb_printf(b, "]");
+        break;
+    }
+    case T_NAMES: {
+        int n = *(const int *)((const char *)c + f->off_n);
+        sb_printf(b, "[");
+        for (int k = 0; k < n && k < CT_CONFIG_MAX_CLASSES; k++) {
+            char s[CT_CONFIG_CLASS_NAME_MAX];
+            memcpy(s, p + (size_t)k * CT_CONFIG_CLASS_NAME_MAX, sizeof s);
+            s[sizeof s - 1] = 0;
+            sb_printf(b, "%s", k ? (json ? "," : ", ") : "");
+            if (json)
+                json_string(b, s);
+            else
+                yaml_string(b, s);
+        }
+        sb_printf(b, "]");
+        break;
+    }
     case T_INT: sb_printf(b, "%d", *(const int *)p); break;
     case T_INT64: sb_printf(b, "%" PRId64, *(const int64_t *)p); break;
     case T_BOOL: sb_printf(b, "%s", *(const bool *)p ? "true" : "false"); break;
@@ -1218,4 +1378,23 @@ int ct_config_to_json(const ct_config *c, char **out)
     if (cur) sb_printf(&b, "}");
     sb_printf(&b, "}");
     return finish(&b, out, "JSON");
+}
+
+int ct_config_data_norm(const ct_config_data *d, int channels, float *mean, float *std)
+{
+    if (channels < 1 || channels > CT_CONFIG_MAX_CHANNELS)
+        return ct_fail(CT_ERR_USAGE, "data with %d channels; per-channel normalisation handles 1 to %d", channels,
+                       CT_CONFIG_MAX_CHANNELS);
+    const int n[2] = {d->mean_n, d->std_n};
+    const char *key[2] = {"data.mean", "data.std"}, *where[2] = {d->mean_where, d->std_where};
+    for (int i = 0; i < 2; i++)
+        if (n[i] && n[i] != channels)
+            return ct_fail(CT_ERR_USAGE, "%s%s%s has %d values but the data set's images have %d channel%s; give one "
+                           "value per channel or a single number for all", where[i][0] ? where[i] : "",
+                           where[i][0] ? ": " : "", key[i], n[i], channels, channels == 1 ? "" : "s");
+    for (int k = 0; k < channels; k++) {
+        mean[k] = (float)(d->mean_n ? d->mean_list[k] : d->mean);
+        std[k] = (float)(d->std_n ? d->std_list[k] : d->std);
+    }
+    return CT_OK;
 }

@@ -13,6 +13,9 @@
  *  - booleans: true/false, yes/no, on/off, each in lowercase, Capitalised or UPPERCASE
  *    (what YAML 1.1 and PyYAML accept; y/n and 1/0 are refused). Written back as true/false.
  *  - strings: any scalar, quoted or plain; at most CT_CONFIG_STR_MAX-1 bytes, no NUL bytes.
+ *  - lists (flow `[a, b]` or block `- a` items, scalars only): data.mean and data.std take a
+ *    number or a list of 1..4 numbers; data.class_names a list of 1..256 non-empty names of at
+ *    most 63 bytes (or null / [] = none).
  *    A null (empty value, ~, null) is allowed only where an empty string means "none"
  *    (deployment.custom_model_name, device).
  *  - explicit tags are accepted only when they match the key's type (!!int, !!float, !!bool,
@@ -79,6 +82,7 @@ typedef struct {
     double translation_pixels;  /* fraction of the image size, [0,0.5], default 0.1 */
     double scale_range_min;     /* (0,4], <= scale_range_max, default 0.9 */
     double scale_range_max;     /* (0,4], default 1.1 */
+    bool horizontal_flip;       /* mirror left-right with p = 0.5 (same Philox draw scheme), default false */
 } ct_config_augmentation;
 
 typedef struct {
@@ -88,10 +92,25 @@ typedef struct {
     char runs_dir[CT_CONFIG_STR_MAX];           /* non-empty, default "./runs" */
 } ct_config_output;
 
+#define CT_CONFIG_MAX_CHANNELS 4      /* values in a per-channel data.mean / data.std list */
+#define CT_CONFIG_MAX_CLASSES 256     /* names in data.class_names */
+#define CT_CONFIG_CLASS_NAME_MAX 64   /* bytes in one class name, NUL included */
+
 typedef struct {
-    char dir[CT_CONFIG_STR_MAX]; /* non-empty, default "data/mnist" */
+    char dir[CT_CONFIG_STR_MAX]; /* non-empty, default "data/mnist": IDX files or train/ test/ folders */
+    /* data.mean / data.std: one number (every channel) or a list with one number per channel
+     * (`mean: [0.485, 0.456, 0.406]`); with a list, mean/std hold its first value. */
     double mean;                 /* finite, default 0.1307 */
     double std;                  /* > 0, default 0.3081 */
+    int mean_n, std_n;           /* 0: given as one number; else the list's length (1..4) */
+    double mean_list[CT_CONFIG_MAX_CHANNELS], std_list[CT_CONFIG_MAX_CHANNELS];
+    /* data.class_names: optional list of names, one per class (default: the class folders'
+     * names, or "0".."K-1" for IDX sets); 0 = not given */
+    int class_names_n;
+    char class_names[CT_CONFIG_MAX_CLASSES][CT_CONFIG_CLASS_NAME_MAX];
+    /* where each list was given ("FILE:LINE:COL" or "--set data.mean=..."), for messages about
+     * a length that does not fit the data; not written back */
+    char mean_where[CT_CONFIG_STR_MAX], std_where[CT_CONFIG_STR_MAX], class_names_where[CT_CONFIG_STR_MAX];
 } ct_config_data;
 
 typedef struct {
@@ -148,6 +167,11 @@ int ct_config_validate(const ct_config *c);
 /* The effective config as YAML in the layout of configs/default.yaml (no comments), which
  * ct_config_load reads back to an identical struct. *out is malloc'd; free() it. */
 int ct_config_to_yaml(const ct_config *c, char **out);
+
+/* Per-channel normalisation for a data set of `channels` channels: a single number is used
+ * for every channel; a list must have exactly `channels` values, else CT_ERR_USAGE naming the
+ * key and where it was given. mean/std get `channels` values. */
+int ct_config_data_norm(const ct_config_data *d, int channels, float *mean, float *std);
 
 /* The same as one compact JSON object of sections, e.g.
  * {"model":{"conv1_channels":32,...},...,"device":""}. *out is malloc'd; free() it. */

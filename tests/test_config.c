@@ -75,7 +75,11 @@ static int cfg_equal(const ct_config *a, const ct_config *b, const char *what)
     CI(augmentation.use_data_augmentation) CD(augmentation.rotation_degrees)
     CD(augmentation.translation_pixels) CD(augmentation.scale_range_min) CD(augmentation.scale_range_max)
     CI(output.save_model) CS(output.model_save_dir) CS(output.model_name_prefix) CS(output.runs_dir)
-    CS(data.dir) CD(data.mean) CD(data.std)
+    CS(data.dir) CD(data.mean) CD(data.std) CI(data.mean_n) CI(data.std_n) CI(data.class_names_n)
+    CI(augmentation.horizontal_flip)
+    for (int k = 0; k < a->data.mean_n && k < CT_CONFIG_MAX_CHANNELS; k++) CD(data.mean_list[k])
+    for (int k = 0; k < a->data.std_n && k < CT_CONFIG_MAX_CHANNELS; k++) CD(data.std_list[k])
+    for (int k = 0; k < a->data.class_names_n && k < CT_CONFIG_MAX_CLASSES; k++) CS(data.class_names[k])
     CI(checkpoint.every_epochs)
     CI(evaluation.batch_size)
     CD(deployment.accuracy_threshold) CS(deployment.custom_model_name) CI(deployment.force_deploy)
@@ -120,6 +124,10 @@ static void poison(ct_config *c)
     strcpy(c->output.runs_dir, "POISON");
     strcpy(c->data.dir, "POISON");
     c->data.mean = c->data.std = 0.777;
+    c->data.mean_n = c->data.std_n = 3;
+    c->data.class_names_n = 2;
+    strcpy(c->data.class_names[0], "POISON");
+    c->augmentation.horizontal_flip = !c->augmentation.horizontal_flip;
     c->checkpoint.every_epochs = 4009;
     c->evaluation.batch_size = 4010;
     c->deployment.accuracy_threshold = 0.777;
@@ -580,6 +588,71 @@ static void test_set(void)
              "deep --set value refused: %.200s", ct_last_error());
 }
 
+/* Per-channel data.mean / data.std lists, data.class_names, augmentation.horizontal_flip. */
+static void expect_text_error(const char *text, int line, int col, const char *key, const char *want)
+{
+    char *path = temp_yaml(text, strlen(text));
+    expect_load_error(path, path, line, col, key, want);
+    unlink(path);
+    free(path);
+}
+
+static void test_lists(void)
+{
+    const char *text = "data:\n  dir: imgs\n  mean: [0.485, 0.456, 0.406]\n  std:\n    - 0.229\n    - 0.224\n"
+                       "    - 0.225\n  class_names: [cat, \"dog\", 'ant bee']\naugmentation:\n  horizontal_flip: yes\n";
+    char *path = temp_yaml(text, strlen(text));
+    ct_config c;
+    ct_config_defaults(&c);
+    int rc = ct_config_load(&c, path);
+    TU_CHECK(rc == CT_OK, "lists load: %s", ct_last_error());
+    TU_CHECK(c.data.mean_n == 3 && c.data.mean_list[2] == 0.406 && c.data.mean == 0.485, "mean list");
+    TU_CHECK(c.data.std_n == 3 && c.data.std_list[1] == 0.224, "std block list");
+    TU_CHECK(c.data.class_names_n == 3 && !strcmp(c.data.class_names[2], "ant bee"), "class names");
+    TU_CHECK(c.augmentation.horizontal_flip, "horizontal_flip");
+    TU_CHECK(ct_config_validate(&c) == CT_OK, "valid: %s", ct_last_error());
+    roundtrip(&c, "lists");
+    char *j = NULL;
+    TU_CHECK(ct_config_to_json(&c, &j) == CT_OK && j && strstr(j, "\"mean\":[0.485,0.456,0.406]") &&
+                 strstr(j, "\"class_names\":[\"cat\",\"dog\",\"ant bee\"]") && strstr(j, "\"horizontal_flip\":true"),
+             "lists in JSON: %s", j ? j : "");
+    free(j);
+    float mean[4], std[4];
+    TU_CHECK(ct_config_data_norm(&c.data, 3, mean, std) == CT_OK && mean[1] == 0.456f && std[2] == 0.225f,
+             "norm for 3 channels");
+    rc = ct_config_data_norm(&c.data, 1, mean, std);
+    char want[600];
+    snprintf(want, sizeof want, "%s:3:9: data.mean has 3 values but the data set's images have 1 channel", path);
+    TU_CHECK(rc == CT_ERR_USAGE && strstr(ct_last_error(), want), "norm mismatch names the place: %s",
+             ct_last_error());
+    unlink(path);
+    free(path);
+    /* one number serves every channel; a later number replaces a list */
+    ct_config_defaults(&c);
+    TU_CHECK(ct_config_data_norm(&c.data, 3, mean, std) == CT_OK && mean[2] == 0.1307f && std[0] == 0.3081f,
+             "scalar for 3 channels");
+    TU_CHECK(ct_config_set(&c, "data.mean=[0.1, 0.2]") == CT_OK && c.data.mean_n == 2, "--set list: %s",
+             ct_last_error());
+    rc = ct_config_data_norm(&c.data, 3, mean, std);
+    TU_CHECK(rc == CT_ERR_USAGE && strstr(ct_last_error(), "--set data.mean=[0.1, 0.2]: data.mean has 2 values"),
+             "--set mismatch: %s", ct_last_error());
+    TU_CHECK(ct_config_set(&c, "data.mean=0.5") == CT_OK && c.data.mean_n == 0 && c.data.mean == 0.5, "scalar again");
+    TU_CHECK(ct_config_set(&c, "data.class_names=[a, b]") == CT_OK && c.data.class_names_n == 2, "--set names");
+    TU_CHECK(ct_config_set(&c, "data.class_names=") == CT_OK && c.data.class_names_n == 0, "--set names null");
+
+    expect_text_error("data:\n  mean: [0.5, .nan]\n", 2, 15, "data.mean[1]", "is not finite; allowed: a finite number");
+    expect_text_error("data:\n  std: [0.5, 0]\n", 2, 14, "data.std[1]", "0 is out of range; allowed: a finite number > 0");
+    expect_text_error("data:\n  mean: [1, 2, 3, 4, 5]\n", 2, 22, "data.mean[4]", "more than 4 items");
+    expect_text_error("data:\n  mean: []\n", 2, 9, "data.mean", "an empty list");
+    expect_text_error("data:\n  mean: [[1]]\n", 2, 10, "data.mean[0]", "got a sequence as a list item");
+    expect_text_error("data:\n  mean: [a]\n", 2, 10, "data.mean[0]", "expected a finite number, got 'a'");
+    expect_text_error("data:\n  class_names: cat\n", 2, 16, "data.class_names", "write the names as a list");
+    expect_text_error("data:\n  class_names: [a, '']\n", 2, 20, "data.class_names[1]", "empty class name");
+    expect_text_error("data:\n  class_names: [a, ~]\n", 2, 20, "data.class_names[1]", "empty class name");
+    expect_text_error("augmentation:\n  horizontal_flip: 1\n", 2, 20, "augmentation.horizontal_flip",
+                      "expected a boolean");
+}
+
 static void test_validate(void)
 {
     ct_config c;
@@ -674,5 +747,6 @@ int main(void)
     test_set();
     test_validate();
     test_json();
+    test_lists();
     return tu_finish();
 }
