@@ -3,6 +3,8 @@
  * momentum; eval uses running stats. One work-group of RED_LS items per channel.
  *  bn_stats:      x -> save_mean, save_invstd (+ running stats update)
  *  bn_apply:      y = (x - mean) * invstd * gamma + beta, optional ReLU (train or eval)
+ *  The fused ReLU is PyTorch's: y < 0 ? 0 : y forward, dy masked where the output is <= 0 (a NaN
+ *  output passes dy, so NaN propagates as in torch.relu).
  *  bn_bwd_reduce: dgamma, dbeta (dy masked by ReLU output when relu_y is given)
  *  bn_bwd_dx:     dx = gamma*invstd/M * (M*dy - dbeta - xhat*dgamma) */
 
@@ -62,12 +64,12 @@ __kernel void bn_apply(__global const float *x, __global float *y, const int M, 
     __global float *yc = y + (size_t)c * M;
     if ((i + 1) * EW_VW <= M) {
         EVEC v = mad(EVLOAD(i, xc), (EVEC)(scale), (EVEC)(shift));
-        if (relu) v = fmax(v, (EVEC)(0.0f));
+        if (relu) v = select(v, (EVEC)(0.0f), isless(v, (EVEC)(0.0f))); /* NaN stays NaN */
         EVSTORE(v, i, yc);
     } else {
         for (int j = i * EW_VW; j < M; j++) {
             float v = mad(xc[j], scale, shift);
-            yc[j] = relu ? fmax(v, 0.0f) : v;
+            yc[j] = relu && v < 0.0f ? 0.0f : v;
         }
     }
 }
@@ -90,14 +92,14 @@ __kernel void bn_bwd_reduce(__global const float *x, __global const float *dy, _
     const int nv = M / EW_VW;
     for (int i = l; i < nv; i += RED_LS) {
         EVEC g = EVLOAD(i, dyc);
-        if (ryc) g = select((EVEC)(0.0f), g, isgreater(EVLOAD(i, ryc), (EVEC)(0.0f)));
+        if (ryc) g = select(g, (EVEC)(0.0f), islessequal(EVLOAD(i, ryc), (EVEC)(0.0f)));
         vdy += g;
         vdyx = mad(g, EVLOAD(i, xc) - (EVEC)(mu), vdyx);
     }
     float sdy = EW_HSUM(vdy), sdyx = EW_HSUM(vdyx);
     for (int i = nv * EW_VW + l; i < M; i += RED_LS) {
         float g = dyc[i];
-        if (ryc && !(ryc[i] > 0.0f)) g = 0.0f;
+        if (ryc && ryc[i] <= 0.0f) g = 0.0f;
         sdy += g;
         sdyx = mad(g, xc[i] - mu, sdyx);
     }
@@ -127,14 +129,14 @@ __kernel void bn_bwd_dx(__global const float *x, __global const float *dy, __glo
     const float fm = (float)M, db = dbeta[c], dg = dgamma[c];
     if ((i + 1) * EW_VW <= M) {
         EVEC g = EVLOAD(i, dy + base);
-        if (relu_y) g = select((EVEC)(0.0f), g, isgreater(EVLOAD(i, relu_y + base), (EVEC)(0.0f)));
+        if (relu_y) g = select(g, (EVEC)(0.0f), islessequal(EVLOAD(i, relu_y + base), (EVEC)(0.0f)));
         const EVEC xhat = (EVLOAD(i, x + base) - (EVEC)(mu)) * (EVEC)(is);
         EVSTORE((EVEC)(k) * ((EVEC)(fm) * g - (EVEC)(db) - xhat * (EVEC)(dg)), i, dx + base);
     } else {
         for (int j = i * EW_VW; j < M; j++) {
             const size_t at = base + j;
             float g = dy[at];
-            if (relu_y && !(relu_y[at] > 0.0f)) g = 0.0f;
+            if (relu_y && relu_y[at] <= 0.0f) g = 0.0f;
             const float xhat = (x[at] - mu) * is;
             dx[at] = k * (fm * g - db - xhat * dg);
         }

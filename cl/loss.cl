@@ -18,8 +18,8 @@ __kernel void xent_fwd_bwd(__global const float *logits, __global const int *tar
         const int t = targets[n];
         float mx = z[0];
         int arg = 0;
-        for (int k = 1; k < K; k++)
-            if (z[k] > mx) { mx = z[k]; arg = k; }
+        for (int k = 1; k < K && !isnan(mx); k++) /* first maximum; the first NaN counts as it (torch.argmax) */
+            if (z[k] > mx || isnan(z[k])) { mx = z[k]; arg = k; }
         float se = 0.0f;
         for (int k = 0; k < K; k++) se += exp(z[k] - mx);
         const float lse = mx + log(se);

@@ -47,6 +47,7 @@ static const struct {
     {"act", {"common", "activation"}},    {"dropout", {"common", "rng", "dropout"}},
     {"loss", {"common", "loss"}},         {"optim", {"common", "optim"}},
     {"reduce", {"common", "reduce"}},     {"augment", {"common", "rng", "augment"}},
+    {"elementwise", {"common", "elementwise"}}, {"flatten", {"common", "flatten"}},
 };
 
 struct ct_program {

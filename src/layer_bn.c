@@ -1,9 +1,23 @@
-/* layer_bn.c: BatchNorm2d on channel-major activations (C, M), M = N*H*W; eps 1e-5,
- * momentum 0.1, PyTorch's semantics (see cl/batchnorm.cl). ReLU may be fused into apply. */
+/* layer_bn.c: BatchNorm2d on channel-major activations (C, M), M = N*H*W, with the layer's
+ * eps and momentum, PyTorch's semantics (see cl/batchnorm.cl). ReLU may be fused into apply. */
 #include "ops.h"
 
 #define CT_BN_EPS 1e-5f
 #define CT_BN_MOMENTUM 0.1f
+
+void ct_bn_init(ct_bn *l, int C, int g_off, int b_off, int rm_off, int rv_off, float eps, float momentum)
+{
+    l->C = C;
+    l->g_off = g_off;
+    l->b_off = b_off;
+    l->rm_off = rm_off;
+    l->rv_off = rv_off;
+    l->eps = eps;
+    l->momentum = momentum;
+}
+
+static float bn_eps(const ct_bn *l) { return l->eps > 0.0f ? l->eps : CT_BN_EPS; }
+static float bn_momentum(const ct_bn *l) { return l->eps > 0.0f ? l->momentum : CT_BN_MOMENTUM; }
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
@@ -15,14 +29,14 @@ int ct_bn_forward(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_m
         CT_TRY(ct_kernel(c, "batchnorm", "bn_stats", &k));
         size_t ls = (size_t)c->tune.red_ls, g = (size_t)l->C * ls;
         CT_TRY(ct_run(c, k, 1, &g, &ls, "mimmmiiffi", x, M, save_mean, save_invstd, state, l->rm_off, l->rv_off,
-                      CT_BN_EPS, CT_BN_MOMENTUM, 1));
+                      bn_eps(l), bn_momentum(l), 1));
     }
     CT_TRY(ct_kernel(c, "batchnorm", "bn_apply", &k));
     size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
     if (training)
-        return ct_run(c, k, 2, g, NULL, "mmimimiifmiii", x, y, M, save_mean, 0, save_invstd, 0, 0, CT_BN_EPS, params,
+        return ct_run(c, k, 2, g, NULL, "mmimimiifmiii", x, y, M, save_mean, 0, save_invstd, 0, 0, bn_eps(l), params,
                       l->g_off, l->b_off, relu);
-    return ct_run(c, k, 2, g, NULL, "mmimimiifmiii", x, y, M, state, l->rm_off, state, l->rv_off, 1, CT_BN_EPS,
+    return ct_run(c, k, 2, g, NULL, "mmimimiifmiii", x, y, M, state, l->rm_off, state, l->rv_off, 1, bn_eps(l),
                   params, l->g_off, l->b_off, relu);
 }
 

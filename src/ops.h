@@ -35,11 +35,15 @@ int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params,
 int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl_mem col, cl_mem grads,
                      cl_mem dx);
 
-/* --- layer_bn.c: BatchNorm2d(C), eps 1e-5, momentum 0.1 ------------------------------- */
+/* --- layer_bn.c: BatchNorm2d(C) (and BatchNorm1d below), PyTorch's semantics ----------- */
 typedef struct {
     int C, g_off, b_off; /* gamma/beta offsets in the parameter pool */
     int rm_off, rv_off;  /* running mean/var offsets in the state pool */
+    float eps, momentum; /* set by ct_bn_init; eps <= 0 (a zeroed descriptor filled field by field, as
+                          * before these fields existed) means PyTorch's defaults 1e-5 and 0.1 */
 } ct_bn;
+/* fills every field; eps must be > 0 (PyTorch's defaults: 1e-5, 0.1) */
+void ct_bn_init(ct_bn *l, int C, int g_off, int b_off, int rm_off, int rv_off, float eps, float momentum);
 /* x (C, M) -> y; training: batch stats into save_mean/save_invstd (C) and running-stat update */
 int ct_bn_forward(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_mem params, cl_mem state,
                   cl_mem save_mean, cl_mem save_invstd, cl_mem y, int relu);

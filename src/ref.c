@@ -219,6 +219,48 @@ void ref_relu_bwd(const float *y, const float *dy, float *dx, size_t n)
     for (size_t i = 0; i < n; i++) dx[i] = y[i] <= 0.0f ? 0.0f : dy[i];
 }
 
+void ref_leaky_relu_fwd(const float *x, float *y, size_t n, float slope)
+{
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
+}
+
+void ref_leaky_relu_bwd(const float *x, const float *dy, float *dx, size_t n, float slope)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * slope;
+}
+
+void ref_tanh_fwd(const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = (float)tanh((double)x[i]);
+}
+
+void ref_tanh_bwd(const float *y, const float *dy, float *dx, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = (float)((double)dy[i] * (1.0 - (double)y[i] * (double)y[i]));
+}
+
+void ref_sigmoid_fwd(const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = (float)(1.0 / (1.0 + exp(-(double)x[i])));
+}
+
+void ref_sigmoid_bwd(const float *y, const float *dy, float *dx, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = (float)((double)dy[i] * (1.0 - (double)y[i]) * (double)y[i]);
+}
+
+/* ---- elementwise ------------------------------------------------------------------------------ */
+
+void ref_add(const float *a, const float *b, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+void ref_accumulate(const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
 /* ---- max pool 2x2 ------------------------------------------------------------------------------ */
 
 /* index (within the plane) of PyTorch's chosen maximum of the window at (oy, ox) */

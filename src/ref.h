@@ -40,6 +40,19 @@ void ref_relu_fwd(const float *x, float *y, size_t n);
  * dx = (y <= 0) ? 0 : dy, so a NaN output passes dy through. */
 void ref_relu_bwd(const float *y, const float *dy, float *dx, size_t n);
 
+/* leaky_relu: y = x > 0 ? x : x*slope; backward from the forward INPUT: dx = x > 0 ? dy : dy*slope
+ * (a NaN input gives dy*slope, as PyTorch's leaky_relu_backward). */
+void ref_leaky_relu_fwd(const float *x, float *y, size_t n, float slope);
+void ref_leaky_relu_bwd(const float *x, const float *dy, float *dx, size_t n, float slope);
+/* tanh and sigmoid; backward from the forward OUTPUT y: dx = dy*(1 - y*y), dx = dy*(1 - y)*y */
+void ref_tanh_fwd(const float *x, float *y, size_t n);
+void ref_tanh_bwd(const float *y, const float *dy, float *dx, size_t n);
+void ref_sigmoid_fwd(const float *x, float *y, size_t n);
+void ref_sigmoid_bwd(const float *y, const float *dy, float *dx, size_t n);
+/* y = a + b (y may alias a or b); y += x */
+void ref_add(const float *a, const float *b, float *y, size_t n);
+void ref_accumulate(const float *x, float *y, size_t n);
+
 /* 2x2 max pool stride 2 floor mode: y (N,C,H/2,W/2). Backward routes dy to the FIRST maximum
  * of each window in row-major window order (PyTorch CPU semantics; NaN counts as maximum),
  * zeros elsewhere (incl. the dropped last row/col when H or W is odd).

@@ -1,6 +1,6 @@
 /* verify.c: each kernel against the plain-C reference on random data (odd sizes included to
  * reach the edge paths), then one whole DigitCNN training step against ref_cnn_*. */
-#include "verify.h"
+#include "verify_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -10,18 +10,7 @@
 #include "philox.h"
 #include "ref.h"
 
-typedef struct {
-    ct_ctx *c;
-    FILE *out;
-    ct_verify_result *res;
-    uint64_t rng;
-    cl_mem bufs[256];
-    int nbufs;
-    void *host[1024];
-    int nhost;
-} vctx;
-
-static float rnd(vctx *v, float lo, float hi)
+float vf_rnd(vctx *v, float lo, float hi)
 {
     v->rng ^= v->rng << 13;
     v->rng ^= v->rng >> 7;
@@ -29,35 +18,84 @@ static float rnd(vctx *v, float lo, float hi)
     return lo + (hi - lo) * (float)((v->rng >> 40) * (1.0 / 16777216.0));
 }
 
-static float *harr(vctx *v, size_t n, float lo, float hi)
+/* appends p to a growable pointer list; 0 when out of memory */
+static int push(void **list, size_t *n, size_t *cap, size_t elem, const void *p)
+{
+    if (*n == *cap) {
+        const size_t nc = *cap ? 2 * *cap : 64;
+        void *g = realloc(*list, nc * elem);
+        if (!g) return 0;
+        *list = g;
+        *cap = nc;
+    }
+    memcpy((char *)*list + *n * elem, p, elem);
+    (*n)++;
+    return 1;
+}
+
+float *vf_harr(vctx *v, size_t n, float lo, float hi)
 {
     float *p = malloc((n ? n : 1) * sizeof(float));
     if (!p) return NULL;
-    v->host[v->nhost++] = p;
-    for (size_t i = 0; i < n; i++) p[i] = lo == hi ? lo : rnd(v, lo, hi);
+    if (!push((void **)&v->host, &v->nhost, &v->caphost, sizeof(void *), &p)) {
+        free(p);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) p[i] = lo == hi ? lo : vf_rnd(v, lo, hi);
     return p;
 }
 
-static int dbuf(vctx *v, size_t floats, const float *init, cl_mem *out)
+int vf_all(void *const *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!p[i]) return ct_fail(CT_ERR_NOMEM, "verify: out of host memory for the reference data");
+    return CT_OK;
+}
+
+int vf_dbuf(vctx *v, size_t floats, const float *init, cl_mem *out)
 {
     CT_TRY(ct_buffer_create(v->c, (floats ? floats : 1) * 4, "verification data", out));
-    v->bufs[v->nbufs++] = *out;
+    if (!push((void **)&v->bufs, &v->nbufs, &v->capbufs, sizeof(cl_mem), out)) {
+        clReleaseMemObject(*out);
+        return ct_fail(CT_ERR_NOMEM, "verify: out of host memory");
+    }
     if (init) CT_TRY(ct_buffer_write(v->c, *out, 0, floats * 4, init));
     return CT_OK;
 }
 
-static void release(vctx *v)
+int vf_dbuf_cm(vctx *v, const float *x, int N, int C, int HW, cl_mem *out)
 {
-    for (int i = 0; i < v->nbufs; i++) clReleaseMemObject(v->bufs[i]);
-    for (int i = 0; i < v->nhost; i++) free(v->host[i]);
+    float *t = vf_to_cm(v, x, N, C, HW);
+    if (!t) return ct_fail(CT_ERR_NOMEM, "verify: out of host memory for the reference data");
+    return vf_dbuf(v, (size_t)N * C * HW, t, out);
+}
+
+void vf_release(vctx *v)
+{
+    for (size_t i = 0; i < v->nbufs; i++) clReleaseMemObject(v->bufs[i]);
+    for (size_t i = 0; i < v->nhost; i++) free(v->host[i]);
     v->nbufs = v->nhost = 0;
 }
 
-/* NaN/Inf-aware comparison: |got - want| <= atol + rtol*|want| everywhere */
-static void check(vctx *v, const char *name, const float *got, const float *want, size_t n, float atol, float rtol)
+static void release_all(vctx *v)
+{
+    vf_release(v);
+    free(v->bufs);
+    free(v->host);
+    v->bufs = NULL;
+    v->host = NULL;
+    v->capbufs = v->caphost = 0;
+}
+
+void vf_check(vctx *v, const char *name, const float *got, const float *want, size_t n, float atol, float rtol)
 {
     double worst = 0, worst_rel = 0;
     size_t bad = 0;
+    if (!got || !want) { /* a conversion ran out of host memory: the check cannot pass */
+        v->res->fail++;
+        if (v->out) fprintf(v->out, "FAIL  %-44s (out of host memory)\n", name);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         float a = got[i], b = want[i];
         int ok;
@@ -85,25 +123,27 @@ static void check(vctx *v, const char *name, const float *got, const float *want
     if (bad && v->out) fprintf(v->out, "      %zu of %zu values outside atol %.0e + rtol %.0e\n", bad, n, atol, rtol);
 }
 
-static int readback(vctx *v, cl_mem b, size_t n, float **out)
+int vf_readback(vctx *v, cl_mem b, size_t n, float **out)
 {
-    *out = harr(v, n, 0, 0);
+    *out = vf_harr(v, n, 0, 0);
     if (!*out) return ct_fail(CT_ERR_NOMEM, "out of host memory");
     return ct_buffer_read(v->c, b, 0, n * 4, *out);
 }
 
-/* (N, C, HW) <-> (C, N, HW) */
-static float *to_cm(vctx *v, const float *x, int N, int C, int HW)
+float *vf_to_cm(vctx *v, const float *x, int N, int C, int HW)
 {
-    float *y = harr(v, (size_t)N * C * HW, 0, 0);
+    float *y = x ? vf_harr(v, (size_t)N * C * HW, 0, 0) : NULL;
+    if (!y) return NULL;
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++)
             memcpy(y + ((size_t)c * N + n) * HW, x + ((size_t)n * C + c) * HW, (size_t)HW * 4);
     return y;
 }
-static float *from_cm(vctx *v, const float *y, int N, int C, int HW)
+
+float *vf_from_cm(vctx *v, const float *y, int N, int C, int HW)
 {
-    float *x = harr(v, (size_t)N * C * HW, 0, 0);
+    float *x = y ? vf_harr(v, (size_t)N * C * HW, 0, 0) : NULL;
+    if (!x) return NULL;
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++)
             memcpy(x + ((size_t)n * C + c) * HW, y + ((size_t)c * N + n) * HW, (size_t)HW * 4);
@@ -112,8 +152,9 @@ static float *from_cm(vctx *v, const float *y, int N, int C, int HW)
 
 static int v_gemm(vctx *v, int M, int N, int K, int transA)
 {
-    float *A = harr(v, (size_t)M * K, -1, 1), *B = harr(v, (size_t)K * N, -1, 1), *bias = harr(v, (size_t)M, -1, 1);
-    float *want = harr(v, (size_t)M * N, 0, 0);
+    float *A = vf_harr(v, (size_t)M * K, -1, 1), *B = vf_harr(v, (size_t)K * N, -1, 1), *bias = vf_harr(v, (size_t)M, -1, 1);
+    float *want = vf_harr(v, (size_t)M * N, 0, 0);
+    VF_HOST(A, B, bias, want);
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
             double s = bias[m];
@@ -121,23 +162,24 @@ static int v_gemm(vctx *v, int M, int N, int K, int transA)
             want[(size_t)m * N + n] = (float)s;
         }
     cl_mem dA, dB, dC, db;
-    CT_TRY(dbuf(v, (size_t)M * K, A, &dA));
-    CT_TRY(dbuf(v, (size_t)K * N, B, &dB));
-    CT_TRY(dbuf(v, (size_t)M * N, NULL, &dC));
-    CT_TRY(dbuf(v, (size_t)M, bias, &db));
+    CT_TRY(vf_dbuf(v, (size_t)M * K, A, &dA));
+    CT_TRY(vf_dbuf(v, (size_t)K * N, B, &dB));
+    CT_TRY(vf_dbuf(v, (size_t)M * N, NULL, &dC));
+    CT_TRY(vf_dbuf(v, (size_t)M, bias, &db));
     CT_TRY(ct_gemm_nn(v->c, M, N, K, dA, 0, transA ? 1 : K, transA ? M : 1, dB, 0, N, dC, 0, N, db, 0, 0));
     float *got;
-    CT_TRY(readback(v, dC, (size_t)M * N, &got));
+    CT_TRY(vf_readback(v, dC, (size_t)M * N, &got));
     char name[64];
     snprintf(name, sizeof name, "gemm_nn%s %dx%dx%d", transA ? " (A^T)" : "", M, N, K);
-    check(v, name, got, want, (size_t)M * N, 1e-4f, 1e-4f);
+    vf_check(v, name, got, want, (size_t)M * N, 1e-4f, 1e-4f);
     return CT_OK;
 }
 
 static int v_gemm_nt(vctx *v, int M, int N, int K)
 {
-    float *A = harr(v, (size_t)M * K, -1, 1), *B = harr(v, (size_t)N * K, -1, 1), *C0 = harr(v, (size_t)M * N, -1, 1);
-    float *want = harr(v, (size_t)M * N, 0, 0);
+    float *A = vf_harr(v, (size_t)M * K, -1, 1), *B = vf_harr(v, (size_t)N * K, -1, 1), *C0 = vf_harr(v, (size_t)M * N, -1, 1);
+    float *want = vf_harr(v, (size_t)M * N, 0, 0);
+    VF_HOST(A, B, C0, want);
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
             double s = C0[(size_t)m * N + n];
@@ -145,15 +187,15 @@ static int v_gemm_nt(vctx *v, int M, int N, int K)
             want[(size_t)m * N + n] = (float)s;
         }
     cl_mem dA, dB, dC;
-    CT_TRY(dbuf(v, (size_t)M * K, A, &dA));
-    CT_TRY(dbuf(v, (size_t)N * K, B, &dB));
-    CT_TRY(dbuf(v, (size_t)M * N, C0, &dC));
+    CT_TRY(vf_dbuf(v, (size_t)M * K, A, &dA));
+    CT_TRY(vf_dbuf(v, (size_t)N * K, B, &dB));
+    CT_TRY(vf_dbuf(v, (size_t)M * N, C0, &dC));
     CT_TRY(ct_gemm_nt(v->c, M, N, K, dA, 0, K, dB, 0, K, dC, 0, N, 1));
     float *got;
-    CT_TRY(readback(v, dC, (size_t)M * N, &got));
+    CT_TRY(vf_readback(v, dC, (size_t)M * N, &got));
     char name[64];
     snprintf(name, sizeof name, "gemm_nt (+C) %dx%dx%d", M, N, K);
-    check(v, name, got, want, (size_t)M * N, 2e-4f, 1e-4f);
+    vf_check(v, name, got, want, (size_t)M * N, 2e-4f, 1e-4f);
     return CT_OK;
 }
 
@@ -161,157 +203,165 @@ static int v_conv(vctx *v, int N, int CI, int H, int CO, int k, int pad)
 {
     const int W = H, OH = H + 2 * pad - k + 1, OW = OH;
     size_t nx = (size_t)N * CI * H * W, ny = (size_t)N * CO * OH * OW, nw = (size_t)CO * CI * k * k;
-    float *x = harr(v, nx, -1, 1), *w = harr(v, nw, -0.5f, 0.5f), *b = harr(v, (size_t)CO, -1, 1);
-    float *dy = harr(v, ny, -1, 1);
-    float *y = harr(v, ny, 0, 0), *dx = harr(v, nx, 0, 0), *dw = harr(v, nw, 0, 0), *dbias = harr(v, (size_t)CO, 0, 0);
+    float *x = vf_harr(v, nx, -1, 1), *w = vf_harr(v, nw, -0.5f, 0.5f), *b = vf_harr(v, (size_t)CO, -1, 1);
+    float *dy = vf_harr(v, ny, -1, 1);
+    float *y = vf_harr(v, ny, 0, 0), *dx = vf_harr(v, nx, 0, 0), *dw = vf_harr(v, nw, 0, 0), *dbias = vf_harr(v, (size_t)CO, 0, 0);
+    VF_HOST(x, w, b, dy, y, dx, dw, dbias);
     ref_conv2d_fwd(x, w, b, y, N, CI, H, W, CO, k, k, pad);
     ref_conv2d_bwd(x, w, dy, dx, dw, dbias, N, CI, H, W, CO, k, k, pad);
     /* parameters pooled as the model does: weight at 0, bias after it */
     int b_off = (int)((nw + 15) / 16 * 16);
-    float *params = harr(v, (size_t)b_off + CO, 0, 0);
+    float *params = vf_harr(v, (size_t)b_off + CO, 0, 0);
+    VF_HOST(params);
     memcpy(params, w, nw * 4);
     memcpy(params + b_off, b, (size_t)CO * 4);
     ct_conv l;
     ct_conv_init(&l, CI, CO, k, pad, H, W, 0, b_off);
     cl_mem dxm, dp, dg, dcol, dym, ddy, ddx;
-    CT_TRY(dbuf(v, nx, to_cm(v, x, N, CI, H * W), &dxm));
-    CT_TRY(dbuf(v, (size_t)b_off + CO, params, &dp));
-    CT_TRY(dbuf(v, (size_t)b_off + CO, NULL, &dg));
-    CT_TRY(dbuf(v, ct_conv_col_floats(&l, N), NULL, &dcol));
-    CT_TRY(dbuf(v, ny, NULL, &dym));
-    CT_TRY(dbuf(v, ny, to_cm(v, dy, N, CO, OH * OW), &ddy));
-    CT_TRY(dbuf(v, nx, NULL, &ddx));
+    CT_TRY(vf_dbuf_cm(v, x, N, CI, H * W, &dxm));
+    CT_TRY(vf_dbuf(v, (size_t)b_off + CO, params, &dp));
+    CT_TRY(vf_dbuf(v, (size_t)b_off + CO, NULL, &dg));
+    CT_TRY(vf_dbuf(v, ct_conv_col_floats(&l, N), NULL, &dcol));
+    CT_TRY(vf_dbuf(v, ny, NULL, &dym));
+    CT_TRY(vf_dbuf_cm(v, dy, N, CO, OH * OW, &ddy));
+    CT_TRY(vf_dbuf(v, nx, NULL, &ddx));
     CT_TRY(ct_conv_forward(v->c, &l, N, dxm, dp, dcol, dym));
     float *got;
-    CT_TRY(readback(v, dym, ny, &got));
+    CT_TRY(vf_readback(v, dym, ny, &got));
     char name[64];
     snprintf(name, sizeof name, "conv%dx%d pad%d fwd (%d->%d, %dx%d)", k, k, pad, CI, CO, H, W);
-    check(v, name, from_cm(v, got, N, CO, OH * OW), y, ny, 1e-4f, 1e-4f);
+    vf_check(v, name, vf_from_cm(v, got, N, CO, OH * OW), y, ny, 1e-4f, 1e-4f);
     CT_TRY(ct_conv_backward(v->c, &l, N, ddy, dp, dcol, dg, ddx));
-    CT_TRY(readback(v, ddx, nx, &got));
+    CT_TRY(vf_readback(v, ddx, nx, &got));
     snprintf(name, sizeof name, "conv%dx%d pad%d bwd dx", k, k, pad);
-    check(v, name, from_cm(v, got, N, CI, H * W), dx, nx, 1e-4f, 1e-4f);
+    vf_check(v, name, vf_from_cm(v, got, N, CI, H * W), dx, nx, 1e-4f, 1e-4f);
     float *gp;
-    CT_TRY(readback(v, dg, (size_t)b_off + CO, &gp));
+    CT_TRY(vf_readback(v, dg, (size_t)b_off + CO, &gp));
     snprintf(name, sizeof name, "conv%dx%d pad%d bwd dweight", k, k, pad);
-    check(v, name, gp, dw, nw, 2e-4f, 1e-4f);
+    vf_check(v, name, gp, dw, nw, 2e-4f, 1e-4f);
     snprintf(name, sizeof name, "conv%dx%d pad%d bwd dbias", k, k, pad);
-    check(v, name, gp + b_off, dbias, (size_t)CO, 2e-4f, 1e-4f);
+    vf_check(v, name, gp + b_off, dbias, (size_t)CO, 2e-4f, 1e-4f);
     return CT_OK;
 }
 
 static int v_bn(vctx *v, int N, int C, int HW)
 {
     size_t n = (size_t)N * C * HW;
-    float *x = harr(v, n, -2, 3), *g = harr(v, (size_t)C, 0.5f, 1.5f), *bt = harr(v, (size_t)C, -0.5f, 0.5f);
-    float *rm = harr(v, (size_t)C, -0.2f, 0.2f), *rv = harr(v, (size_t)C, 0.5f, 1.5f), *dy = harr(v, n, -1, 1);
-    float *rm0 = harr(v, (size_t)C, 0, 0), *rv0 = harr(v, (size_t)C, 0, 0);
+    float *x = vf_harr(v, n, -2, 3), *g = vf_harr(v, (size_t)C, 0.5f, 1.5f), *bt = vf_harr(v, (size_t)C, -0.5f, 0.5f);
+    float *rm = vf_harr(v, (size_t)C, -0.2f, 0.2f), *rv = vf_harr(v, (size_t)C, 0.5f, 1.5f), *dy = vf_harr(v, n, -1, 1);
+    float *rm0 = vf_harr(v, (size_t)C, 0, 0), *rv0 = vf_harr(v, (size_t)C, 0, 0);
+    VF_HOST(x, g, bt, rm, rv, dy, rm0, rv0);
     memcpy(rm0, rm, (size_t)C * 4);
     memcpy(rv0, rv, (size_t)C * 4);
-    float *y = harr(v, n, 0, 0), *sm = harr(v, (size_t)C, 0, 0), *si = harr(v, (size_t)C, 0, 0);
-    float *dx = harr(v, n, 0, 0), *dg = harr(v, (size_t)C, 0, 0), *db = harr(v, (size_t)C, 0, 0);
-    float *ye = harr(v, n, 0, 0);
+    float *y = vf_harr(v, n, 0, 0), *sm = vf_harr(v, (size_t)C, 0, 0), *si = vf_harr(v, (size_t)C, 0, 0);
+    float *dx = vf_harr(v, n, 0, 0), *dg = vf_harr(v, (size_t)C, 0, 0), *db = vf_harr(v, (size_t)C, 0, 0);
+    float *ye = vf_harr(v, n, 0, 0);
+    VF_HOST(y, sm, si, dx, dg, db, ye);
     ref_bn_fwd_eval(x, g, bt, rm0, rv0, ye, N, C, HW, 1e-5f);
     ref_bn_fwd_train(x, g, bt, y, rm, rv, sm, si, N, C, HW, 1e-5f, 0.1f);
     ref_bn_bwd(x, dy, g, sm, si, dx, dg, db, N, C, HW);
     /* pools: params = [gamma | beta], state = [rm | rv] at 16-float alignment */
     int a = (C + 15) / 16 * 16;
-    float *params = harr(v, (size_t)2 * a, 0, 0), *state = harr(v, (size_t)2 * a, 0, 0);
+    float *params = vf_harr(v, (size_t)2 * a, 0, 0), *state = vf_harr(v, (size_t)2 * a, 0, 0);
+    VF_HOST(params, state);
     memcpy(params, g, (size_t)C * 4);
     memcpy(params + a, bt, (size_t)C * 4);
     memcpy(state, rm0, (size_t)C * 4);
     memcpy(state + a, rv0, (size_t)C * 4);
-    ct_bn l = {C, 0, a, 0, a};
+    ct_bn l;
+    ct_bn_init(&l, C, 0, a, 0, a, 1e-5f, 0.1f);
     cl_mem dxm, dp, ds, dsm, dsi, dym, ddy, ddx, dgr;
-    CT_TRY(dbuf(v, n, to_cm(v, x, N, C, HW), &dxm));
-    CT_TRY(dbuf(v, (size_t)2 * a, params, &dp));
-    CT_TRY(dbuf(v, (size_t)2 * a, state, &ds));
-    CT_TRY(dbuf(v, (size_t)C, NULL, &dsm));
-    CT_TRY(dbuf(v, (size_t)C, NULL, &dsi));
-    CT_TRY(dbuf(v, n, NULL, &dym));
-    CT_TRY(dbuf(v, n, to_cm(v, dy, N, C, HW), &ddy));
-    CT_TRY(dbuf(v, n, NULL, &ddx));
-    CT_TRY(dbuf(v, (size_t)2 * a, NULL, &dgr));
+    CT_TRY(vf_dbuf_cm(v, x, N, C, HW, &dxm));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, params, &dp));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, state, &ds));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsm));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsi));
+    CT_TRY(vf_dbuf(v, n, NULL, &dym));
+    CT_TRY(vf_dbuf_cm(v, dy, N, C, HW, &ddy));
+    CT_TRY(vf_dbuf(v, n, NULL, &ddx));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, NULL, &dgr));
     char name[64];
     float *got;
     const int M = N * HW;
     CT_TRY(ct_bn_forward(v->c, &l, M, 0, dxm, dp, ds, dsm, dsi, dym, 0));
-    CT_TRY(readback(v, dym, n, &got));
+    CT_TRY(vf_readback(v, dym, n, &got));
     snprintf(name, sizeof name, "batchnorm eval fwd (C=%d, M=%d)", C, M);
-    check(v, name, from_cm(v, got, N, C, HW), ye, n, 1e-5f, 1e-5f);
+    vf_check(v, name, vf_from_cm(v, got, N, C, HW), ye, n, 1e-5f, 1e-5f);
     CT_TRY(ct_bn_forward(v->c, &l, M, 1, dxm, dp, ds, dsm, dsi, dym, 0));
-    CT_TRY(readback(v, dym, n, &got));
+    CT_TRY(vf_readback(v, dym, n, &got));
     snprintf(name, sizeof name, "batchnorm train fwd (C=%d, M=%d)", C, M);
-    check(v, name, from_cm(v, got, N, C, HW), y, n, 1e-4f, 1e-4f);
-    CT_TRY(readback(v, ds, (size_t)2 * a, &got));
-    check(v, "batchnorm running mean", got, rm, (size_t)C, 1e-6f, 1e-5f);
-    check(v, "batchnorm running var (unbiased)", got + a, rv, (size_t)C, 1e-6f, 1e-5f);
+    vf_check(v, name, vf_from_cm(v, got, N, C, HW), y, n, 1e-4f, 1e-4f);
+    CT_TRY(vf_readback(v, ds, (size_t)2 * a, &got));
+    vf_check(v, "batchnorm running mean", got, rm, (size_t)C, 1e-6f, 1e-5f);
+    vf_check(v, "batchnorm running var (unbiased)", got + a, rv, (size_t)C, 1e-6f, 1e-5f);
     CT_TRY(ct_bn_backward(v->c, &l, M, dxm, ddy, NULL, dp, dsm, dsi, dgr, ddx));
-    CT_TRY(readback(v, ddx, n, &got));
-    check(v, "batchnorm bwd dx", from_cm(v, got, N, C, HW), dx, n, 1e-4f, 1e-3f);
-    CT_TRY(readback(v, dgr, (size_t)2 * a, &got));
-    check(v, "batchnorm bwd dgamma", got, dg, (size_t)C, 2e-4f, 1e-4f);
-    check(v, "batchnorm bwd dbeta", got + a, db, (size_t)C, 2e-4f, 1e-4f);
+    CT_TRY(vf_readback(v, ddx, n, &got));
+    vf_check(v, "batchnorm bwd dx", vf_from_cm(v, got, N, C, HW), dx, n, 1e-4f, 1e-3f);
+    CT_TRY(vf_readback(v, dgr, (size_t)2 * a, &got));
+    vf_check(v, "batchnorm bwd dgamma", got, dg, (size_t)C, 2e-4f, 1e-4f);
+    vf_check(v, "batchnorm bwd dbeta", got + a, db, (size_t)C, 2e-4f, 1e-4f);
     return CT_OK;
 }
 
 static int v_relu_pool(vctx *v, int N, int C, int H, int W)
 {
     size_t n = (size_t)N * C * H * W, no = (size_t)N * C * (H / 2) * (W / 2);
-    float *x = harr(v, n, -1, 1), *dyo = harr(v, no, -1, 1), *dy = harr(v, n, -1, 1);
-    float *y = harr(v, n, 0, 0), *dx = harr(v, n, 0, 0), *py = harr(v, no, 0, 0), *pdx = harr(v, n, 0, 0);
+    float *x = vf_harr(v, n, -1, 1), *dyo = vf_harr(v, no, -1, 1), *dy = vf_harr(v, n, -1, 1);
+    float *y = vf_harr(v, n, 0, 0), *dx = vf_harr(v, n, 0, 0), *py = vf_harr(v, no, 0, 0), *pdx = vf_harr(v, n, 0, 0);
+    VF_HOST(x, dyo, dy, y, dx, py, pdx);
     ref_relu_fwd(x, y, n);
     ref_relu_bwd(y, dy, dx, n);
     ref_maxpool2_fwd(x, py, N, C, H, W);
     ref_maxpool2_bwd(x, dyo, pdx, N, C, H, W);
     cl_mem dxm, dym, ddy, ddx, dpy, ddyo;
-    CT_TRY(dbuf(v, n, x, &dxm));
-    CT_TRY(dbuf(v, n, NULL, &dym));
-    CT_TRY(dbuf(v, n, dy, &ddy));
-    CT_TRY(dbuf(v, n, NULL, &ddx));
-    CT_TRY(dbuf(v, no, NULL, &dpy));
-    CT_TRY(dbuf(v, no, dyo, &ddyo));
+    CT_TRY(vf_dbuf(v, n, x, &dxm));
+    CT_TRY(vf_dbuf(v, n, NULL, &dym));
+    CT_TRY(vf_dbuf(v, n, dy, &ddy));
+    CT_TRY(vf_dbuf(v, n, NULL, &ddx));
+    CT_TRY(vf_dbuf(v, no, NULL, &dpy));
+    CT_TRY(vf_dbuf(v, no, dyo, &ddyo));
     float *got;
     CT_TRY(ct_relu_forward(v->c, (int)n, dxm, dym));
-    CT_TRY(readback(v, dym, n, &got));
-    check(v, "relu fwd", got, y, n, 0, 0);
+    CT_TRY(vf_readback(v, dym, n, &got));
+    vf_check(v, "relu fwd", got, y, n, 0, 0);
     CT_TRY(ct_relu_backward(v->c, (int)n, dym, ddy, ddx));
-    CT_TRY(readback(v, ddx, n, &got));
-    check(v, "relu bwd", got, dx, n, 0, 0);
+    CT_TRY(vf_readback(v, ddx, n, &got));
+    vf_check(v, "relu bwd", got, dx, n, 0, 0);
     /* pooling works on planes: NCHW and CNHW are both a list of H x W planes */
     char name[64];
     CT_TRY(ct_maxpool2_forward(v->c, N * C, H, W, dxm, dpy));
-    CT_TRY(readback(v, dpy, no, &got));
+    CT_TRY(vf_readback(v, dpy, no, &got));
     snprintf(name, sizeof name, "maxpool2 fwd (%dx%d)", H, W);
-    check(v, name, got, py, no, 0, 0);
+    vf_check(v, name, got, py, no, 0, 0);
     CT_TRY(ct_maxpool2_backward(v->c, N * C, H, W, dxm, ddyo, ddx));
-    CT_TRY(readback(v, ddx, n, &got));
+    CT_TRY(vf_readback(v, ddx, n, &got));
     snprintf(name, sizeof name, "maxpool2 bwd (%dx%d)", H, W);
-    check(v, name, got, pdx, n, 0, 0);
+    vf_check(v, name, got, pdx, n, 0, 0);
     return CT_OK;
 }
 
 static int v_avgpool(vctx *v, int N, int C, int H, int OH)
 {
     size_t n = (size_t)N * C * H * H, no = (size_t)N * C * OH * OH;
-    float *x = harr(v, n, -1, 1), *dy = harr(v, no, -1, 1), *y = harr(v, no, 0, 0), *dx = harr(v, n, 0, 0);
+    float *x = vf_harr(v, n, -1, 1), *dy = vf_harr(v, no, -1, 1), *y = vf_harr(v, no, 0, 0), *dx = vf_harr(v, n, 0, 0);
+    VF_HOST(x, dy, y, dx);
     ref_adaptive_avgpool_fwd(x, y, N, C, H, H, OH, OH);
     ref_adaptive_avgpool_bwd(dy, dx, N, C, H, H, OH, OH);
     cl_mem dxm, dym, ddy, ddx;
-    CT_TRY(dbuf(v, n, to_cm(v, x, N, C, H * H), &dxm));
-    CT_TRY(dbuf(v, no, NULL, &dym));
-    CT_TRY(dbuf(v, no, dy, &ddy));
-    CT_TRY(dbuf(v, n, NULL, &ddx));
+    CT_TRY(vf_dbuf_cm(v, x, N, C, H * H, &dxm));
+    CT_TRY(vf_dbuf(v, no, NULL, &dym));
+    CT_TRY(vf_dbuf(v, no, dy, &ddy));
+    CT_TRY(vf_dbuf(v, n, NULL, &ddx));
     float *got;
     char name[64];
     CT_TRY(ct_avgpool_forward(v->c, C, N, H, H, OH, OH, dxm, dym));
-    CT_TRY(readback(v, dym, no, &got));
+    CT_TRY(vf_readback(v, dym, no, &got));
     snprintf(name, sizeof name, "adaptive avgpool fwd %d->%d", H, OH);
-    check(v, name, got, y, no, 1e-6f, 1e-5f);
+    vf_check(v, name, got, y, no, 1e-6f, 1e-5f);
     CT_TRY(ct_avgpool_backward(v->c, C, N, H, H, OH, OH, ddy, ddx));
-    CT_TRY(readback(v, ddx, n, &got));
+    CT_TRY(vf_readback(v, ddx, n, &got));
     snprintf(name, sizeof name, "adaptive avgpool bwd %d->%d", H, OH);
-    check(v, name, from_cm(v, got, N, C, H * H), dx, n, 1e-6f, 1e-5f);
+    vf_check(v, name, vf_from_cm(v, got, N, C, H * H), dx, n, 1e-6f, 1e-5f);
     return CT_OK;
 }
 
@@ -321,10 +371,11 @@ static int v_dropout(vctx *v)
     const float p = 0.3f, scale = 1.0f / 0.7f;
     const uint64_t seed = 0x123456789abcdefULL;
     cl_mem dm;
-    CT_TRY(dbuf(v, (size_t)count, NULL, &dm));
+    CT_TRY(vf_dbuf(v, (size_t)count, NULL, &dm));
     CT_TRY(ct_dropout_mask(v->c, count, p, seed, 7, 3, dm));
-    float *got, *want = harr(v, (size_t)count, 0, 0);
-    CT_TRY(readback(v, dm, (size_t)count, &got));
+    float *got, *want = vf_harr(v, (size_t)count, 0, 0);
+    VF_HOST(want);
+    CT_TRY(vf_readback(v, dm, (size_t)count, &got));
     int kept = 0;
     for (int i = 0; i < count; i++) {
         uint32_t ctr[4] = {(uint32_t)i, 7, 3, 0}, key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
@@ -332,75 +383,78 @@ static int v_dropout(vctx *v)
         want[i] = ct_u01(ctr[0]) >= p ? scale : 0.0f;
         kept += got[i] != 0;
     }
-    check(v, "dropout mask (Philox, host mirror)", got, want, (size_t)count, 0, 0);
+    vf_check(v, "dropout mask (Philox, host mirror)", got, want, (size_t)count, 0, 0);
     /* keep rate within 5 sigma of 1-p */
     double rate = (double)kept / count, sigma = sqrt(p * (1 - p) / count);
     float fr = (float)rate, fw = 1.0f - p;
-    check(v, "dropout keep rate", &fr, &fw, 1, (float)(5 * sigma), 0);
+    vf_check(v, "dropout keep rate", &fr, &fw, 1, (float)(5 * sigma), 0);
     /* Dropout2d on (C, N, HW) with mask (N, C) */
     const int N = 3, C = 5, HW = 49;
     size_t n = (size_t)N * C * HW;
-    float *x = harr(v, n, -1, 1), *mask = harr(v, (size_t)N * C, 0, 0), *y = harr(v, n, 0, 0);
+    float *x = vf_harr(v, n, -1, 1), *mask = vf_harr(v, (size_t)N * C, 0, 0), *y = vf_harr(v, n, 0, 0);
     for (int i = 0; i < N * C; i++) mask[i] = (i % 3) ? scale : 0.0f;
-    float *keep = harr(v, (size_t)N * C, 0, 0);
+    float *keep = vf_harr(v, (size_t)N * C, 0, 0);
+    VF_HOST(x, mask, y, keep);
     for (int i = 0; i < N * C; i++) keep[i] = mask[i] != 0;
     ref_dropout_apply(x, keep, y, (size_t)N * C, HW, scale);
     cl_mem dxm, dmask, dym;
-    CT_TRY(dbuf(v, n, to_cm(v, x, N, C, HW), &dxm));
-    CT_TRY(dbuf(v, (size_t)N * C, mask, &dmask));
-    CT_TRY(dbuf(v, n, NULL, &dym));
+    CT_TRY(vf_dbuf_cm(v, x, N, C, HW, &dxm));
+    CT_TRY(vf_dbuf(v, (size_t)N * C, mask, &dmask));
+    CT_TRY(vf_dbuf(v, n, NULL, &dym));
     CT_TRY(ct_dropout2d_apply(v->c, C, N, HW, dxm, dmask, dym));
-    CT_TRY(readback(v, dym, n, &got));
-    check(v, "dropout2d apply", from_cm(v, got, N, C, HW), y, n, 1e-6f, 1e-6f);
+    CT_TRY(vf_readback(v, dym, n, &got));
+    vf_check(v, "dropout2d apply", vf_from_cm(v, got, N, C, HW), y, n, 1e-6f, 1e-6f);
     CT_TRY(ct_dropout_apply(v->c, N * C, dxm, dmask, dym));
-    CT_TRY(readback(v, dym, (size_t)N * C, &got));
-    float *y2 = harr(v, (size_t)N * C, 0, 0), *xcm = to_cm(v, x, N, C, HW);
+    CT_TRY(vf_readback(v, dym, (size_t)N * C, &got));
+    float *y2 = vf_harr(v, (size_t)N * C, 0, 0), *xcm = vf_to_cm(v, x, N, C, HW);
+    VF_HOST(y2, xcm);
     ref_dropout_apply(xcm, keep, y2, (size_t)N * C, 1, scale);
-    check(v, "dropout apply", got, y2, (size_t)N * C, 1e-6f, 1e-6f);
+    vf_check(v, "dropout apply", got, y2, (size_t)N * C, 1e-6f, 1e-6f);
     return CT_OK;
 }
 
 static int v_loss(vctx *v, int N)
 {
     const int K = 10;
-    float *z = harr(v, (size_t)N * K, -4, 4), *dz = harr(v, (size_t)N * K, 0, 0);
-    int32_t *t = malloc((size_t)N * sizeof *t);
-    if (!t) return ct_fail(CT_ERR_NOMEM, "out of memory");
-    v->host[v->nhost++] = t;
-    for (int i = 0; i < N; i++) t[i] = (int32_t)(rnd(v, 0, 10)) % 10;
+    float *z = vf_harr(v, (size_t)N * K, -4, 4), *dz = vf_harr(v, (size_t)N * K, 0, 0);
+    VF_HOST(z, dz);
+    int32_t *t = (int32_t *)vf_harr(v, (size_t)N, 0, 0); /* int32 and float have one size */
+    VF_HOST(t);
+    for (int i = 0; i < N; i++) t[i] = (int32_t)(vf_rnd(v, 0, 10)) % 10;
     float loss = ref_softmax_xent(z, t, dz, N, K);
     float correct = (float)ref_count_correct(z, t, N, K);
     cl_mem dzm, dt, ddz, dl, ds;
-    CT_TRY(dbuf(v, (size_t)N * K, z, &dzm));
-    CT_TRY(dbuf(v, (size_t)N, NULL, &dt));
+    CT_TRY(vf_dbuf(v, (size_t)N * K, z, &dzm));
+    CT_TRY(vf_dbuf(v, (size_t)N, NULL, &dt));
     CT_TRY(ct_buffer_write(v->c, dt, 0, (size_t)N * 4, t));
-    CT_TRY(dbuf(v, (size_t)N * K, NULL, &ddz));
-    CT_TRY(dbuf(v, 1, NULL, &dl));
+    CT_TRY(vf_dbuf(v, (size_t)N * K, NULL, &ddz));
+    CT_TRY(vf_dbuf(v, 1, NULL, &dl));
     float zero4[4] = {0, 0, 0, 0};
-    CT_TRY(dbuf(v, 4, zero4, &ds));
+    CT_TRY(vf_dbuf(v, 4, zero4, &ds));
     CT_TRY(ct_xent(v->c, N, K, dzm, dt, ddz, dl, ds));
     CT_TRY(ct_xent(v->c, N, K, dzm, dt, NULL, dl, ds)); /* twice: sums accumulate */
     float *got;
-    CT_TRY(readback(v, dl, 1, &got));
-    check(v, "cross-entropy loss (mean)", got, &loss, 1, 1e-5f, 1e-5f);
-    CT_TRY(readback(v, ddz, (size_t)N * K, &got));
-    check(v, "cross-entropy dlogits", got, dz, (size_t)N * K, 1e-6f, 1e-4f);
-    CT_TRY(readback(v, ds, 3, &got));
+    CT_TRY(vf_readback(v, dl, 1, &got));
+    vf_check(v, "cross-entropy loss (mean)", got, &loss, 1, 1e-5f, 1e-5f);
+    CT_TRY(vf_readback(v, ddz, (size_t)N * K, &got));
+    vf_check(v, "cross-entropy dlogits", got, dz, (size_t)N * K, 1e-6f, 1e-4f);
+    CT_TRY(vf_readback(v, ds, 3, &got));
     float want[3] = {2 * loss * N, 2 * correct, 2.0f * N};
-    check(v, "loss/accuracy running sums", got, want, 3, 1e-3f, 1e-5f);
+    vf_check(v, "loss/accuracy running sums", got, want, 3, 1e-3f, 1e-5f);
     return CT_OK;
 }
 
 static int v_optim(vctx *v, int adam)
 {
     const int n = 1000 + 13;
-    float *p = harr(v, (size_t)n, -1, 1), *g = harr(v, (size_t)n, -1, 1), *m = harr(v, (size_t)n, 0, 0),
-          *s = harr(v, (size_t)n, 0, 0);
+    float *p = vf_harr(v, (size_t)n, -1, 1), *g = vf_harr(v, (size_t)n, -1, 1), *m = vf_harr(v, (size_t)n, 0, 0),
+          *s = vf_harr(v, (size_t)n, 0, 0);
+    VF_HOST(p, g, m, s);
     cl_mem dp, dg, dm, ds;
-    CT_TRY(dbuf(v, (size_t)n, p, &dp));
-    CT_TRY(dbuf(v, (size_t)n, g, &dg));
-    CT_TRY(dbuf(v, (size_t)n, m, &dm));
-    CT_TRY(dbuf(v, (size_t)n, s, &ds));
+    CT_TRY(vf_dbuf(v, (size_t)n, p, &dp));
+    CT_TRY(vf_dbuf(v, (size_t)n, g, &dg));
+    CT_TRY(vf_dbuf(v, (size_t)n, m, &dm));
+    CT_TRY(vf_dbuf(v, (size_t)n, s, &ds));
     for (int step = 1; step <= 3; step++) {
         if (adam) {
             ref_adam_step(p, g, m, s, (size_t)n, 0.01f, 0.9f, 0.999f, 1e-8f, 0.01f, step);
@@ -411,45 +465,47 @@ static int v_optim(vctx *v, int adam)
         }
     }
     float *got;
-    CT_TRY(readback(v, dp, (size_t)n, &got));
-    check(v, adam ? "adam (wd) 3 steps: params" : "sgd (momentum, wd) 3 steps: params", got, p, (size_t)n, 1e-6f,
+    CT_TRY(vf_readback(v, dp, (size_t)n, &got));
+    vf_check(v, adam ? "adam (wd) 3 steps: params" : "sgd (momentum, wd) 3 steps: params", got, p, (size_t)n, 1e-6f,
           1e-5f);
-    CT_TRY(readback(v, dm, (size_t)n, &got));
-    check(v, adam ? "adam 3 steps: first moment" : "sgd 3 steps: momentum buffer", got, m, (size_t)n, 1e-6f, 1e-5f);
+    CT_TRY(vf_readback(v, dm, (size_t)n, &got));
+    vf_check(v, adam ? "adam 3 steps: first moment" : "sgd 3 steps: momentum buffer", got, m, (size_t)n, 1e-6f, 1e-5f);
     return CT_OK;
 }
 
 static int v_fc(vctx *v, int N, int IN, int OUT)
 {
-    float *x = harr(v, (size_t)N * IN, -1, 1), *w = harr(v, (size_t)OUT * IN, -0.3f, 0.3f), *b = harr(v, (size_t)OUT, -1, 1);
-    float *dy = harr(v, (size_t)N * OUT, -1, 1), *y = harr(v, (size_t)N * OUT, 0, 0);
-    float *dx = harr(v, (size_t)N * IN, 0, 0), *dw = harr(v, (size_t)OUT * IN, 0, 0), *db = harr(v, (size_t)OUT, 0, 0);
+    float *x = vf_harr(v, (size_t)N * IN, -1, 1), *w = vf_harr(v, (size_t)OUT * IN, -0.3f, 0.3f), *b = vf_harr(v, (size_t)OUT, -1, 1);
+    float *dy = vf_harr(v, (size_t)N * OUT, -1, 1), *y = vf_harr(v, (size_t)N * OUT, 0, 0);
+    float *dx = vf_harr(v, (size_t)N * IN, 0, 0), *dw = vf_harr(v, (size_t)OUT * IN, 0, 0), *db = vf_harr(v, (size_t)OUT, 0, 0);
+    VF_HOST(x, w, b, dy, y, dx, dw, db);
     ref_linear_fwd(x, w, b, y, N, IN, OUT);
     ref_linear_bwd(x, w, dy, dx, dw, db, N, IN, OUT);
     int b_off = (OUT * IN + 15) / 16 * 16;
-    float *params = harr(v, (size_t)b_off + OUT, 0, 0);
+    float *params = vf_harr(v, (size_t)b_off + OUT, 0, 0);
+    VF_HOST(params);
     memcpy(params, w, (size_t)OUT * IN * 4);
     memcpy(params + b_off, b, (size_t)OUT * 4);
     ct_fc l = {IN, OUT, 0, b_off};
     cl_mem dxm, dp, dym, ddy, ddx, dg;
-    CT_TRY(dbuf(v, (size_t)N * IN, x, &dxm));
-    CT_TRY(dbuf(v, (size_t)b_off + OUT, params, &dp));
-    CT_TRY(dbuf(v, (size_t)N * OUT, NULL, &dym));
-    CT_TRY(dbuf(v, (size_t)N * OUT, dy, &ddy));
-    CT_TRY(dbuf(v, (size_t)N * IN, NULL, &ddx));
-    CT_TRY(dbuf(v, (size_t)b_off + OUT, NULL, &dg));
+    CT_TRY(vf_dbuf(v, (size_t)N * IN, x, &dxm));
+    CT_TRY(vf_dbuf(v, (size_t)b_off + OUT, params, &dp));
+    CT_TRY(vf_dbuf(v, (size_t)N * OUT, NULL, &dym));
+    CT_TRY(vf_dbuf(v, (size_t)N * OUT, dy, &ddy));
+    CT_TRY(vf_dbuf(v, (size_t)N * IN, NULL, &ddx));
+    CT_TRY(vf_dbuf(v, (size_t)b_off + OUT, NULL, &dg));
     char name[64];
     float *got;
     CT_TRY(ct_fc_forward(v->c, &l, N, dxm, dp, dym, 0));
-    CT_TRY(readback(v, dym, (size_t)N * OUT, &got));
+    CT_TRY(vf_readback(v, dym, (size_t)N * OUT, &got));
     snprintf(name, sizeof name, "linear fwd (%s) %dx%d->%d", v->c->tune.fc_clblast ? "CLBlast" : "gemm", N, IN, OUT);
-    check(v, name, got, y, (size_t)N * OUT, 1e-4f, 1e-4f);
+    vf_check(v, name, got, y, (size_t)N * OUT, 1e-4f, 1e-4f);
     CT_TRY(ct_fc_backward(v->c, &l, N, dxm, ddy, dp, dg, ddx));
-    CT_TRY(readback(v, ddx, (size_t)N * IN, &got));
-    check(v, "linear bwd dx", got, dx, (size_t)N * IN, 1e-4f, 1e-4f);
-    CT_TRY(readback(v, dg, (size_t)b_off + OUT, &got));
-    check(v, "linear bwd dweight", got, dw, (size_t)OUT * IN, 1e-4f, 1e-4f);
-    check(v, "linear bwd dbias", got + b_off, db, (size_t)OUT, 1e-4f, 1e-4f);
+    CT_TRY(vf_readback(v, ddx, (size_t)N * IN, &got));
+    vf_check(v, "linear bwd dx", got, dx, (size_t)N * IN, 1e-4f, 1e-4f);
+    CT_TRY(vf_readback(v, dg, (size_t)b_off + OUT, &got));
+    vf_check(v, "linear bwd dweight", got, dw, (size_t)OUT * IN, 1e-4f, 1e-4f);
+    vf_check(v, "linear bwd dbias", got + b_off, db, (size_t)OUT, 1e-4f, 1e-4f);
     return CT_OK;
 }
 
@@ -475,24 +531,29 @@ static int v_model(vctx *v, int use_bn)
             pp[i] = gp[i] = NULL;
             continue;
         }
-        pp[i] = harr(v, (size_t)t->count, 0, 0);
-        gp[i] = harr(v, (size_t)t->count, 0, 0);
+        pp[i] = vf_harr(v, (size_t)t->count, 0, 0);
+        gp[i] = vf_harr(v, (size_t)t->count, 0, 0);
+        if (!pp[i] || !gp[i]) {
+            rc = vf_all((void *const[]){pp[i], gp[i]}, 2);
+            break;
+        }
         if (strstr(names[i], "bn") == names[i] && strstr(names[i], "running")) {
             /* non-trivial running statistics */
-            for (int j = 0; j < t->count; j++) pp[i][j] = strstr(names[i], "var") ? rnd(v, 0.5f, 1.5f) : rnd(v, -0.2f, 0.2f);
+            for (int j = 0; j < t->count; j++) pp[i][j] = strstr(names[i], "var") ? vf_rnd(v, 0.5f, 1.5f) : vf_rnd(v, -0.2f, 0.2f);
             rc = ct_model_set_tensor(m, names[i], pp[i]);
         } else {
             rc = ct_model_get_tensor(m, names[i], pp[i]);
         }
     }
-    float *x = harr(v, (size_t)N * 784, -0.5f, 2.5f), *k1 = harr(v, (size_t)N * d.c2, 0, 0),
-          *k2 = harr(v, (size_t)N * d.hidden, 0, 0);
-    for (int i = 0; i < N * d.c2; i++) k1[i] = rnd(v, 0, 1) >= d.p1;
-    for (int i = 0; i < N * d.hidden; i++) k2[i] = rnd(v, 0, 1) >= d.p2;
+    float *x = vf_harr(v, (size_t)N * 784, -0.5f, 2.5f), *k1 = vf_harr(v, (size_t)N * d.c2, 0, 0),
+          *k2 = vf_harr(v, (size_t)N * d.hidden, 0, 0);
+    for (int i = 0; k1 && i < N * d.c2; i++) k1[i] = vf_rnd(v, 0, 1) >= d.p1;
+    for (int i = 0; k2 && i < N * d.hidden; i++) k2[i] = vf_rnd(v, 0, 1) >= d.p2;
     int32_t tg[5] = {3, 1, 4, 1, 5};
     ref_cnn_ws *ws = ref_cnn_ws_create(&rd, N);
     if (!ws) rc = ct_fail(CT_ERR_NOMEM, "out of memory");
-    float *ref_logits = harr(v, (size_t)N * 10, 0, 0);
+    float *ref_logits = vf_harr(v, (size_t)N * 10, 0, 0);
+    if (rc == CT_OK) rc = vf_all((void *const[]){x, k1, k2, ref_logits}, 4);
     if (rc == CT_OK) {
         ref_cnn_forward(&rd, &rp, ws, x, N, 1, k1, k2, ref_logits);
         float ref_loss = ref_cnn_backward(&rd, &rp, ws, tg, N, &rg);
@@ -506,29 +567,34 @@ static int v_model(vctx *v, int use_bn)
         for (size_t i = 0; i < sizeof acts / sizeof acts[0] && rc == CT_OK; i++) {
             size_t cnt, rcnt;
             const float *want = ref_cnn_activation(ws, acts[i], &rcnt);
-            float *got = harr(v, rcnt, 0, 0);
-            rc = ct_model_read_activation(m, acts[i], N, 0, got, &cnt);
+            float *got = vf_harr(v, rcnt, 0, 0);
+            if (!got) rc = vf_all((void *const[]){got}, 1);
+            if (rc == CT_OK) rc = ct_model_read_activation(m, acts[i], N, 0, got, &cnt);
             snprintf(name, sizeof name, "DigitCNN%s step: %s", use_bn ? "" : " (no BN)", acts[i]);
-            if (rc == CT_OK && want) check(v, name, got, want, rcnt, 1e-4f, 1e-3f);
+            if (rc == CT_OK && want) vf_check(v, name, got, want, rcnt, 1e-4f, 1e-3f);
         }
         if (rc == CT_OK) {
             float l;
             rc = ct_buffer_read(v->c, m->batch_loss, 0, 4, &l);
             snprintf(name, sizeof name, "DigitCNN%s step: loss", use_bn ? "" : " (no BN)");
-            if (rc == CT_OK) check(v, name, &l, &ref_loss, 1, 1e-5f, 1e-4f);
+            if (rc == CT_OK) vf_check(v, name, &l, &ref_loss, 1, 1e-5f, 1e-4f);
         }
         for (int i = 0; i < nn && rc == CT_OK; i++) {
             if (!pp[i]) continue;
             const ct_tensor *t = ct_model_tensor(m, names[i]);
-            float *got = harr(v, (size_t)t->count, 0, 0);
+            float *got = vf_harr(v, (size_t)t->count, 0, 0);
+            if (!got) {
+                rc = vf_all((void *const[]){got}, 1);
+                break;
+            }
             snprintf(name, sizeof name, "DigitCNN%s step: %s %s", use_bn ? "" : " (no BN)",
                      t->pool == CT_POOL_STATE ? "" : "grad", names[i]);
             if (t->pool == CT_POOL_STATE) {
                 rc = ct_model_get_tensor(m, names[i], got);
-                if (rc == CT_OK) check(v, name, got, pp[i], (size_t)t->count, 1e-5f, 1e-4f);
+                if (rc == CT_OK) vf_check(v, name, got, pp[i], (size_t)t->count, 1e-5f, 1e-4f);
             } else {
                 rc = ct_model_get_grad(m, names[i], got);
-                if (rc == CT_OK) check(v, name, got, gp[i], (size_t)t->count, 1e-4f, 2e-3f);
+                if (rc == CT_OK) vf_check(v, name, got, gp[i], (size_t)t->count, 1e-4f, 2e-3f);
             }
         }
     }
@@ -545,7 +611,7 @@ int ct_verify_run(ct_ctx *c, FILE *out, ct_verify_result *res)
 #define RUN(call)                        \
     do {                                 \
         if (rc == CT_OK) rc = (call);    \
-        release(&v);                     \
+        vf_release(&v);                 \
     } while (0)
     RUN(v_gemm(&v, 37, 53, 29, 0));
     RUN(v_gemm(&v, 64, 784, 200, 0));
@@ -576,5 +642,7 @@ int ct_verify_run(ct_ctx *c, FILE *out, ct_verify_result *res)
     RUN(v_model(&v, 1));
     RUN(v_model(&v, 0));
 #undef RUN
+    if (rc == CT_OK) rc = ct_verify_layers(&v);
+    release_all(&v);
     return rc;
 }

@@ -335,6 +335,87 @@ static void test_relu(void)
     free(dx), free(c.x), free(c.y), free(c.r);
 }
 
+/* ---- leaky_relu, tanh, sigmoid, add ------------------------------------------------------------------ */
+
+typedef struct {
+    float *x, *y, *r;
+    size_t n;
+    int kind; /* 0 leaky_relu, 1 tanh, 2 sigmoid */
+    float slope;
+} act_ctx;
+
+static void act_fwd(const act_ctx *c)
+{
+    if (c->kind == 0) ref_leaky_relu_fwd(c->x, c->y, c->n, c->slope);
+    else if (c->kind == 1) ref_tanh_fwd(c->x, c->y, c->n);
+    else ref_sigmoid_fwd(c->x, c->y, c->n);
+}
+
+static double act_loss(void *p)
+{
+    act_ctx *c = p;
+    act_fwd(c);
+    return dot_d(c->y, c->r, c->n);
+}
+
+static void test_activations(void)
+{
+    static const char *const names[3] = {"leaky_relu", "tanh", "sigmoid"};
+    for (int kind = 0; kind < 3; kind++) {
+        act_ctx c = {0};
+        c.n = 64, c.kind = kind, c.slope = 0.125f;
+        c.x = falloc(c.n), c.y = falloc(c.n), c.r = falloc(c.n);
+        fill_q(c.x, c.n, -3, 3, 620 + (unsigned)kind);
+        for (size_t i = 0; i < c.n; i++) /* keep away from leaky_relu's kink */
+            if (fabsf(c.x[i]) < 0.05f) c.x[i] = c.x[i] < 0 ? -0.05f : 0.05f;
+        tu_fill_uniform(c.r, c.n, -1, 1, 630 + (unsigned)kind);
+        float *dx = falloc(c.n);
+        act_fwd(&c);
+        if (kind == 0) ref_leaky_relu_bwd(c.x, c.r, dx, c.n, c.slope);
+        else if (kind == 1) ref_tanh_bwd(c.y, c.r, dx, c.n);
+        else ref_sigmoid_bwd(c.y, c.r, dx, c.n);
+        char name[48];
+        snprintf(name, sizeof name, "%s dx", names[kind]);
+        fd_check(name, act_loss, &c, c.x, c.n, dx, 1.0f / 256, 100, 2e-5f, 1e-4f);
+        free(dx), free(c.x), free(c.y), free(c.r);
+    }
+    /* PyTorch 1.13 (CPU) on [nan, inf, -inf, 0, -0, 1, -1] with dy = 2 (tools/torch_layer_fixture.py) */
+    const float ex[7] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1.0f, -1.0f}, g2[7] = {2, 2, 2, 2, 2, 2, 2};
+    float y[7], dx[7];
+    ref_leaky_relu_fwd(ex, y, 7, 0.01f);
+    ref_leaky_relu_bwd(ex, g2, dx, 7, 0.01f);
+    const float ly[7] = {NAN, INFINITY, -INFINITY, 0, -0.0f, 1, -0.00999999978f};
+    const float ldx[7] = {0.0199999996f, 2, 0.0199999996f, 0.0199999996f, 0.0199999996f, 2, 0.0199999996f};
+    tu_close("leaky_relu edge fwd (torch)", y, ly, 7, 0, 0);
+    tu_close("leaky_relu edge bwd (torch)", dx, ldx, 7, 0, 0);
+    ref_tanh_fwd(ex, y, 7);
+    ref_tanh_bwd(y, g2, dx, 7);
+    const float ty[7] = {NAN, 1, -1, 0, -0.0f, 0.761594176f, -0.761594176f};
+    const float tdx[7] = {NAN, 0, 0, 2, 2, 0.839948595f, 0.839948595f};
+    tu_close("tanh edge fwd (torch)", y, ty, 7, 0, 1e-7f);
+    tu_close("tanh edge bwd (torch)", dx, tdx, 7, 0, 1e-6f);
+    ref_sigmoid_fwd(ex, y, 7);
+    ref_sigmoid_bwd(y, g2, dx, 7);
+    const float sy[7] = {NAN, 1, 0, 0.5f, 0.5f, 0.731058598f, 0.268941432f};
+    const float sdx[7] = {NAN, 0, 0, 0.5f, 0.5f, 0.393223852f, 0.393223882f};
+    tu_close("sigmoid edge fwd (torch)", y, sy, 7, 0, 1e-7f);
+    tu_close("sigmoid edge bwd (torch)", dx, sdx, 7, 0, 1e-6f);
+    /* relu with a NaN upstream gradient: masked positions give 0 (select, not multiply) */
+    const float nan_dy[7] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    ref_relu_fwd(ex, y, 7);
+    ref_relu_bwd(y, nan_dy, dx, 7);
+    const float rdx[7] = {NAN, NAN, 0, 0, 0, NAN, 0};
+    tu_close("relu bwd NaN dy (torch)", dx, rdx, 7, 0, 0);
+    /* add / accumulate */
+    float a[5] = {1, 2, NAN, -4, 0.5f}, b[5] = {0.5f, -2, 1, INFINITY, 0.25f}, s[5];
+    ref_add(a, b, s, 5);
+    const float ws[5] = {1.5f, 0, NAN, INFINITY, 0.75f};
+    tu_close("add", s, ws, 5, 0, 0);
+    ref_accumulate(a, s, 5);
+    const float wacc[5] = {2.5f, 2, NAN, INFINITY, 1.25f};
+    tu_close("accumulate", s, wacc, 5, 0, 0);
+}
+
 /* ---- max pool ------------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -967,6 +1048,7 @@ int main(void)
     test_bn_hand();
     test_bn_fd();
     test_relu();
+    test_activations();
     test_maxpool_hand();
     test_maxpool_fd();
     test_avgpool();

@@ -1,0 +1,23 @@
+/* elementwise.cl: sums over n floats (64-bit counts), vectorised by EW_VW.
+ *  add_fwd:    y = a + b (y may alias a or b): residual sums
+ *  accumulate: y += x: gradients of a tensor that feeds several layers */
+
+__kernel void add_fwd(__global const float *a, __global const float *b, __global float *y, const long n)
+{
+    const size_t i = get_global_id(0);
+    if ((long)((i + 1) * EW_VW) <= n) {
+        EVSTORE(EVLOAD(i, a) + EVLOAD(i, b), i, y);
+    } else {
+        for (long j = (long)(i * EW_VW); j < n; j++) y[j] = a[j] + b[j];
+    }
+}
+
+__kernel void accumulate(__global const float *x, __global float *y, const long n)
+{
+    const size_t i = get_global_id(0);
+    if ((long)((i + 1) * EW_VW) <= n) {
+        EVSTORE(EVLOAD(i, y) + EVLOAD(i, x), i, y);
+    } else {
+        for (long j = (long)(i * EW_VW); j < n; j++) y[j] += x[j];
+    }
+}

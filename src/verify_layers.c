@@ -1,0 +1,201 @@
+/* verify_layers.c: the general layer ops of ops.h (activations, add/accumulate, flatten,
+ * pooling with any window, strided/rectangular conv on every path, BatchNorm1d) against the
+ * plain-C reference, at odd sizes and at the sizes real networks use, and with NaN/Inf in the
+ * inputs (every kernel must propagate them as the reference / PyTorch does). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref.h"
+#include "verify_int.h"
+
+/* puts NaN, +Inf and -Inf at a few spread positions of x (n > 0) */
+static void poison(float *x, size_t n)
+{
+    const float vals[3] = {NAN, INFINITY, -INFINITY};
+    for (size_t k = 0; k < 6; k++) x[(k * 7919 + 3) % n] = vals[k % 3];
+}
+
+static const char *const act_names[] = {"relu", "leaky_relu", "tanh", "sigmoid"};
+
+static void ref_act(ct_act_kind k, float slope, const float *x, float *y, size_t n)
+{
+    switch (k) {
+    case CT_ACT_RELU: ref_relu_fwd(x, y, n); break;
+    case CT_ACT_LEAKY_RELU: ref_leaky_relu_fwd(x, y, n, slope); break;
+    case CT_ACT_TANH: ref_tanh_fwd(x, y, n); break;
+    default: ref_sigmoid_fwd(x, y, n); break;
+    }
+}
+
+static void ref_act_bwd(ct_act_kind k, float slope, const float *x, const float *y, const float *dy, float *dx,
+                        size_t n)
+{
+    switch (k) {
+    case CT_ACT_RELU: ref_relu_bwd(y, dy, dx, n); break;
+    case CT_ACT_LEAKY_RELU: ref_leaky_relu_bwd(x, dy, dx, n, slope); break;
+    case CT_ACT_TANH: ref_tanh_bwd(y, dy, dx, n); break;
+    default: ref_sigmoid_bwd(y, dy, dx, n); break;
+    }
+}
+
+static int v_act(vctx *v, ct_act_kind k, size_t n, int nonfinite)
+{
+    const float slope = 0.01f;
+    float *x = vf_harr(v, n, -4, 4), *dy = vf_harr(v, n, -1, 1), *y = vf_harr(v, n, 0, 0), *dx = vf_harr(v, n, 0, 0);
+    VF_HOST(x, dy, y, dx);
+    if (nonfinite) {
+        poison(x, n);
+        x[n / 2] = -0.0f;
+        x[n / 3] = 0.0f;
+    }
+    ref_act(k, slope, x, y, n);
+    ref_act_bwd(k, slope, x, y, dy, dx, n);
+    cl_mem dxm, dym, ddy, ddx;
+    CT_TRY(vf_dbuf(v, n, x, &dxm));
+    CT_TRY(vf_dbuf(v, n, NULL, &dym));
+    CT_TRY(vf_dbuf(v, n, dy, &ddy));
+    CT_TRY(vf_dbuf(v, n, NULL, &ddx));
+    float *got;
+    char name[80];
+    const float tol = k == CT_ACT_RELU || k == CT_ACT_LEAKY_RELU ? 0.0f : 1e-6f;
+    CT_TRY(ct_act_forward(v->c, k, slope, n, dxm, dym));
+    CT_TRY(vf_readback(v, dym, n, &got));
+    snprintf(name, sizeof name, "%s fwd n=%zu%s", act_names[k], n, nonfinite ? " (NaN/Inf)" : "");
+    vf_check(v, name, got, y, n, tol, 4 * tol);
+    if (nonfinite && k == CT_ACT_RELU) { /* -0.0 stays -0.0 */
+        float neg = signbit(got[n / 2]) ? -1.0f : 1.0f, want = -1.0f;
+        vf_check(v, "relu(-0.0) keeps the sign", &neg, &want, 1, 0, 0);
+    }
+    CT_TRY(ct_act_backward(v->c, k, slope, n, dxm, dym, ddy, ddx));
+    CT_TRY(vf_readback(v, ddx, n, &got));
+    snprintf(name, sizeof name, "%s bwd n=%zu%s", act_names[k], n, nonfinite ? " (NaN/Inf)" : "");
+    vf_check(v, name, got, dx, n, tol, 4 * tol);
+    return CT_OK;
+}
+
+static int v_add(vctx *v, size_t n, int nonfinite)
+{
+    float *a = vf_harr(v, n, -1, 1), *b = vf_harr(v, n, -1, 1), *y = vf_harr(v, n, 0, 0), *y2 = vf_harr(v, n, 0, 0);
+    VF_HOST(a, b, y, y2);
+    if (nonfinite) poison(a, n);
+    ref_add(a, b, y, n);
+    memcpy(y2, y, n * 4);
+    ref_accumulate(b, y2, n);
+    cl_mem da, db, dy;
+    CT_TRY(vf_dbuf(v, n, a, &da));
+    CT_TRY(vf_dbuf(v, n, b, &db));
+    CT_TRY(vf_dbuf(v, n, NULL, &dy));
+    float *got;
+    char name[80];
+    CT_TRY(ct_add_forward(v->c, n, da, db, dy));
+    CT_TRY(vf_readback(v, dy, n, &got));
+    snprintf(name, sizeof name, "add n=%zu%s", n, nonfinite ? " (NaN/Inf)" : "");
+    vf_check(v, name, got, y, n, 0, 0);
+    CT_TRY(ct_accumulate(v->c, n, db, dy));
+    CT_TRY(vf_readback(v, dy, n, &got));
+    snprintf(name, sizeof name, "accumulate n=%zu%s", n, nonfinite ? " (NaN/Inf)" : "");
+    vf_check(v, name, got, y2, n, 0, 0);
+    /* y aliasing a: a += b in place */
+    CT_TRY(ct_add_forward(v->c, n, da, db, da));
+    CT_TRY(vf_readback(v, da, n, &got));
+    vf_check(v, "add in place (y = a)", got, y, n, 0, 0);
+    return CT_OK;
+}
+
+/* flatten of channel-major (C, N, HW) is the NCHW tensor itself */
+static int v_flatten(vctx *v, int N, int C, int HW)
+{
+    const size_t n = (size_t)N * C * HW;
+    float *x = vf_harr(v, n, -1, 1);
+    VF_HOST(x);
+    cl_mem dx, dy, dback;
+    CT_TRY(vf_dbuf_cm(v, x, N, C, HW, &dx));
+    CT_TRY(vf_dbuf(v, n, NULL, &dy));
+    CT_TRY(vf_dbuf(v, n, NULL, &dback));
+    float *got;
+    char name[80];
+    CT_TRY(ct_flatten_forward(v->c, C, N, HW, dx, dy));
+    CT_TRY(vf_readback(v, dy, n, &got));
+    snprintf(name, sizeof name, "flatten fwd (C=%d, N=%d, HW=%d)", C, N, HW);
+    vf_check(v, name, got, x, n, 0, 0);
+    CT_TRY(ct_flatten_backward(v->c, C, N, HW, dy, dback));
+    CT_TRY(vf_readback(v, dback, n, &got));
+    snprintf(name, sizeof name, "flatten bwd (C=%d, N=%d, HW=%d)", C, N, HW);
+    vf_check(v, name, vf_from_cm(v, got, N, C, HW), x, n, 0, 0);
+    return CT_OK;
+}
+
+/* fused BatchNorm2d + ReLU with NaN/Inf in the input: eval forward keeps NaN where the input
+ * has it (torch.relu), training backward passes dy where the output is NaN */
+static int v_bn_relu_nonfinite(vctx *v, int N, int C, int HW)
+{
+    const size_t n = (size_t)N * C * HW;
+    const int a = (C + 15) / 16 * 16, M = N * HW;
+    float *x = vf_harr(v, n, -2, 2), *dy = vf_harr(v, n, -1, 1), *params = vf_harr(v, (size_t)2 * a, 0, 0);
+    float *state = vf_harr(v, (size_t)2 * a, 0, 0), *ye = vf_harr(v, n, 0, 0), *y = vf_harr(v, n, 0, 0);
+    float *sm = vf_harr(v, (size_t)C, 0, 0), *si = vf_harr(v, (size_t)C, 0, 0), *dx = vf_harr(v, n, 0, 0);
+    float *dg = vf_harr(v, (size_t)C, 0, 0), *db = vf_harr(v, (size_t)C, 0, 0), *g = vf_harr(v, n, 0, 0);
+    VF_HOST(x, dy, params, state, ye, y, sm, si, dx, dg, db, g);
+    x[5] = NAN; /* channel 0 of image 0 (NCHW): channel 0 is NaN in training, one NaN in eval */
+    for (int c = 0; c < C; c++) {
+        params[c] = 0.5f + 0.1f * c;
+        params[a + c] = 0.1f * c - 0.2f;
+        state[c] = 0.05f * c;
+        state[a + c] = 1.0f + 0.1f * c;
+    }
+    ref_bn_fwd_eval(x, params, params + a, state, state + a, ye, N, C, HW, 1e-5f);
+    ref_relu_fwd(ye, ye, n);
+    ref_bn_fwd_train(x, params, params + a, y, NULL, NULL, sm, si, N, C, HW, 1e-5f, 0.1f);
+    ref_relu_fwd(y, y, n);
+    ref_relu_bwd(y, dy, g, n);
+    ref_bn_bwd(x, g, params, sm, si, dx, dg, db, N, C, HW);
+    ct_bn l;
+    ct_bn_init(&l, C, 0, a, 0, a, 1e-5f, 0.1f);
+    cl_mem dxm, dp, ds, dsm, dsi, dym, ddy, ddx, dgr;
+    CT_TRY(vf_dbuf_cm(v, x, N, C, HW, &dxm));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, params, &dp));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, state, &ds));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsm));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsi));
+    CT_TRY(vf_dbuf(v, n, NULL, &dym));
+    CT_TRY(vf_dbuf_cm(v, dy, N, C, HW, &ddy));
+    CT_TRY(vf_dbuf(v, n, NULL, &ddx));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, NULL, &dgr));
+    float *got;
+    CT_TRY(ct_bn_forward(v->c, &l, M, 0, dxm, dp, ds, dsm, dsi, dym, 1));
+    CT_TRY(vf_readback(v, dym, n, &got));
+    vf_check(v, "batchnorm+relu eval fwd (NaN input)", vf_from_cm(v, got, N, C, HW), ye, n, 1e-5f, 1e-5f);
+    CT_TRY(ct_bn_forward(v->c, &l, M, 1, dxm, dp, ds, dsm, dsi, dym, 1));
+    CT_TRY(vf_readback(v, dym, n, &got));
+    vf_check(v, "batchnorm+relu train fwd (NaN input)", vf_from_cm(v, got, N, C, HW), y, n, 1e-4f, 1e-4f);
+    CT_TRY(ct_bn_backward(v->c, &l, M, dxm, ddy, dym, dp, dsm, dsi, dgr, ddx));
+    CT_TRY(vf_readback(v, ddx, n, &got));
+    vf_check(v, "batchnorm+relu bwd dx (NaN input)", vf_from_cm(v, got, N, C, HW), dx, n, 1e-4f, 1e-3f);
+    CT_TRY(vf_readback(v, dgr, (size_t)2 * a, &got));
+    vf_check(v, "batchnorm+relu bwd dgamma (NaN input)", got, dg, (size_t)C, 2e-4f, 1e-4f);
+    vf_check(v, "batchnorm+relu bwd dbeta (NaN input)", got + a, db, (size_t)C, 2e-4f, 1e-4f);
+    return CT_OK;
+}
+
+int ct_verify_layers(vctx *v)
+{
+    int rc = CT_OK;
+#define RUN(call)                     \
+    do {                              \
+        if (rc == CT_OK) rc = (call); \
+        vf_release(v);                \
+    } while (0)
+    for (int k = 0; k <= (int)CT_ACT_SIGMOID; k++) {
+        RUN(v_act(v, (ct_act_kind)k, 1000003, 0));
+        RUN(v_act(v, (ct_act_kind)k, 37, 1));
+        RUN(v_act(v, (ct_act_kind)k, 4099, 1));
+    }
+    RUN(v_add(v, 1000003, 0));
+    RUN(v_add(v, 53, 1));
+    RUN(v_flatten(v, 5, 7, 9));
+    RUN(v_flatten(v, 3, 32, 49));
+    RUN(v_bn_relu_nonfinite(v, 3, 4, 25));
+#undef RUN
+    return rc;
+}
