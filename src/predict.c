@@ -139,6 +139,11 @@ static int predictor_start(ct_predictor *p)
 
 int ct_predictor_run(ct_predictor *p, const float *images01, size_t n, float *probs)
 {
+    return ct_predictor_run_logits(p, images01, n, probs, NULL);
+}
+
+int ct_predictor_run_logits(ct_predictor *p, const float *images01, size_t n, float *probs, float *logits)
+{
     if (!p->m) CT_TRY(predictor_start(p));
     for (size_t b = 0; b < n; b += (size_t)p->batch) {
         int N = (int)(n - b < (size_t)p->batch ? n - b : (size_t)p->batch);
@@ -148,6 +153,7 @@ int ct_predictor_run(ct_predictor *p, const float *images01, size_t n, float *pr
         CT_TRY(ct_model_forward(p->m, N, 0, 0, 0));
         CT_TRY(ct_buffer_read(p->ctx, p->m->logits, 0, (size_t)N * 10 * sizeof(float), p->logits));
         for (int i = 0; i < N; i++) ct_softmax10(p->logits + (size_t)i * 10, probs + (b + (size_t)i) * 10);
+        if (logits) memcpy(logits + b * 10, p->logits, (size_t)N * 10 * sizeof(float));
     }
     return CT_OK;
 }
@@ -159,7 +165,7 @@ typedef struct {
     ct_predictor *p;
     float *pending;      /* images waiting for a forward pass */
     size_t n_pending, cap_pred, cap_issues;
-    float *probs;
+    float *probs, *logits;
 } job;
 
 static int add_issue(job *J, const char *input, long index, int status, const char *fmt, ...)
@@ -194,13 +200,14 @@ static int flush(job *J)
 {
     if (!J->n_pending) return CT_OK;
     ct_predict_result *r = J->r;
-    CT_TRY(ct_predictor_run(J->p, J->pending, J->n_pending, J->probs));
+    CT_TRY(ct_predictor_run_logits(J->p, J->pending, J->n_pending, J->probs, J->logits));
     snprintf(r->device, sizeof r->device, "%s", ct_predictor_device(J->p));
     r->batch_size = ct_predictor_batch_size(J->p);
     ct_prediction *first = r->pred + r->n_pred - J->n_pending;
     for (size_t i = 0; i < J->n_pending; i++) {
         ct_prediction *q = first + i;
         memcpy(q->probs, J->probs + i * 10, sizeof q->probs);
+        memcpy(q->logits, J->logits + i * 10, sizeof q->logits);
         int arg = 0;
         for (int k = 1; k < 10; k++)
             if (q->probs[k] > q->probs[arg]) arg = k;
@@ -312,7 +319,8 @@ int ct_predict_files(const char *const *inputs, size_t n_inputs, const ct_predic
     r->batch_size = o->batch_size;
     J.pending = malloc((size_t)o->batch_size * 784 * sizeof(float));
     J.probs = malloc((size_t)o->batch_size * 10 * sizeof(float));
-    if (!J.pending || !J.probs) rc = ct_fail(CT_ERR_NOMEM, "out of host memory (batch of %d)", o->batch_size);
+    J.logits = malloc((size_t)o->batch_size * 10 * sizeof(float));
+    if (!J.pending || !J.probs || !J.logits) rc = ct_fail(CT_ERR_NOMEM, "out of host memory (batch of %d)", o->batch_size);
     for (size_t i = 0; i < n_inputs && rc == CT_OK; i++) {
         const char *path = inputs[i];
         ct_file_kind kind;
@@ -349,6 +357,7 @@ int ct_predict_files(const char *const *inputs, size_t n_inputs, const ct_predic
     }
     free(J.pending);
     free(J.probs);
+    free(J.logits);
     ct_predictor_free(J.p);
     return rc;
 }

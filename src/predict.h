@@ -29,6 +29,8 @@ const char *ct_predictor_device(const ct_predictor *p);
 int ct_predictor_batch_size(const ct_predictor *p);
 /* n images of 784 floats in [0,1] (MNIST form, not normalised) -> probs (n x 10, softmax). */
 int ct_predictor_run(ct_predictor *p, const float *images01, size_t n, float *probs);
+/* The same, also keeping the raw logits (n x 10) when `logits` is not NULL. */
+int ct_predictor_run_logits(ct_predictor *p, const float *images01, size_t n, float *probs, float *logits);
 
 /* --- files in, results out ------------------------------------------------------------------ */
 typedef struct {
@@ -37,6 +39,7 @@ typedef struct {
     int label;           /* argmax */
     float confidence;    /* max softmax probability */
     float probs[10];
+    float logits[10];    /* the network's raw outputs (before softmax) */
     int low_confidence;  /* confidence < threshold */
 } ct_prediction;
 

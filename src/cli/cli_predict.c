@@ -45,7 +45,7 @@ static int resolve_model(const ct_config *cfg, const char *spec, char *path, cha
 }
 
 static const char *USAGE =
-    "allowed: --model NAME|PATH, --threshold X (0..1), --probabilities, --config F, --set section.key=value, "
+    "allowed: --model NAME|PATH, --threshold X (0..1), --probabilities, --logits, --config F, --set section.key=value, "
     "--device SEL, --json, -q, -v, then INPUT... (PNG, PGM or IDX files)";
 
 int cli_predict(int argc, char **argv)
@@ -53,7 +53,7 @@ int cli_predict(int argc, char **argv)
     cli_opts o = {0};
     ct_config cfg;
     ct_config_defaults(&cfg);
-    int sets = 0, probs = -1, rc;
+    int sets = 0, probs = -1, logits = 0, rc;
     const char *model = NULL;
     double threshold = NAN;
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -103,6 +103,8 @@ int cli_predict(int argc, char **argv)
             }
         } else if (!strcmp(a, "--probabilities")) {
             probs = 1;
+        } else if (!strcmp(a, "--logits")) {
+            logits = 1;
         } else {
             free(inputs);
             return cli_die(ct_fail(CT_ERR_USAGE, "predict: unknown option '%s' (%s)", a, USAGE));
@@ -145,6 +147,10 @@ int cli_predict(int argc, char **argv)
                 printf("  probabilities");
                 for (int k = 0; k < 10; k++) printf(" %.4f", q->probs[k]);
             }
+            if (logits) {
+                printf("  logits");
+                for (int k = 0; k < 10; k++) printf(" %.9g", q->logits[k]);
+            }
             printf("\n");
         }
         printf("%zu predicted, avg_confidence %.4f, low_confidence_count %zu (threshold %.2f)", r.n_pred,
@@ -181,6 +187,12 @@ int cli_predict(int argc, char **argv)
                 ct_jw_key(&w, "probabilities");
                 ct_jw_begin_array(&w);
                 for (int k = 0; k < 10; k++) ct_jw_double(&w, r6(q->probs[k]));
+                ct_jw_end_array(&w);
+            }
+            if (logits) { /* unrounded, e.g. to compare with another runtime */
+                ct_jw_key(&w, "logits");
+                ct_jw_begin_array(&w);
+                for (int k = 0; k < 10; k++) ct_jw_double(&w, q->logits[k]);
                 ct_jw_end_array(&w);
             }
             ct_jw_end_object(&w);

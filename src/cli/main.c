@@ -20,7 +20,10 @@ static const struct {
     {"models", cli_models, "models [--config F] [--set k=v]... [--json]\n      saved models in output.model_save_dir, newest first, and which one is in production"},
     {"evaluate", cli_evaluate, "evaluate [--model NAME|PATH] [--data DIR] [--device SEL] [--config F] [--set k=v]... [--json]\n      test accuracy, loss, confusion matrix, classification report; writes evaluation.json and PNGs"},
     {"deploy", cli_deploy, "deploy [--model NAME|PATH] [--threshold X] [--force] [--custom NAME] [--config F] [--set k=v]... [--json]\n      copy the model to production if its test accuracy >= threshold (exit 5: skipped)"},
-    {"predict", cli_predict, "predict [--model NAME|PATH] [--threshold X] [--probabilities] [--json] INPUT...\n      predict digits in PNG/PGM pictures and IDX files (exit 3 when an input could not be read)"},
+    {"predict", cli_predict, "predict [--model NAME|PATH] [--threshold X] [--probabilities] [--logits] [--json] INPUT...\n      predict digits in PNG/PGM pictures and IDX files (exit 3 when an input could not be read)"},
+    {"export", cli_export,
+     "export [--model NAME|PATH] [--config F] [--format onnx] [-o FILE] [--opset 13] [--softmax] [--json]\n"
+     "      write the model as ONNX (input 'input' [N,C,H,W], output 'logits'; runs in ONNX Runtime)"},
     {"bench", cli_bench,
      "bench [--device SEL] [--batch N] [--steps N] [--eval-batch N] [--json]\n"
      "      training/evaluation images/s, per-kernel profile, build times, device memory"},
