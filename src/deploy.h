@@ -14,7 +14,10 @@
  * evaluated first (evaluate.h).
  * Deploying = copying the model file atomically to
  * `<model_save_dir>/production/<production name>.safetensors` and rewriting the production
- * marker `<model_save_dir>/production.json` (atomically) that `cltrain models` reads. */
+ * marker `<model_save_dir>/production.json` (atomically) that `cltrain models` reads.
+ * Unless no_onnx is set, the model is also exported as ONNX (io/onnx_export.h) to
+ * `<model_save_dir>/production/<production name>.onnx` first, named `onnx_path` in the marker and
+ * the result; a model that cannot be exported fails the deployment (nothing is copied). */
 #ifndef CLTRAIN_DEPLOY_H
 #define CLTRAIN_DEPLOY_H
 
@@ -25,6 +28,7 @@
 typedef struct {
     const char *model;  /* the candidate (name or path); NULL = newest. Ignored for a custom deploy */
     const char *device; /* for an evaluation, when one is needed */
+    int no_onnx;        /* do not write the .onnx file beside the production copy */
 } ct_deploy_opts;
 
 typedef struct {
@@ -32,6 +36,7 @@ typedef struct {
     char type[32];     /* standard, force_override, user_override */
     char model_name[CT_STORE_NAME_MAX];  /* production name; "" when skipped/failed */
     char production_path[CT_STORE_PATH_MAX + 600];
+    char onnx_path[CT_STORE_PATH_MAX + 600]; /* the ONNX export beside it; "" when none (--no-onnx) */
     char source_name[CT_STORE_NAME_MAX], source_path[CT_STORE_PATH_MAX];
     char custom_model_name[CT_CONFIG_STR_MAX];
     char error[1024];  /* failed_custom: why */

@@ -154,7 +154,7 @@ int ct_pipeline_run(const ct_config *cfg, const ct_pipeline_opts *o, ct_pipeline
     if ((rc = ct_eval_to_json(&r->eval, &j_eval)) != CT_OK) goto out;
     report(o, "evaluation", j_eval, &r->eval);
 
-    ct_deploy_opts dopt = {r->train.model_path, o->device};
+    ct_deploy_opts dopt = {r->train.model_path, o->device, 0};
     rc = ct_deploy(cfg, &dopt, &r->deploy, NULL);
     if (r->deploy.status[0]) {
         int r2 = ct_deploy_to_json(&r->deploy, &j_deploy);

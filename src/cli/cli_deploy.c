@@ -29,7 +29,7 @@ int cli_deploy(int argc, char **argv)
     cli_opts o = {0};
     ct_config cfg;
     ct_config_defaults(&cfg);
-    int sets = 0, force = 0;
+    int sets = 0, force = 0, no_onnx = 0;
     const char *model = NULL, *thr = NULL, *custom = NULL;
     for (int i = 2; i < argc; i++) {
         int t = cli_take_common(argc, argv, &i, &o);
@@ -38,11 +38,12 @@ int cli_deploy(int argc, char **argv)
         if (t == 0) t = take_value(argc, argv, &i, "--threshold", &thr);
         if (t == 0) t = take_value(argc, argv, &i, "--custom", &custom);
         if (t == 0 && !strcmp(argv[i], "--force")) force = t = 1;
+        if (t == 0 && !strcmp(argv[i], "--no-onnx")) no_onnx = t = 1;
         if (t < 0) return cli_die(-t);
         if (t) continue;
         return cli_die(ct_fail(CT_ERR_USAGE,
                                "deploy: unknown option '%s' (allowed: --model NAME|PATH, --threshold X, --force, "
-                               "--custom NAME, --data DIR, --device SEL, --config F, --set section.key=value, --json, "
+                               "--custom NAME, --no-onnx, --data DIR, --device SEL, --config F, --set section.key=value, --json, "
                                "-q, -v)",
                                argv[i]));
     }
@@ -69,7 +70,7 @@ int cli_deploy(int argc, char **argv)
         return cli_die(ct_fail(CT_ERR_USAGE, "give either --model (a candidate checked against the threshold) or "
                                              "--custom / deployment.custom_model_name (deployed as is), not both"));
     ct_deploy_result r;
-    ct_deploy_opts dopt = {model, o.device};
+    ct_deploy_opts dopt = {model, o.device, no_onnx};
     rc = ct_deploy(&cfg, &dopt, &r, NULL);
     if (r.status[0] && !o.json) {
         if (!strcmp(r.status, "skipped"))
@@ -80,8 +81,9 @@ int cli_deploy(int argc, char **argv)
         else {
             printf("deployment: %s (%s): %s -> %s", r.status, r.type, r.source_name, r.model_name);
             if (r.accuracy >= 0) printf(" (test accuracy %.4f, threshold %g)", r.accuracy, r.threshold);
-            printf("\nproduction copy: %s\nmarker: %s/%s\n", r.production_path, cfg.output.model_save_dir,
-                   CT_STORE_MARKER);
+            printf("\nproduction copy: %s\n", r.production_path);
+            if (r.onnx_path[0]) printf("ONNX export: %s\n", r.onnx_path);
+            printf("marker: %s/%s\n", cfg.output.model_save_dir, CT_STORE_MARKER);
         }
     }
     if (r.status[0] && o.json) {

@@ -19,7 +19,7 @@ static const struct {
     {"pipeline", cli_pipeline, "pipeline [--config F] [--set section.key=value]... [--data DIR] [--device SEL] [--json]\n      the whole job: data -> train -> evaluate -> deploy; writes runs/<model>/pipeline.json (exit 5: skipped)"},
     {"models", cli_models, "models [--config F] [--set k=v]... [--json]\n      saved models in output.model_save_dir, newest first, and which one is in production"},
     {"evaluate", cli_evaluate, "evaluate [--model NAME|PATH] [--data DIR] [--device SEL] [--config F] [--set k=v]... [--json]\n      test accuracy, loss, confusion matrix, classification report; writes evaluation.json and PNGs"},
-    {"deploy", cli_deploy, "deploy [--model NAME|PATH] [--threshold X] [--force] [--custom NAME] [--config F] [--set k=v]... [--json]\n      copy the model to production if its test accuracy >= threshold (exit 5: skipped)"},
+    {"deploy", cli_deploy, "deploy [--model NAME|PATH] [--threshold X] [--force] [--custom NAME] [--no-onnx] [--config F] [--set k=v]... [--json]\n      copy the model (and its ONNX export) to production if its test accuracy >= threshold (exit 5: skipped)"},
     {"predict", cli_predict, "predict [--model NAME|PATH] [--threshold X] [--probabilities] [--logits] [--json] INPUT...\n      predict digits in PNG/PGM pictures and IDX files (exit 3 when an input could not be read)"},
     {"export", cli_export,
      "export [--model NAME|PATH] [--config F] [--format onnx] [-o FILE] [--opset 13] [--softmax] [--json]\n"
