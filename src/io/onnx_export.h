@@ -59,15 +59,16 @@ typedef struct {
 typedef struct {
     int opset, ir_version, n_nodes, n_initializers, classes;
     int in_c, in_h, in_w;
-    double mean, std;        /* normalisation written into metadata_props */
+    double mean, std;        /* normalisation written into metadata_props (the first channel's) */
     char network_source[16]; /* "metadata" (the file's network), "config", "digitcnn" (from shapes) */
     size_t bytes;
 } ct_onnx_info;
 
 /* Reads the model, picks its network (the file's `network` metadata, else o->net, else DigitCNN
  * from the tensor shapes), writes the ONNX model to out_path atomically and fills *info (may be
- * NULL). metadata_props: mean, std (the model's config metadata data.mean/std, else MNIST's),
- * class_names (JSON array; the config's data.class_names when present, else "0".."K-1"),
+ * NULL). metadata_props: mean, std (the model's config metadata data.mean/std: a number, or a
+ * JSON list per channel; else MNIST's 0.1307/0.3081), class_names (JSON array: the file's
+ * `class_names` metadata, else the config's data.class_names, else "0".."K-1"),
  * preprocessing (the formula in words), input_shape, network (the JSON form), source_model,
  * cltrain_version. */
 int ct_onnx_export_file(const ct_onnx_file_opts *o, const char *out_path, ct_onnx_info *info);

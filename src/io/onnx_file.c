@@ -12,22 +12,55 @@
 #include "io/onnx_export.h"
 #include "modelio.h"
 
-/* data.mean / data.std / data.class_names from the model's `config` metadata (JSON) */
-static void read_config_meta(const ct_st_file *f, double *mean, double *std, json_t **class_names)
+/* a normalisation value: a number, or a per-channel list of numbers (data.mean: [0.485, ...]) */
+static int norm_value(json_t *v, double *first, char *text, size_t cap)
+{
+    if (json_is_number(v) && isfinite(json_number_value(v))) {
+        *first = json_number_value(v);
+        snprintf(text, cap, "%.9g", *first);
+        return 1;
+    }
+    if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > 16) return 0;
+    size_t at = (size_t)snprintf(text, cap, "[");
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *x = json_array_get(v, i);
+        if (!json_is_number(x) || !isfinite(json_number_value(x)) || at >= cap) return 0;
+        at += (size_t)snprintf(text + at, cap - at, "%s%.9g", i ? "," : "", json_number_value(x));
+    }
+    if (at + 2 > cap) return 0;
+    snprintf(text + at, cap - at, "]");
+    *first = json_number_value(json_array_get(v, 0));
+    return 1;
+}
+
+/* data.mean / data.std (number or list) and data.class_names from the model's `config`
+ * metadata (JSON); the file's own `class_names` metadata comes first */
+static void read_config_meta(const ct_st_file *f, double *mean, double *std, char *mean_s, char *std_s, size_t cap,
+                             json_t **class_names)
 {
     *mean = 0.1307; /* MNIST's, as predict.h's defaults */
     *std = 0.3081;
-    *class_names = NULL;
-    const char *cfg = ct_st_metadata_get(f, "config");
+    snprintf(mean_s, cap, "0.1307");
+    snprintf(std_s, cap, "0.3081");
+    const char *cfg = ct_st_metadata_get(f, "config"), *cn = ct_st_metadata_get(f, "class_names");
     json_t *root = cfg ? json_loads(cfg, 0, NULL) : NULL;
     json_t *d = root ? json_object_get(root, "data") : NULL;
-    json_t *m = d ? json_object_get(d, "mean") : NULL, *s = d ? json_object_get(d, "std") : NULL;
-    if (json_is_number(m) && json_is_number(s) && isfinite(json_number_value(m)) && json_number_value(s) > 0) {
-        *mean = json_number_value(m);
-        *std = json_number_value(s);
+    double m, sd;
+    char ms[256], ss[256];
+    if (d && norm_value(json_object_get(d, "mean"), &m, ms, sizeof ms) &&
+        norm_value(json_object_get(d, "std"), &sd, ss, sizeof ss) && sd > 0) {
+        *mean = m;
+        *std = sd;
+        snprintf(mean_s, cap, "%s", ms);
+        snprintf(std_s, cap, "%s", ss);
     }
-    json_t *cn = d ? json_object_get(d, "class_names") : NULL;
-    if (json_is_array(cn)) *class_names = json_incref(cn);
+    json_t *names = cn ? json_loads(cn, 0, NULL) : NULL;
+    if (!json_is_array(names)) {
+        json_decref(names);
+        names = d ? json_incref(json_object_get(d, "class_names")) : NULL;
+    }
+    *class_names = json_is_array(names) ? names : NULL;
+    if (!*class_names) json_decref(names);
     json_decref(root);
 }
 
@@ -82,15 +115,14 @@ static int write_model(const ct_onnx_file_opts *o, const ct_st_file *f, const ct
 {
     double mean, std;
     json_t *given = NULL;
-    read_config_meta(f, &mean, &std, &given);
-    char name[512], smean[32], sstd[32], shape[96], pre[320];
+    char name[512], smean[256], sstd[256], shape[96], pre[400];
+    read_config_meta(f, &mean, &std, smean, sstd, sizeof smean, &given);
     stem(o->model_path, name, sizeof name);
-    snprintf(smean, sizeof smean, "%.9g", mean);
-    snprintf(sstd, sizeof sstd, "%.9g", std);
     snprintf(shape, sizeof shape, "[N, %d, %d, %d]", net->in_c, net->in_h, net->in_w);
     snprintf(pre, sizeof pre,
-             "input = (pixel / 255 - mean) / std, float32, shape %s (N, C, H, W), pixels 0..255 as in the "
-             "training data (MNIST: white digit on black); logits -> softmax for probabilities",
+             "input = (pixel / 255 - mean) / std (per channel when mean/std are lists), float32, shape %s "
+             "(N, C, H, W), pixels 0..255 as in the training data (MNIST: white digit on black); "
+             "logits -> softmax for probabilities",
              shape);
     char *classes = class_names_json(given, net->classes), *netjson = NULL;
     json_decref(given);
