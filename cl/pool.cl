@@ -171,3 +171,150 @@ __kernel void avgpool_bwd(__global const float *dy, __global float *dx, const in
         }
     }
 }
+
+/* ---- general windows: kernel (KH, KW), stride (SH, SW), zero padding (PH, PW), floor mode ----
+ * as PyTorch's CPU kernels. A window starts at (oh*SH - PH, ow*SW - PW); only its cells inside the
+ * input are read.
+ *  maxpool_fwd: max over the cells; the first maximum in row-major order wins, a NaN replaces
+ *      the running maximum (so NaN propagates; of several NaNs the last wins); padding is never a
+ *      candidate (-inf start, index the first in-bounds cell). One work-item per output.
+ *  maxpool_bwd: one work-item per plane zeroes it, then adds each output's gradient at its
+ *      window's argmax in output order (PyTorch's order; overlapping windows accumulate).
+ *  avgpool2d_fwd/bwd: sum / divisor, divisor = the window clipped to the padded input
+ *      (count_include_pad) or to the input; backward per plane like maxpool_bwd.
+ *  adaptive_avgpool_fwd/bwd: AdaptiveAvgPool2d on planes (layout kept). */
+
+inline int ct_pool_argmax(__global const float *plane, const int H, const int W, const int h0, const int w0,
+                          const int KH, const int KW, float *best)
+{
+    const int hs = max(h0, 0), ws = max(w0, 0), he = min(h0 + KH, H), we = min(w0 + KW, W);
+    int arg = hs * W + ws;
+    float m = -INFINITY;
+    for (int h = hs; h < he; h++)
+        for (int w = ws; w < we; w++) {
+            const float v = plane[h * W + w];
+            if (v > m || isnan(v)) {
+                m = v;
+                arg = h * W + w;
+            }
+        }
+    *best = m;
+    return arg;
+}
+
+__kernel void maxpool_fwd(__global const float *x, __global float *y, const int P, const int H, const int W,
+                          const int OH, const int OW, const int KH, const int KW, const int SH, const int SW,
+                          const int PH, const int PW)
+{
+    const size_t o = get_global_id(0); /* (p*OH + oh)*OW + ow */
+    if (o >= (size_t)P * OH * OW) return;
+    const int ow = (int)(o % OW), oh = (int)((o / OW) % OH);
+    const size_t p = o / ((size_t)OH * OW);
+    float m;
+    ct_pool_argmax(x + p * H * W, H, W, oh * SH - PH, ow * SW - PW, KH, KW, &m);
+    y[o] = m;
+}
+
+__kernel void maxpool_bwd(__global const float *x, __global const float *dy, __global float *dx, const int P,
+                          const int H, const int W, const int OH, const int OW, const int KH, const int KW,
+                          const int SH, const int SW, const int PH, const int PW)
+{
+    const int p = get_global_id(0);
+    if (p >= P) return;
+    __global const float *plane = x + (size_t)p * H * W;
+    __global const float *g = dy + (size_t)p * OH * OW;
+    __global float *d = dx + (size_t)p * H * W;
+    for (int i = 0; i < H * W; i++) d[i] = 0.0f;
+    for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+            float m;
+            const int a = ct_pool_argmax(plane, H, W, oh * SH - PH, ow * SW - PW, KH, KW, &m);
+            d[a] += g[oh * OW + ow];
+        }
+}
+
+/* window [hs, he) x [ws, we) of output (oh, ow) clipped to the input, and its divisor */
+inline float ct_avg_window(const int oh, const int ow, const int H, const int W, const int KH, const int KW,
+                           const int SH, const int SW, const int PH, const int PW, const int include_pad, int *hs,
+                           int *he, int *ws, int *we)
+{
+    const int h0 = oh * SH - PH, w0 = ow * SW - PW;
+    const int h1 = min(h0 + KH, H + PH), w1 = min(w0 + KW, W + PW);
+    const int padded = (h1 - h0) * (w1 - w0);
+    *hs = max(h0, 0);
+    *ws = max(w0, 0);
+    *he = min(h1, H);
+    *we = min(w1, W);
+    return (float)(include_pad ? padded : (*he - *hs) * (*we - *ws));
+}
+
+__kernel void avgpool2d_fwd(__global const float *x, __global float *y, const int P, const int H, const int W,
+                            const int OH, const int OW, const int KH, const int KW, const int SH, const int SW,
+                            const int PH, const int PW, const int include_pad)
+{
+    const size_t o = get_global_id(0);
+    if (o >= (size_t)P * OH * OW) return;
+    const int ow = (int)(o % OW), oh = (int)((o / OW) % OH);
+    __global const float *plane = x + o / ((size_t)OH * OW) * H * W;
+    int hs, he, ws, we;
+    const float div = ct_avg_window(oh, ow, H, W, KH, KW, SH, SW, PH, PW, include_pad, &hs, &he, &ws, &we);
+    float s = 0.0f;
+    for (int h = hs; h < he; h++)
+        for (int w = ws; w < we; w++) s += plane[h * W + w];
+    y[o] = s / div;
+}
+
+__kernel void avgpool2d_bwd(__global const float *dy, __global float *dx, const int P, const int H, const int W,
+                            const int OH, const int OW, const int KH, const int KW, const int SH, const int SW,
+                            const int PH, const int PW, const int include_pad)
+{
+    const int p = get_global_id(0);
+    if (p >= P) return;
+    __global const float *g = dy + (size_t)p * OH * OW;
+    __global float *d = dx + (size_t)p * H * W;
+    for (int i = 0; i < H * W; i++) d[i] = 0.0f;
+    for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+            int hs, he, ws, we;
+            const float div = ct_avg_window(oh, ow, H, W, KH, KW, SH, SW, PH, PW, include_pad, &hs, &he, &ws, &we);
+            const float v = g[oh * OW + ow] / div;
+            for (int h = hs; h < he; h++)
+                for (int w = ws; w < we; w++) d[h * W + w] += v;
+        }
+}
+
+/* AdaptiveAvgPool2d on P planes keeping the layout; one work-item per output */
+__kernel void adaptive_avgpool_fwd(__global const float *x, __global float *y, const int P, const int H,
+                                   const int W, const int OH, const int OW)
+{
+    const size_t o = get_global_id(0);
+    if (o >= (size_t)P * OH * OW) return;
+    const int ow = (int)(o % OW), oh = (int)((o / OW) % OH);
+    __global const float *plane = x + o / ((size_t)OH * OW) * H * W;
+    const int h0 = (oh * H) / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+    const int w0 = (ow * W) / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
+    float s = 0.0f;
+    for (int h = h0; h < h1; h++)
+        for (int w = w0; w < w1; w++) s += plane[h * W + w];
+    y[o] = s / (float)((h1 - h0) * (w1 - w0));
+}
+
+/* one work-item per plane (windows may overlap), as avgpool_bwd */
+__kernel void adaptive_avgpool_bwd(__global const float *dy, __global float *dx, const int P, const int H,
+                                   const int W, const int OH, const int OW)
+{
+    const int p = get_global_id(0);
+    if (p >= P) return;
+    __global const float *g = dy + (size_t)p * OH * OW;
+    __global float *plane = dx + (size_t)p * H * W;
+    for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
+    for (int oh = 0; oh < OH; oh++) {
+        const int h0 = (oh * H) / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+        for (int ow = 0; ow < OW; ow++) {
+            const int w0 = (ow * W) / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
+            const float v = g[oh * OW + ow] / (float)((h1 - h0) * (w1 - w0));
+            for (int h = h0; h < h1; h++)
+                for (int w = w0; w < w1; w++) plane[h * W + w] += v;
+        }
+    }
+}

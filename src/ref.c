@@ -304,6 +304,113 @@ void ref_maxpool2_bwd(const float *x, const float *dy, float *dx, int N, int C, 
     }
 }
 
+/* ---- general max / avg pool ------------------------------------------------------------------------ */
+
+static int pool_out(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
+
+/* PyTorch's argmax of the window starting at (h0, w0), clipped to the input; *best = its value */
+static size_t pool_argmax(const float *xp, int H, int W, int h0, int w0, int kh, int kw, float *best)
+{
+    const int hs = h0 > 0 ? h0 : 0, ws = w0 > 0 ? w0 : 0;
+    const int he = h0 + kh < H ? h0 + kh : H, we = w0 + kw < W ? w0 + kw : W;
+    size_t arg = (size_t)hs * W + ws;
+    float m = -INFINITY;
+    for (int h = hs; h < he; h++)
+        for (int w = ws; w < we; w++) {
+            const float v = xp[(size_t)h * W + w];
+            if (v > m || isnan(v)) {
+                m = v;
+                arg = (size_t)h * W + w;
+            }
+        }
+    *best = m;
+    return arg;
+}
+
+void ref_maxpool2d_fwd(const float *x, float *y, int N, int C, int H, int W, int kh, int kw, int sh, int sw,
+                       int ph, int pw)
+{
+    const int OH = pool_out(H, kh, sh, ph), OW = pool_out(W, kw, sw, pw);
+    for (size_t pl = 0; pl < (size_t)N * C; pl++)
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                float m;
+                pool_argmax(x + pl * H * W, H, W, oy * sh - ph, ox * sw - pw, kh, kw, &m);
+                y[(pl * OH + oy) * OW + ox] = m;
+            }
+}
+
+void ref_maxpool2d_bwd(const float *x, const float *dy, float *dx, int N, int C, int H, int W, int kh, int kw,
+                       int sh, int sw, int ph, int pw)
+{
+    const int OH = pool_out(H, kh, sh, ph), OW = pool_out(W, kw, sw, pw);
+    for (size_t pl = 0; pl < (size_t)N * C; pl++) {
+        float *dp = dx + pl * H * W;
+        memset(dp, 0, sizeof(float) * (size_t)H * W);
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                float m;
+                const size_t a = pool_argmax(x + pl * H * W, H, W, oy * sh - ph, ox * sw - pw, kh, kw, &m);
+                dp[a] += dy[(pl * OH + oy) * OW + ox];
+            }
+    }
+}
+
+/* in-bounds window of output (oy, ox) and its divisor */
+static double avg_window(int oy, int ox, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int incl,
+                         int *hs, int *he, int *ws, int *we)
+{
+    const int h0 = oy * sh - ph, w0 = ox * sw - pw;
+    const int h1 = h0 + kh < H + ph ? h0 + kh : H + ph, w1 = w0 + kw < W + pw ? w0 + kw : W + pw;
+    const int padded = (h1 - h0) * (w1 - w0);
+    *hs = h0 > 0 ? h0 : 0;
+    *ws = w0 > 0 ? w0 : 0;
+    *he = h1 < H ? h1 : H;
+    *we = w1 < W ? w1 : W;
+    return incl ? padded : (*he - *hs) * (*we - *ws);
+}
+
+void ref_avgpool2d_fwd(const float *x, float *y, int N, int C, int H, int W, int kh, int kw, int sh, int sw,
+                       int ph, int pw, int count_include_pad)
+{
+    const int OH = pool_out(H, kh, sh, ph), OW = pool_out(W, kw, sw, pw);
+    for (size_t pl = 0; pl < (size_t)N * C; pl++)
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                int hs, he, ws, we;
+                const double div = avg_window(oy, ox, H, W, kh, kw, sh, sw, ph, pw, count_include_pad, &hs, &he, &ws, &we);
+                double acc = 0;
+                for (int h = hs; h < he; h++)
+                    for (int w = ws; w < we; w++) acc += x[(pl * H + h) * W + w];
+                y[(pl * OH + oy) * OW + ox] = (float)(acc / div);
+            }
+}
+
+void ref_avgpool2d_bwd(const float *dy, float *dx, int N, int C, int H, int W, int kh, int kw, int sh, int sw,
+                       int ph, int pw, int count_include_pad)
+{
+    const int OH = pool_out(H, kh, sh, ph), OW = pool_out(W, kw, sw, pw);
+    const size_t plane = (size_t)H * W;
+    double *acc = calloc(plane ? plane : 1, sizeof(double));
+    if (!acc) {
+        for (size_t i = 0; i < (size_t)N * C * plane; i++) dx[i] = NAN;
+        return;
+    }
+    for (size_t pl = 0; pl < (size_t)N * C; pl++) {
+        memset(acc, 0, sizeof(double) * plane);
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                int hs, he, ws, we;
+                const double div = avg_window(oy, ox, H, W, kh, kw, sh, sw, ph, pw, count_include_pad, &hs, &he, &ws, &we);
+                const double g = (double)dy[(pl * OH + oy) * OW + ox] / div;
+                for (int h = hs; h < he; h++)
+                    for (int w = ws; w < we; w++) acc[(size_t)h * W + w] += g;
+            }
+        for (size_t i = 0; i < plane; i++) dx[pl * plane + i] = (float)acc[i];
+    }
+    free(acc);
+}
+
 /* ---- adaptive average pool ------------------------------------------------------------------------ */
 
 static int ap_start(int i, int in, int out) { return (int)(((long long)i * in) / out); }

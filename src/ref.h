@@ -62,6 +62,20 @@ void ref_accumulate(const float *x, float *y, size_t n);
 void ref_maxpool2_fwd(const float *x, float *y, int N, int C, int H, int W);
 void ref_maxpool2_bwd(const float *x, const float *dy, float *dx, int N, int C, int H, int W);
 
+/* MaxPool2d / AvgPool2d with kernel (kh, kw), stride (sh, sw), zero padding (ph, pw), floor mode:
+ * OH = (H + 2*ph - kh) / sh + 1. Max: PyTorch CPU's rule over the in-bounds cells of each window
+ * (start -inf, index = the first in-bounds cell, take v when v > max || isnan(v)); backward adds dy
+ * at that index (overlapping windows accumulate). Avg: divisor = the window clipped to the padded
+ * input (count_include_pad) or to the input; backward spreads dy/divisor over the in-bounds cells. */
+void ref_maxpool2d_fwd(const float *x, float *y, int N, int C, int H, int W, int kh, int kw, int sh, int sw,
+                       int ph, int pw);
+void ref_maxpool2d_bwd(const float *x, const float *dy, float *dx, int N, int C, int H, int W, int kh, int kw,
+                       int sh, int sw, int ph, int pw);
+void ref_avgpool2d_fwd(const float *x, float *y, int N, int C, int H, int W, int kh, int kw, int sh, int sw,
+                       int ph, int pw, int count_include_pad);
+void ref_avgpool2d_bwd(const float *dy, float *dx, int N, int C, int H, int W, int kh, int kw, int sh, int sw,
+                       int ph, int pw, int count_include_pad);
+
 /* AdaptiveAvgPool2d: window for output i is [floor(i*H/OH), ceil((i+1)*H/OH)) (overlapping
  * when H % OH != 0), same for columns. Backward: each output's dy/count added to its window. */
 void ref_adaptive_avgpool_fwd(const float *x, float *y, int N, int C, int H, int W, int OH, int OW);

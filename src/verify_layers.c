@@ -178,6 +178,77 @@ static int v_bn_relu_nonfinite(vctx *v, int N, int C, int HW)
     return CT_OK;
 }
 
+/* max and average pooling with any window; max on inputs with ties (a quantised grid) */
+static int v_pool(vctx *v, int N, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int incl,
+                  int nonfinite)
+{
+    ct_pool2d p;
+    ct_pool2d_init(&p, kh, kw, sh, sw, ph, pw, H, W, incl);
+    const size_t n = (size_t)N * C * H * W, no = (size_t)N * C * p.oh * p.ow;
+    float *x = vf_harr(v, n, -1, 1), *dy = vf_harr(v, no, -1, 1), *my = vf_harr(v, no, 0, 0), *mdx = vf_harr(v, n, 0, 0);
+    float *ay = vf_harr(v, no, 0, 0), *adx = vf_harr(v, n, 0, 0);
+    VF_HOST(x, dy, my, mdx, ay, adx);
+    for (size_t i = 0; i < n; i++) x[i] = floorf(x[i] * 8.0f) / 8.0f; /* ties */
+    if (nonfinite) poison(x, n);
+    ref_maxpool2d_fwd(x, my, N, C, H, W, kh, kw, sh, sw, ph, pw);
+    ref_maxpool2d_bwd(x, dy, mdx, N, C, H, W, kh, kw, sh, sw, ph, pw);
+    ref_avgpool2d_fwd(x, ay, N, C, H, W, kh, kw, sh, sw, ph, pw, incl);
+    ref_avgpool2d_bwd(dy, adx, N, C, H, W, kh, kw, sh, sw, ph, pw, incl);
+    cl_mem dxm, dym, ddy, ddx;
+    CT_TRY(vf_dbuf(v, n, x, &dxm)); /* planes: NCHW and CNHW are both lists of H x W planes */
+    CT_TRY(vf_dbuf(v, no, NULL, &dym));
+    CT_TRY(vf_dbuf(v, no, dy, &ddy));
+    CT_TRY(vf_dbuf(v, n, NULL, &ddx));
+    float *got;
+    char name[112], shape[80];
+    snprintf(shape, sizeof shape, "k%dx%d s%dx%d p%dx%d %dx%d%s", kh, kw, sh, sw, ph, pw, H, W,
+             nonfinite ? " NaN/Inf" : "");
+    CT_TRY(ct_maxpool_forward(v->c, &p, N * C, dxm, dym));
+    CT_TRY(vf_readback(v, dym, no, &got));
+    snprintf(name, sizeof name, "maxpool %s fwd", shape);
+    vf_check(v, name, got, my, no, 0, 0);
+    CT_TRY(ct_maxpool_backward(v->c, &p, N * C, dxm, ddy, ddx));
+    CT_TRY(vf_readback(v, ddx, n, &got));
+    snprintf(name, sizeof name, "maxpool %s bwd", shape);
+    vf_check(v, name, got, mdx, n, 1e-6f, 1e-6f);
+    CT_TRY(ct_avgpool2d_forward(v->c, &p, N * C, dxm, dym));
+    CT_TRY(vf_readback(v, dym, no, &got));
+    snprintf(name, sizeof name, "avgpool %s%s fwd", shape, incl ? "" : " excl-pad");
+    vf_check(v, name, got, ay, no, 1e-6f, 1e-5f);
+    CT_TRY(ct_avgpool2d_backward(v->c, &p, N * C, ddy, ddx));
+    CT_TRY(vf_readback(v, ddx, n, &got));
+    snprintf(name, sizeof name, "avgpool %s%s bwd", shape, incl ? "" : " excl-pad");
+    vf_check(v, name, got, adx, n, 1e-6f, 1e-5f);
+    return CT_OK;
+}
+
+/* adaptive average pooling keeping the channel-major layout */
+static int v_adaptive(vctx *v, int N, int C, int H, int W, int OH, int OW, int nonfinite)
+{
+    const size_t n = (size_t)N * C * H * W, no = (size_t)N * C * OH * OW;
+    float *x = vf_harr(v, n, -1, 1), *dy = vf_harr(v, no, -1, 1), *y = vf_harr(v, no, 0, 0), *dx = vf_harr(v, n, 0, 0);
+    VF_HOST(x, dy, y, dx);
+    if (nonfinite) poison(x, n);
+    ref_adaptive_avgpool_fwd(x, y, N, C, H, W, OH, OW);
+    ref_adaptive_avgpool_bwd(dy, dx, N, C, H, W, OH, OW);
+    cl_mem dxm, dym, ddy, ddx;
+    CT_TRY(vf_dbuf_cm(v, x, N, C, H * W, &dxm));
+    CT_TRY(vf_dbuf(v, no, NULL, &dym));
+    CT_TRY(vf_dbuf_cm(v, dy, N, C, OH * OW, &ddy));
+    CT_TRY(vf_dbuf(v, n, NULL, &ddx));
+    float *got;
+    char name[96];
+    CT_TRY(ct_adaptive_avgpool_forward(v->c, C, N, H, W, OH, OW, dxm, dym));
+    CT_TRY(vf_readback(v, dym, no, &got));
+    snprintf(name, sizeof name, "adaptive avgpool (C,N,H,W) %dx%d->%dx%d fwd%s", H, W, OH, OW, nonfinite ? " NaN/Inf" : "");
+    vf_check(v, name, vf_from_cm(v, got, N, C, OH * OW), y, no, 1e-6f, 1e-5f);
+    CT_TRY(ct_adaptive_avgpool_backward(v->c, C, N, H, W, OH, OW, ddy, ddx));
+    CT_TRY(vf_readback(v, ddx, n, &got));
+    snprintf(name, sizeof name, "adaptive avgpool (C,N,H,W) %dx%d->%dx%d bwd", H, W, OH, OW);
+    vf_check(v, name, vf_from_cm(v, got, N, C, H * W), dx, n, 1e-6f, 1e-5f);
+    return CT_OK;
+}
+
 int ct_verify_layers(vctx *v)
 {
     int rc = CT_OK;
@@ -196,6 +267,20 @@ int ct_verify_layers(vctx *v)
     RUN(v_flatten(v, 5, 7, 9));
     RUN(v_flatten(v, 3, 32, 49));
     RUN(v_bn_relu_nonfinite(v, 3, 4, 25));
+    /* pooling: real sizes (ResNet/VGG stems and stages), odd and rectangular windows */
+    RUN(v_pool(v, 2, 16, 28, 28, 3, 3, 2, 2, 1, 1, 1, 0));
+    RUN(v_pool(v, 2, 16, 14, 14, 3, 3, 2, 2, 1, 1, 0, 0));
+    RUN(v_pool(v, 2, 8, 32, 32, 3, 3, 2, 2, 1, 1, 1, 0));
+    RUN(v_pool(v, 2, 8, 28, 28, 2, 2, 2, 2, 0, 0, 1, 0)); /* the vectorised 2x2 path */
+    RUN(v_pool(v, 3, 5, 7, 9, 2, 2, 2, 2, 0, 0, 1, 1));
+    RUN(v_pool(v, 2, 3, 7, 9, 3, 3, 1, 1, 1, 1, 0, 0));
+    RUN(v_pool(v, 2, 3, 11, 8, 2, 3, 1, 2, 1, 0, 1, 0));
+    RUN(v_pool(v, 2, 3, 11, 8, 2, 3, 1, 2, 1, 0, 0, 0));
+    RUN(v_pool(v, 2, 3, 9, 10, 5, 4, 3, 2, 2, 2, 0, 1));
+    RUN(v_pool(v, 2, 3, 9, 10, 5, 4, 3, 2, 2, 2, 1, 0));
+    RUN(v_adaptive(v, 3, 5, 7, 7, 3, 3, 0));
+    RUN(v_adaptive(v, 2, 4, 7, 5, 1, 1, 0));
+    RUN(v_adaptive(v, 2, 4, 5, 7, 3, 2, 1));
 #undef RUN
     return rc;
 }

@@ -542,6 +542,71 @@ static void test_avgpool(void)
     tu_close("avgpool 5->2 windows", y5, want5, 2, 1e-6f, 0);
 }
 
+/* ---- general max / avg pool --------------------------------------------------------------------------- */
+
+typedef struct {
+    float *x, *y, *r;
+    int N, C, H, W, kh, kw, sh, sw, ph, pw, incl, avg;
+    size_t ny;
+} gpool_ctx;
+
+static double gpool_loss(void *p)
+{
+    gpool_ctx *c = p;
+    if (c->avg)
+        ref_avgpool2d_fwd(c->x, c->y, c->N, c->C, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, c->incl);
+    else
+        ref_maxpool2d_fwd(c->x, c->y, c->N, c->C, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw);
+    return dot_d(c->y, c->r, c->ny);
+}
+
+static void test_general_pool_fd(void)
+{
+    const int cfg[][8] = {/* H, W, kh, kw, sh, sw, ph, pw */
+                          {7, 7, 3, 3, 2, 2, 1, 1}, {8, 6, 3, 3, 2, 2, 1, 1}, {9, 7, 2, 3, 1, 2, 1, 0},
+                          {6, 9, 5, 4, 3, 2, 2, 2}, {5, 5, 3, 3, 1, 1, 1, 1}, {6, 6, 2, 2, 2, 2, 0, 0}};
+    for (size_t t = 0; t < sizeof cfg / sizeof cfg[0]; t++)
+        for (int mode = 0; mode < 3; mode++) { /* max, avg include pad, avg exclude pad */
+            gpool_ctx c = {0};
+            c.N = 2, c.C = 2, c.H = cfg[t][0], c.W = cfg[t][1], c.kh = cfg[t][2], c.kw = cfg[t][3];
+            c.sh = cfg[t][4], c.sw = cfg[t][5], c.ph = cfg[t][6], c.pw = cfg[t][7];
+            c.avg = mode > 0, c.incl = mode == 1;
+            const int OH = (c.H + 2 * c.ph - c.kh) / c.sh + 1, OW = (c.W + 2 * c.pw - c.kw) / c.sw + 1;
+            const size_t nx = (size_t)c.N * c.C * c.H * c.W;
+            c.ny = (size_t)c.N * c.C * OH * OW;
+            c.x = falloc(nx), c.y = falloc(c.ny), c.r = falloc(c.ny);
+            /* distinct values at least 1/64 apart: the max is stable under the 1/256 steps */
+            for (size_t i = 0; i < nx; i++) c.x[i] = (float)((i * 37) % nx) / 64.0f - 1.0f;
+            tu_fill_uniform(c.r, c.ny, -1, 1, 700 + (unsigned)t);
+            float *dx = falloc(nx);
+            for (size_t i = 0; i < nx; i++) dx[i] = 123.0f;
+            if (c.avg)
+                ref_avgpool2d_bwd(c.r, dx, c.N, c.C, c.H, c.W, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.incl);
+            else
+                ref_maxpool2d_bwd(c.x, c.r, dx, c.N, c.C, c.H, c.W, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw);
+            char name[80];
+            snprintf(name, sizeof name, "%s k%dx%d s%dx%d p%dx%d %dx%d dx", mode == 0 ? "maxpool" : mode == 1 ? "avgpool" : "avgpool excl",
+                     c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.H, c.W);
+            /* avg is linear: a long step keeps the float rounding of y out of the difference */
+            fd_check(name, gpool_loss, &c, c.x, nx, dx, c.avg ? 0.25f : 1.0f / 256, 200, 1e-5f, 1e-4f);
+            free(dx), free(c.x), free(c.y), free(c.r);
+        }
+    /* the 2x2 stride-2 case is exactly the DigitCNN pool */
+    float x[2 * 3 * 7 * 9], y1[2 * 3 * 12], y2[2 * 3 * 12];
+    tu_fill_uniform(x, sizeof x / sizeof x[0], -1, 1, 77);
+    ref_maxpool2_fwd(x, y1, 2, 3, 7, 9);
+    ref_maxpool2d_fwd(x, y2, 2, 3, 7, 9, 2, 2, 2, 2, 0, 0);
+    tu_close("maxpool2d k2 s2 == maxpool2", y2, y1, 2 * 3 * 12, 0, 0);
+    /* padding is never a candidate: an all -inf window with padding gives -inf, gradient at its first cell */
+    const float xi[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, gi[1] = {5};
+    float yi[1], dxi[4];
+    ref_maxpool2d_fwd(xi, yi, 1, 1, 2, 2, 3, 3, 2, 2, 1, 1); /* one 3x3 window over the padded 2x2 */
+    ref_maxpool2d_bwd(xi, gi, dxi, 1, 1, 2, 2, 3, 3, 2, 2, 1, 1);
+    const float wyi[1] = {-INFINITY}, wdxi[4] = {5, 0, 0, 0};
+    tu_close("maxpool all -inf fwd", yi, wyi, 1, 0, 0);
+    tu_close("maxpool all -inf bwd (first in-bounds cell)", dxi, wdxi, 4, 0, 0);
+}
+
 /* ---- linear ---------------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -1052,6 +1117,7 @@ int main(void)
     test_maxpool_hand();
     test_maxpool_fd();
     test_avgpool();
+    test_general_pool_fd();
     test_linear();
     test_xent();
     test_dropout();
