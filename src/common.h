@@ -56,7 +56,4 @@ int ct_mkdirs(const char *path);
 /* 64-bit FNV-1a hash, for cache keys. */
 uint64_t ct_hash64(const void *data, size_t len, uint64_t seed);
 
-/* Appends JSON-escaped `s` (with quotes) to buf (size cap); returns chars that would be written. */
-size_t ct_json_escape(char *buf, size_t cap, const char *s);
-
 #endif

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "io/jsonutil.h"
+
 /* ---------------------------------------------------------------------------------------
  * The schema
  * ------------------------------------------------------------------------------------- */
@@ -1246,21 +1248,8 @@ static void yaml_string(sbuf *b, const char *s)
     sb_printf(b, "\"");
 }
 
-static void json_string(sbuf *b, const char *s)
-{
-    size_t need = ct_json_escape(NULL, 0, s);
-    char *t = malloc(need + 1);
-    if (!t) {
-        b->oom = 1;
-        return;
-    }
-    ct_json_escape(t, need + 1, s);
-    sb_printf(b, "%s", t);
-    free(t);
-}
-
-/* Writes one field's value in YAML (json = 0) or JSON (json = 1). */
-static void put_value(sbuf *b, const field *f, const ct_config *c, int json)
+/* Writes one field's value in YAML. */
+static void put_value(sbuf *b, const field *f, const ct_config *c)
 {
     const char *p = (const char *)c + f->offset;
     char num[48];
@@ -1306,12 +1295,8 @@ static void put_value(sbuf *b, const field *f, const ct_config *c, int json)
     case T_BOOL: sb_printf(b, "%s", *(const bool *)p ? "true" : "false"); break;
     case T_NUM: {
         double v = *(const double *)p;
-        if (json && !isfinite(v))
-            sb_printf(b, "null");
-        else {
-            fmt_double(v, num, sizeof num);
-            sb_printf(b, "%s", num);
-        }
+        fmt_double(v, num, sizeof num);
+        sb_printf(b, "%s", num);
         break;
     }
     case T_STR:
@@ -1319,10 +1304,7 @@ static void put_value(sbuf *b, const field *f, const ct_config *c, int json)
         char s[CT_CONFIG_STR_MAX];
         memcpy(s, p, sizeof s);
         s[sizeof s - 1] = 0;
-        if (json)
-            json_string(b, s);
-        else
-            yaml_string(b, s);
+        yaml_string(b, s);
         break;
     }
     }
@@ -1353,31 +1335,44 @@ int ct_config_to_yaml(const ct_config *c, char **out)
             cur = NULL;
         }
         sb_printf(&b, "%s%s: ", f->section ? "  " : "", f->key);
-        put_value(&b, f, c, 0);
+        put_value(&b, f, c);
         sb_printf(&b, "\n");
     }
     return finish(&b, out, "YAML");
 }
 
+/* One field's value as JSON (a new reference; null for a non-finite number). */
+static json_t *json_value(const field *f, const ct_config *c)
+{
+    const char *p = (const char *)c + f->offset;
+    switch (f->type) {
+    case T_INT: return json_integer(*(const int *)p);
+    case T_INT64: return json_integer((json_int_t) * (const int64_t *)p);
+    case T_BOOL: return json_boolean(*(const bool *)p);
+    case T_NUM: return ct_jreal(*(const double *)p);
+    default: return ct_jstrn(p, strnlen(p, CT_CONFIG_STR_MAX - 1));
+    }
+}
+
 int ct_config_to_json(const ct_config *c, char **out)
 {
-    sbuf b = {0};
-    const char *cur = NULL;
-    sb_printf(&b, "{");
-    for (size_t i = 0; i < NFIELDS; i++) {
+    *out = NULL;
+    json_t *root = json_object();
+    int bad = !root;
+    for (size_t i = 0; i < NFIELDS && !bad; i++) {
         const field *f = &fields[i];
-        int first_in_section = f->section && (!cur || strcmp(cur, f->section));
-        if (cur && (!f->section || first_in_section)) sb_printf(&b, "}");
-        if (i > 0 && (first_in_section || !f->section)) sb_printf(&b, ",");
-        if (first_in_section) sb_printf(&b, "\"%s\":{", f->section);
-        if (f->section && !first_in_section) sb_printf(&b, ",");
-        cur = f->section;
-        sb_printf(&b, "\"%s\":", f->key);
-        put_value(&b, f, c, 1);
+        json_t *parent = root;
+        if (f->section) {
+            parent = json_object_get(root, f->section);
+            if (!parent) bad |= json_object_set_new(root, f->section, parent = json_object());
+        }
+        bad |= json_object_set_new(parent, f->key, json_value(f, c));
     }
-    if (cur) sb_printf(&b, "}");
-    sb_printf(&b, "}");
-    return finish(&b, out, "JSON");
+    if (bad) {
+        json_decref(root);
+        return ct_fail(CT_ERR_NOMEM, "out of host memory writing the config as JSON");
+    }
+    return ct_jdump_take(root, out, NULL);
 }
 
 int ct_config_data_norm(const ct_config_data *d, int channels, float *mean, float *std)

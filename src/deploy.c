@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "io/onnx_export.h"
-#include "json.h"
+#include "io/jsonutil.h"
 #include "safetensors.h"
 
 void ct_deploy_acc_tag(double accuracy, char *buf, size_t cap)
@@ -19,49 +19,33 @@ void ct_deploy_acc_tag(double accuracy, char *buf, size_t cap)
 
 int ct_deploy_to_json(const ct_deploy_result *r, char **out)
 {
-    ct_jw w;
-    ct_jw_init(&w);
-    ct_jw_begin_object(&w);
-    ct_jw_key(&w, "deployment_status");
-    ct_jw_string(&w, r->status);
-    ct_jw_key(&w, "deployment_type");
-    ct_jw_string(&w, r->type);
-    ct_jw_key(&w, "threshold");
-    ct_jw_double(&w, r->threshold);
-    ct_jw_key(&w, "accuracy");
-    if (r->accuracy >= 0) ct_jw_double(&w, r->accuracy);
-    else ct_jw_null(&w);
-    ct_jw_key(&w, "model_name");
-    if (r->model_name[0]) ct_jw_string(&w, r->model_name);
-    else ct_jw_null(&w);
-    ct_jw_key(&w, "production_path");
-    if (r->production_path[0]) ct_jw_string(&w, r->production_path);
-    else ct_jw_null(&w);
-    ct_jw_key(&w, "onnx_path");
-    if (r->onnx_path[0]) ct_jw_string(&w, r->onnx_path);
-    else ct_jw_null(&w);
-    ct_jw_key(&w, "source_model");
-    ct_jw_string(&w, r->source_name);
-    ct_jw_key(&w, "source_path");
-    ct_jw_string(&w, r->source_path);
+    json_t *w = json_object();
+    json_object_set_new(w, "deployment_status", ct_jstr(r->status));
+    json_object_set_new(w, "deployment_type", ct_jstr(r->type));
+    json_object_set_new(w, "threshold", ct_jreal(r->threshold));
+    if (r->accuracy >= 0) json_object_set_new(w, "accuracy", ct_jreal(r->accuracy));
+    else json_object_set_new(w, "accuracy", json_null());
+    if (r->model_name[0]) json_object_set_new(w, "model_name", ct_jstr(r->model_name));
+    else json_object_set_new(w, "model_name", json_null());
+    if (r->production_path[0]) json_object_set_new(w, "production_path", ct_jstr(r->production_path));
+    else json_object_set_new(w, "production_path", json_null());
+    if (r->onnx_path[0]) json_object_set_new(w, "onnx_path", ct_jstr(r->onnx_path));
+    else json_object_set_new(w, "onnx_path", json_null());
+    json_object_set_new(w, "source_model", ct_jstr(r->source_name));
+    json_object_set_new(w, "source_path", ct_jstr(r->source_path));
     if (r->custom_model_name[0]) {
-        ct_jw_key(&w, "custom_model_name");
-        ct_jw_string(&w, r->custom_model_name);
+        json_object_set_new(w, "custom_model_name", ct_jstr(r->custom_model_name));
     }
     if (r->error[0]) {
-        ct_jw_key(&w, "error");
-        ct_jw_string(&w, r->error);
+        json_object_set_new(w, "error", ct_jstr(r->error));
     }
-    ct_jw_key(&w, "evaluated_now");
-    ct_jw_bool(&w, r->evaluated_now);
+    json_object_set_new(w, "evaluated_now", json_boolean(r->evaluated_now));
     if (r->deployed_at[0]) {
-        ct_jw_key(&w, "deployed_at");
-        ct_jw_string(&w, r->deployed_at);
+        json_object_set_new(w, "deployed_at", ct_jstr(r->deployed_at));
     }
-    ct_jw_end_object(&w);
     size_t len;
-    int rc = ct_jw_finish(&w, out, &len);
-    ct_jw_free(&w);
+    int rc = ct_jdump(w, out, &len);
+    json_decref(w);
     return rc;
 }
 
@@ -102,40 +86,25 @@ static int publish(const ct_config *cfg, ct_deploy_result *r, const char *md5, i
     free(bytes);
     if (rc) return rc;
     ct_store_now_iso(r->deployed_at, sizeof r->deployed_at);
-    ct_jw w;
-    ct_jw_init(&w);
-    ct_jw_begin_object(&w);
-    ct_jw_key(&w, "model_name");
-    ct_jw_string(&w, r->model_name);
-    ct_jw_key(&w, "path");
-    ct_jw_string(&w, r->production_path);
-    ct_jw_key(&w, "onnx_path");
-    if (r->onnx_path[0]) ct_jw_string(&w, r->onnx_path);
-    else ct_jw_null(&w);
-    ct_jw_key(&w, "source_model");
-    ct_jw_string(&w, r->source_name);
-    ct_jw_key(&w, "source_path");
-    ct_jw_string(&w, r->source_path);
-    ct_jw_key(&w, "source_md5");
-    ct_jw_string(&w, md5);
-    ct_jw_key(&w, "deployment_status");
-    ct_jw_string(&w, r->status);
-    ct_jw_key(&w, "deployment_type");
-    ct_jw_string(&w, r->type);
-    ct_jw_key(&w, "accuracy");
-    if (r->accuracy >= 0) ct_jw_double(&w, r->accuracy);
-    else ct_jw_null(&w);
-    ct_jw_key(&w, "threshold");
-    ct_jw_double(&w, r->threshold);
-    ct_jw_key(&w, "deployed_at");
-    ct_jw_string(&w, r->deployed_at);
-    ct_jw_key(&w, "cltrain_version");
-    ct_jw_string(&w, CLTRAIN_VERSION);
-    ct_jw_end_object(&w);
+    json_t *w = json_object();
+    json_object_set_new(w, "model_name", ct_jstr(r->model_name));
+    json_object_set_new(w, "path", ct_jstr(r->production_path));
+    if (r->onnx_path[0]) json_object_set_new(w, "onnx_path", ct_jstr(r->onnx_path));
+    else json_object_set_new(w, "onnx_path", json_null());
+    json_object_set_new(w, "source_model", ct_jstr(r->source_name));
+    json_object_set_new(w, "source_path", ct_jstr(r->source_path));
+    json_object_set_new(w, "source_md5", ct_jstr(md5));
+    json_object_set_new(w, "deployment_status", ct_jstr(r->status));
+    json_object_set_new(w, "deployment_type", ct_jstr(r->type));
+    if (r->accuracy >= 0) json_object_set_new(w, "accuracy", ct_jreal(r->accuracy));
+    else json_object_set_new(w, "accuracy", json_null());
+    json_object_set_new(w, "threshold", ct_jreal(r->threshold));
+    json_object_set_new(w, "deployed_at", ct_jstr(r->deployed_at));
+    json_object_set_new(w, "cltrain_version", ct_jstr(CLTRAIN_VERSION));
     char *text = NULL;
     size_t tl;
-    rc = ct_jw_finish(&w, &text, &tl);
-    ct_jw_free(&w);
+    rc = ct_jdump(w, &text, &tl);
+    json_decref(w);
     if (rc) return rc;
     char marker[CT_STORE_PATH_MAX + 32];
     snprintf(marker, sizeof marker, "%s/%s", cfg->output.model_save_dir, CT_STORE_MARKER);

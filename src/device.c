@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "device.h"
 
+#include "io/jsonutil.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,34 +264,40 @@ static void appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
     }
 }
 
+/* One device as a JSON object (field names are part of `devices --json`). */
+static json_t *device_json(const ct_device_info *d)
+{
+    return json_pack("{s:i,s:i,s:i,s:o,s:o,s:o,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:b,s:b,s:b,s:o}", "index",
+                     d->index, "platform_index", d->platform_index, "device_index", d->device_index, "platform",
+                     ct_jstr(d->platform_name), "name", ct_jstr(d->name), "vendor", ct_jstr(d->vendor), "type",
+                     ct_dev_kind_name(d->kind), "compute_units", (json_int_t)d->compute_units, "clock_mhz",
+                     (json_int_t)d->clock_mhz, "global_mem_bytes", (json_int_t)d->global_mem, "max_alloc_bytes",
+                     (json_int_t)d->max_alloc, "local_mem_bytes", (json_int_t)d->local_mem, "max_work_group_size",
+                     (json_int_t)d->max_wg_size, "opencl_c_version", ct_jstr(d->c_version), "device_version",
+                     ct_jstr(d->device_version), "fp16", d->fp16, "fp64", d->fp64, "unified_memory",
+                     d->unified_memory, "driver_version", ct_jstr(d->driver_version));
+}
+
 char *ct_devices_format(const ct_device_info *devs, int count, int json)
 {
+    if (json) {
+        json_t *a = json_array();
+        for (int i = 0; a && i < count; i++)
+            if (json_array_append_new(a, device_json(&devs[i]))) {
+                json_decref(a);
+                a = NULL;
+            }
+        char *out = NULL;
+        ct_jdump_take(a, &out, NULL);
+        return out;
+    }
     size_t cap = 1024, len = 0;
     char *buf = malloc(cap);
     if (!buf) return NULL;
     buf[0] = 0;
-    if (json) appendf(&buf, &len, &cap, "[");
     for (int i = 0; i < count; i++) {
         const ct_device_info *d = &devs[i];
-        if (json) {
-            char s[6][600];
-            ct_json_escape(s[0], sizeof s[0], d->platform_name);
-            ct_json_escape(s[1], sizeof s[1], d->name);
-            ct_json_escape(s[2], sizeof s[2], d->vendor);
-            ct_json_escape(s[3], sizeof s[3], d->c_version);
-            ct_json_escape(s[4], sizeof s[4], d->driver_version);
-            ct_json_escape(s[5], sizeof s[5], d->device_version);
-            appendf(&buf, &len, &cap,
-                    "%s{\"index\":%d,\"platform_index\":%d,\"device_index\":%d,\"platform\":%s,\"name\":%s,"
-                    "\"vendor\":%s,\"type\":\"%s\",\"compute_units\":%u,\"clock_mhz\":%u,"
-                    "\"global_mem_bytes\":%llu,\"max_alloc_bytes\":%llu,\"local_mem_bytes\":%llu,"
-                    "\"max_work_group_size\":%zu,\"opencl_c_version\":%s,\"device_version\":%s,"
-                    "\"fp16\":%s,\"fp64\":%s,\"unified_memory\":%s,\"driver_version\":%s}",
-                    i ? "," : "", d->index, d->platform_index, d->device_index, s[0], s[1], s[2],
-                    ct_dev_kind_name(d->kind), d->compute_units, d->clock_mhz, d->global_mem, d->max_alloc,
-                    d->local_mem, d->max_wg_size, s[3], s[5], d->fp16 ? "true" : "false",
-                    d->fp64 ? "true" : "false", d->unified_memory ? "true" : "false", s[4]);
-        } else {
+        {
             appendf(&buf, &len, &cap,
                     "[%d] %d:%d  %s\n      platform: %s (%s)\n      vendor: %s   type: %s   compute units: %u   "
                     "clock: %u MHz\n      global memory: %.1f GiB   max allocation: %.1f GiB   local memory: %llu KiB"
@@ -301,6 +309,5 @@ char *ct_devices_format(const ct_device_info *devs, int count, int json)
                     d->driver_version);
         }
     }
-    if (json) appendf(&buf, &len, &cap, "]");
     return buf;
 }

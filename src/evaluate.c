@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "clctx.h"
-#include "json.h"
+#include "io/jsonutil.h"
 #include "modelio.h"
 #include "plot.h"
 #include "train.h"
@@ -156,109 +156,74 @@ static void model_normalisation(const ct_st_file *f, const ct_config *cfg, float
     *std = (float)cfg->data.std;
     const char *cj = ct_st_metadata_get(f, "config");
     if (!cj) return;
-    ct_json *j = NULL;
-    if (ct_json_parse(cj, strlen(cj), "model config metadata", &j) != CT_OK) {
+    json_t *j = NULL;
+    if (ct_jparse(cj, strlen(cj), "model config metadata", 0, 0, &j) != CT_OK) {
         ct_clear_error();
         return;
     }
-    const ct_json *d = ct_json_get(j, "data");
-    double m = ct_json_get_double(d, "mean", NAN), s = ct_json_get_double(d, "std", NAN);
+    const json_t *d = json_object_get(j, "data");
+    double m = ct_jget_double(d, "mean", NAN), s = ct_jget_double(d, "std", NAN);
     if (isfinite(m) && isfinite(s) && s > 0) {
         *mean = (float)m;
         *std = (float)s;
     }
-    ct_json_free(j);
+    json_decref(j);
 }
 
 int ct_eval_to_json(const ct_eval_result *r, char **out)
 {
     const ct_class_report *p = &r->rep;
-    ct_jw w;
-    ct_jw_init(&w);
-    ct_jw_begin_object(&w);
-    ct_jw_key(&w, "test_accuracy");
-    ct_jw_double(&w, r->test_accuracy);
-    ct_jw_key(&w, "test_loss");
-    ct_jw_double(&w, r->test_loss);
-    ct_jw_key(&w, "test_samples");
-    ct_jw_int(&w, r->test_samples);
-    ct_jw_key(&w, "precision_macro");
-    ct_jw_double(&w, p->precision_macro);
-    ct_jw_key(&w, "recall_macro");
-    ct_jw_double(&w, p->recall_macro);
-    ct_jw_key(&w, "f1_macro");
-    ct_jw_double(&w, p->f1_macro);
-    ct_jw_key(&w, "precision_weighted");
-    ct_jw_double(&w, p->precision_weighted);
-    ct_jw_key(&w, "recall_weighted");
-    ct_jw_double(&w, p->recall_weighted);
-    ct_jw_key(&w, "f1_weighted");
-    ct_jw_double(&w, p->f1_weighted);
-    ct_jw_key(&w, "confusion_matrix");
-    ct_jw_begin_array(&w);
+    json_t *w = json_object();
+    json_object_set_new(w, "test_accuracy", ct_jreal(r->test_accuracy));
+    json_object_set_new(w, "test_loss", ct_jreal(r->test_loss));
+    json_object_set_new(w, "test_samples", json_integer((json_int_t)(r->test_samples)));
+    json_object_set_new(w, "precision_macro", ct_jreal(p->precision_macro));
+    json_object_set_new(w, "recall_macro", ct_jreal(p->recall_macro));
+    json_object_set_new(w, "f1_macro", ct_jreal(p->f1_macro));
+    json_object_set_new(w, "precision_weighted", ct_jreal(p->precision_weighted));
+    json_object_set_new(w, "recall_weighted", ct_jreal(p->recall_weighted));
+    json_object_set_new(w, "f1_weighted", ct_jreal(p->f1_weighted));
+    json_t *confusion_matrix = json_array();
+    json_object_set_new(w, "confusion_matrix", confusion_matrix);
     for (int i = 0; i < CT_NUM_CLASSES; i++) {
-        ct_jw_begin_array(&w);
-        for (int j = 0; j < CT_NUM_CLASSES; j++) ct_jw_int(&w, p->cm[i][j]);
-        ct_jw_end_array(&w);
+        json_t *w_1 = json_array();
+        json_array_append_new(confusion_matrix, w_1);
+        for (int j = 0; j < CT_NUM_CLASSES; j++) json_array_append_new(w_1, json_integer((json_int_t)(p->cm[i][j])));
     }
-    ct_jw_end_array(&w);
-    ct_jw_key(&w, "per_class");
-    ct_jw_begin_array(&w);
+    json_t *per_class = json_array();
+    json_object_set_new(w, "per_class", per_class);
     for (int k = 0; k < CT_NUM_CLASSES; k++) {
-        ct_jw_begin_object(&w);
-        ct_jw_key(&w, "label");
-        ct_jw_int(&w, k);
-        ct_jw_key(&w, "precision");
-        ct_jw_double(&w, p->precision[k]);
-        ct_jw_key(&w, "recall");
-        ct_jw_double(&w, p->recall[k]);
-        ct_jw_key(&w, "f1");
-        ct_jw_double(&w, p->f1[k]);
-        ct_jw_key(&w, "support");
-        ct_jw_int(&w, p->support[k]);
-        ct_jw_end_object(&w);
+        json_t *w_2 = json_object();
+        json_array_append_new(per_class, w_2);
+        json_object_set_new(w_2, "label", json_integer((json_int_t)(k)));
+        json_object_set_new(w_2, "precision", ct_jreal(p->precision[k]));
+        json_object_set_new(w_2, "recall", ct_jreal(p->recall[k]));
+        json_object_set_new(w_2, "f1", ct_jreal(p->f1[k]));
+        json_object_set_new(w_2, "support", json_integer((json_int_t)(p->support[k])));
     }
-    ct_jw_end_array(&w);
-    ct_jw_key(&w, "evaluated_model_path");
-    ct_jw_string(&w, r->model_path);
-    ct_jw_key(&w, "model_name");
-    ct_jw_string(&w, r->model_name);
-    ct_jw_key(&w, "model_md5");
-    ct_jw_string(&w, r->model_md5);
-    ct_jw_key(&w, "run_dir");
-    ct_jw_string(&w, r->run_dir);
-    ct_jw_key(&w, "files");
-    ct_jw_begin_object(&w);
-    ct_jw_key(&w, "evaluation_json");
-    ct_jw_string(&w, r->evaluation_json);
-    ct_jw_key(&w, "confusion_matrix_png");
-    if (r->confusion_png[0]) ct_jw_string(&w, r->confusion_png);
-    else ct_jw_null(&w);
-    ct_jw_key(&w, "training_curves_png");
-    if (r->curves_png[0]) ct_jw_string(&w, r->curves_png);
-    else ct_jw_null(&w);
-    ct_jw_end_object(&w);
-    ct_jw_key(&w, "normalisation");
-    ct_jw_begin_object(&w);
-    ct_jw_key(&w, "mean");
-    ct_jw_double(&w, r->mean);
-    ct_jw_key(&w, "std");
-    ct_jw_double(&w, r->std);
-    ct_jw_end_object(&w);
-    ct_jw_key(&w, "device");
-    ct_jw_string(&w, r->device);
-    ct_jw_key(&w, "data_dir");
-    ct_jw_string(&w, r->data_dir);
-    ct_jw_key(&w, "evaluated_at");
-    ct_jw_string(&w, r->evaluated_at);
-    ct_jw_key(&w, "seconds");
-    ct_jw_double(&w, r->seconds);
-    ct_jw_key(&w, "cltrain_version");
-    ct_jw_string(&w, CLTRAIN_VERSION);
-    ct_jw_end_object(&w);
+    json_object_set_new(w, "evaluated_model_path", ct_jstr(r->model_path));
+    json_object_set_new(w, "model_name", ct_jstr(r->model_name));
+    json_object_set_new(w, "model_md5", ct_jstr(r->model_md5));
+    json_object_set_new(w, "run_dir", ct_jstr(r->run_dir));
+    json_t *files = json_object();
+    json_object_set_new(w, "files", files);
+    json_object_set_new(files, "evaluation_json", ct_jstr(r->evaluation_json));
+    if (r->confusion_png[0]) json_object_set_new(files, "confusion_matrix_png", ct_jstr(r->confusion_png));
+    else json_object_set_new(files, "confusion_matrix_png", json_null());
+    if (r->curves_png[0]) json_object_set_new(files, "training_curves_png", ct_jstr(r->curves_png));
+    else json_object_set_new(files, "training_curves_png", json_null());
+    json_t *normalisation = json_object();
+    json_object_set_new(w, "normalisation", normalisation);
+    json_object_set_new(normalisation, "mean", ct_jreal(r->mean));
+    json_object_set_new(normalisation, "std", ct_jreal(r->std));
+    json_object_set_new(w, "device", ct_jstr(r->device));
+    json_object_set_new(w, "data_dir", ct_jstr(r->data_dir));
+    json_object_set_new(w, "evaluated_at", ct_jstr(r->evaluated_at));
+    json_object_set_new(w, "seconds", ct_jreal(r->seconds));
+    json_object_set_new(w, "cltrain_version", ct_jstr(CLTRAIN_VERSION));
     size_t len;
-    int rc = ct_jw_finish(&w, out, &len);
-    ct_jw_free(&w);
+    int rc = ct_jdump(w, out, &len);
+    json_decref(w);
     return rc;
 }
 
@@ -290,11 +255,11 @@ int ct_eval_cached_accuracy(const ct_config *cfg, const char *model_name, const 
         ct_clear_error();
         return 0;
     }
-    ct_json *j = NULL;
+    json_t *j = NULL;
     int ok = 0;
-    if (ct_json_parse((const char *)text, len, p, &j) == CT_OK) {
-        const char *md5 = ct_json_get_string(j, "model_md5", "");
-        double a = ct_json_get_double(j, "test_accuracy", -1);
+    if (ct_jparse((const char *)text, len, p, 0, 0, &j) == CT_OK) {
+        const char *md5 = ct_jget_string(j, "model_md5", "");
+        double a = ct_jget_double(j, "test_accuracy", -1);
         if (!strcmp(md5, model_md5) && a >= 0 && a <= 1) {
             *acc = a;
             ok = 1;
@@ -302,7 +267,7 @@ int ct_eval_cached_accuracy(const ct_config *cfg, const char *model_name, const 
     } else {
         ct_clear_error();
     }
-    ct_json_free(j);
+    json_decref(j);
     free(text);
     return ok;
 }

@@ -6,52 +6,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "io/jsonutil.h"
 #include "split.h"
 
 int ct_train_result_to_json(const ct_config *cfg, const ct_train_result *t, char **out)
 {
-    ct_jw w;
-    ct_jw_init(&w);
-    ct_jw_begin_object(&w);
-    ct_jw_key(&w, "model_name");
-    ct_jw_string(&w, t->model_name);
-    ct_jw_key(&w, "model_path");
-    ct_jw_string(&w, t->model_path);
-    ct_jw_key(&w, "run_dir");
-    ct_jw_string(&w, t->run_dir);
-    ct_jw_key(&w, "final_val_accuracy");
-    ct_jw_double(&w, t->final_val_accuracy);
-    ct_jw_key(&w, "best_val_accuracy");
-    ct_jw_double(&w, t->best_val_accuracy);
-    ct_jw_key(&w, "training_epochs");
-    ct_jw_int(&w, t->epochs_run);
-    ct_jw_key(&w, "configured_epochs");
-    ct_jw_int(&w, t->configured_epochs);
-    ct_jw_key(&w, "model_parameters");
-    ct_jw_int(&w, t->model_parameters);
-    ct_jw_key(&w, "final_train_loss");
-    ct_jw_double(&w, t->final_train_loss);
-    ct_jw_key(&w, "learning_rate");
-    ct_jw_double(&w, cfg->training.learning_rate);
-    ct_jw_key(&w, "final_learning_rate");
-    ct_jw_double(&w, t->learning_rate);
-    ct_jw_key(&w, "batch_size");
-    ct_jw_int(&w, cfg->training.batch_size);
-    ct_jw_key(&w, "optimizer");
-    ct_jw_string(&w, cfg->training.optimizer_type);
-    ct_jw_key(&w, "early_stopping_used");
-    ct_jw_bool(&w, t->early_stopped);
-    ct_jw_key(&w, "train_images_per_second");
-    ct_jw_double(&w, t->train_images_per_second);
-    ct_jw_key(&w, "seconds");
-    ct_jw_double(&w, t->seconds);
-    ct_jw_key(&w, "device");
-    ct_jw_string(&w, t->device);
-    ct_jw_end_object(&w);
+    json_t *w = json_object();
+    json_object_set_new(w, "model_name", ct_jstr(t->model_name));
+    json_object_set_new(w, "model_path", ct_jstr(t->model_path));
+    json_object_set_new(w, "run_dir", ct_jstr(t->run_dir));
+    json_object_set_new(w, "final_val_accuracy", ct_jreal(t->final_val_accuracy));
+    json_object_set_new(w, "best_val_accuracy", ct_jreal(t->best_val_accuracy));
+    json_object_set_new(w, "training_epochs", json_integer((json_int_t)(t->epochs_run)));
+    json_object_set_new(w, "configured_epochs", json_integer((json_int_t)(t->configured_epochs)));
+    json_object_set_new(w, "model_parameters", json_integer((json_int_t)(t->model_parameters)));
+    json_object_set_new(w, "final_train_loss", ct_jreal(t->final_train_loss));
+    json_object_set_new(w, "learning_rate", ct_jreal(cfg->training.learning_rate));
+    json_object_set_new(w, "final_learning_rate", ct_jreal(t->learning_rate));
+    json_object_set_new(w, "batch_size", json_integer((json_int_t)(cfg->training.batch_size)));
+    json_object_set_new(w, "optimizer", ct_jstr(cfg->training.optimizer_type));
+    json_object_set_new(w, "early_stopping_used", json_boolean(t->early_stopped));
+    json_object_set_new(w, "train_images_per_second", ct_jreal(t->train_images_per_second));
+    json_object_set_new(w, "seconds", ct_jreal(t->seconds));
+    json_object_set_new(w, "device", ct_jstr(t->device));
     size_t len;
-    int rc = ct_jw_finish(&w, out, &len);
-    ct_jw_free(&w);
+    int rc = ct_jdump(w, out, &len);
+    json_decref(w);
     return rc;
 }
 
@@ -66,42 +46,27 @@ static int data_step(const ct_config *cfg, char **json)
         rc = ct_split_stratified(train.labels, train.n, 10, cfg->training.validation_split,
                                  (uint64_t)cfg->training.seed, &tidx, &n_tr, &vidx, &n_val);
     if (rc == CT_OK) {
-        ct_jw w;
-        ct_jw_init(&w);
-        ct_jw_begin_object(&w);
-        ct_jw_key(&w, "train_samples");
-        ct_jw_int(&w, (int64_t)n_tr);
-        ct_jw_key(&w, "val_samples");
-        ct_jw_int(&w, (int64_t)n_val);
-        ct_jw_key(&w, "test_samples");
-        ct_jw_int(&w, (int64_t)test.n);
-        ct_jw_key(&w, "image_shape");
-        ct_jw_begin_array(&w);
-        ct_jw_int(&w, 1);
-        ct_jw_int(&w, train.rows);
-        ct_jw_int(&w, train.cols);
-        ct_jw_end_array(&w);
-        ct_jw_key(&w, "num_classes");
-        ct_jw_int(&w, 10);
-        ct_jw_key(&w, "data_dir");
-        ct_jw_string(&w, cfg->data.dir);
-        ct_jw_key(&w, "validation_split");
-        ct_jw_double(&w, cfg->training.validation_split);
-        ct_jw_key(&w, "stratified");
-        ct_jw_bool(&w, 1);
-        ct_jw_key(&w, "seed");
-        ct_jw_int(&w, cfg->training.seed);
-        ct_jw_key(&w, "normalisation");
-        ct_jw_begin_object(&w);
-        ct_jw_key(&w, "mean");
-        ct_jw_double(&w, cfg->data.mean);
-        ct_jw_key(&w, "std");
-        ct_jw_double(&w, cfg->data.std);
-        ct_jw_end_object(&w);
-        ct_jw_end_object(&w);
+        json_t *w = json_object();
+        json_object_set_new(w, "train_samples", json_integer((json_int_t)((int64_t)n_tr)));
+        json_object_set_new(w, "val_samples", json_integer((json_int_t)((int64_t)n_val)));
+        json_object_set_new(w, "test_samples", json_integer((json_int_t)((int64_t)test.n)));
+        json_t *image_shape = json_array();
+        json_object_set_new(w, "image_shape", image_shape);
+        json_array_append_new(image_shape, json_integer((json_int_t)(1)));
+        json_array_append_new(image_shape, json_integer((json_int_t)(train.rows)));
+        json_array_append_new(image_shape, json_integer((json_int_t)(train.cols)));
+        json_object_set_new(w, "num_classes", json_integer((json_int_t)(10)));
+        json_object_set_new(w, "data_dir", ct_jstr(cfg->data.dir));
+        json_object_set_new(w, "validation_split", ct_jreal(cfg->training.validation_split));
+        json_object_set_new(w, "stratified", json_boolean(1));
+        json_object_set_new(w, "seed", json_integer((json_int_t)(cfg->training.seed)));
+        json_t *normalisation = json_object();
+        json_object_set_new(w, "normalisation", normalisation);
+        json_object_set_new(normalisation, "mean", ct_jreal(cfg->data.mean));
+        json_object_set_new(normalisation, "std", ct_jreal(cfg->data.std));
         size_t len;
-        rc = ct_jw_finish(&w, json, &len);
-        ct_jw_free(&w);
+        rc = ct_jdump(w, json, &len);
+        json_decref(w);
     }
     free(tidx);
     free(vidx);
@@ -172,50 +137,34 @@ out:
         ct_store_now_iso(finished, sizeof finished);
         int saved = rc;
         if (ct_config_to_json(cfg, &cfg_json) != CT_OK) cfg_json = NULL;
-        ct_jw w;
-        ct_jw_init(&w);
-        ct_jw_begin_object(&w);
-        ct_jw_key(&w, "pipeline");
-        ct_jw_string(&w, "digit_classifier");
-        ct_jw_key(&w, "status");
-        ct_jw_string(&w, r->status);
+        json_t *w = json_object();
+        json_object_set_new(w, "pipeline", ct_jstr("digit_classifier"));
+        json_object_set_new(w, "status", ct_jstr(r->status));
         if (r->failed_step[0]) {
-            ct_jw_key(&w, "failed_step");
-            ct_jw_string(&w, r->failed_step);
+            json_object_set_new(w, "failed_step", ct_jstr(r->failed_step));
         }
         if (err) {
-            ct_jw_key(&w, rc == CT_ERR_SKIPPED ? "warning" : "error");
-            ct_jw_string(&w, err);
+            json_object_set_new(w, rc == CT_ERR_SKIPPED ? "warning" : "error", ct_jstr(err));
         }
-        ct_jw_key(&w, "model_name");
-        ct_jw_string(&w, r->train.model_name);
-        ct_jw_key(&w, "run_dir");
-        ct_jw_string(&w, r->train.run_dir);
-        ct_jw_key(&w, "started_at");
-        ct_jw_string(&w, started);
-        ct_jw_key(&w, "finished_at");
-        ct_jw_string(&w, finished);
-        ct_jw_key(&w, "seconds");
-        ct_jw_double(&w, r->seconds);
-        ct_jw_key(&w, "steps");
-        ct_jw_begin_object(&w);
+        json_object_set_new(w, "model_name", ct_jstr(r->train.model_name));
+        json_object_set_new(w, "run_dir", ct_jstr(r->train.run_dir));
+        json_object_set_new(w, "started_at", ct_jstr(started));
+        json_object_set_new(w, "finished_at", ct_jstr(finished));
+        json_object_set_new(w, "seconds", ct_jreal(r->seconds));
+        json_t *steps = json_object();
+        json_object_set_new(w, "steps", steps);
         const char *names[4] = {"data", "training", "evaluation", "deployment"};
         const char *vals[4] = {j_data, j_train, j_eval, j_deploy};
         for (int k = 0; k < 4; k++) {
-            ct_jw_key(&w, names[k]);
-            if (vals[k]) ct_jw_raw(&w, vals[k]);
-            else ct_jw_null(&w);
+            if (vals[k]) json_object_set_new(steps, names[k], ct_jraw(vals[k]));
+            else json_object_set_new(steps, names[k], json_null());
         }
-        ct_jw_end_object(&w);
-        ct_jw_key(&w, "config");
-        if (cfg_json) ct_jw_raw(&w, cfg_json);
-        else ct_jw_null(&w);
-        ct_jw_key(&w, "cltrain_version");
-        ct_jw_string(&w, CLTRAIN_VERSION);
-        ct_jw_end_object(&w);
+        if (cfg_json) json_object_set_new(w, "config", ct_jraw(cfg_json));
+        else json_object_set_new(w, "config", json_null());
+        json_object_set_new(w, "cltrain_version", ct_jstr(CLTRAIN_VERSION));
         size_t len;
-        int r2 = ct_jw_finish(&w, &r->json, &len);
-        ct_jw_free(&w);
+        int r2 = ct_jdump(w, &r->json, &len);
+        json_decref(w);
         free(cfg_json);
         if (r2 == CT_OK) {
             snprintf(r->pipeline_json, sizeof r->pipeline_json, "%s/pipeline.json", r->train.run_dir);

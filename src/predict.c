@@ -12,7 +12,7 @@
 #include "common.h"
 #include "idx.h"
 #include "image.h"
-#include "json.h"
+#include "io/jsonutil.h"
 #include "model.h"
 #include "modelio.h"
 #include "preprocess.h"
@@ -50,22 +50,22 @@ static void read_norm(ct_predictor *p)
     p->std = CT_PREDICT_DEFAULT_STD;
     const char *cfg = ct_st_metadata_get(p->file, "config");
     if (!cfg) return;
-    ct_json *j = NULL;
-    if (ct_json_parse(cfg, strlen(cfg), "config", &j) != CT_OK) {
+    json_t *j = NULL;
+    if (ct_jparse(cfg, strlen(cfg), "config", 0, 0, &j) != CT_OK) {
         ct_log("warning: %s: the metadata 'config' is not valid JSON (%s); using mean %.4f, std %.4f\n", p->path,
                ct_last_error(), p->mean, p->std);
         ct_clear_error();
         return;
     }
-    const ct_json *d = ct_json_get(j, "data");
+    const json_t *d = json_object_get(j, "data");
     double mean, std;
-    if (d && ct_json_as_double(ct_json_get(d, "mean"), &mean) && ct_json_as_double(ct_json_get(d, "std"), &std) &&
+    if (d && ct_jas_double(json_object_get(d, "mean"), &mean) && ct_jas_double(json_object_get(d, "std"), &std) &&
         isfinite(mean) && isfinite(std) && std > 0) {
         p->mean = (float)mean;
         p->std = (float)std;
         p->norm_from_metadata = 1;
     }
-    ct_json_free(j);
+    json_decref(j);
 }
 
 int ct_predictor_open(const char *model_path, const char *device, int batch_size, ct_predictor **out)

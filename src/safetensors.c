@@ -1,8 +1,9 @@
 /* safetensors.c: strict safetensors reader, writer and typed getters. See safetensors.h. */
+#define _POSIX_C_SOURCE 200809L
 #include "safetensors.h"
 
 #include "common.h"
-#include "json.h"
+#include "io/jsonutil.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -83,20 +84,6 @@ static const char *qname(char *buf, size_t cap, const char *s)
     return buf;
 }
 
-/* "an array", "a number", ... for messages. */
-static const char *a_type(ct_json_type t)
-{
-    switch (t) {
-    case CT_JSON_NULL: return "null";
-    case CT_JSON_BOOL: return "a boolean";
-    case CT_JSON_NUMBER: return "a number";
-    case CT_JSON_STRING: return "a string";
-    case CT_JSON_ARRAY: return "an array";
-    case CT_JSON_OBJECT: return "an object";
-    }
-    return "?";
-}
-
 static void format_shape(char *buf, size_t cap, int rank, const int64_t *shape)
 {
     size_t o = 0;
@@ -109,89 +96,82 @@ static void format_shape(char *buf, size_t cap, int rank, const int64_t *shape)
 #define BADFILE "; the file is corrupt or not a safetensors file"
 
 /* Checks one tensor entry of the header; fills t (except name and data). */
-static int parse_tensor_info(const char *nm, const char *tname, const ct_json *v, ct_st_tensor *t)
+static int parse_tensor_info(const char *nm, const char *tname, const json_t *v, ct_st_tensor *t)
 {
     char q[420];
     qname(q, sizeof q, tname);
-    if (v->type != CT_JSON_OBJECT)
+    if (!json_is_object(v))
         return ct_fail(CT_ERR_INPUT, "%s: tensor %s: entry is %s, expected an object with dtype, shape and "
-                       "data_offsets (at byte %zu)" BADFILE, nm, q, a_type(v->type), v->offset);
-    const ct_json *dt = NULL, *sh = NULL, *off = NULL;
-    for (size_t i = 0; i < v->count; i++) {
-        const char *k = v->keys[i];
-        if (strcmp(k, "dtype") == 0 && v->key_lens[i] == 5)
-            dt = &v->items[i];
-        else if (strcmp(k, "shape") == 0 && v->key_lens[i] == 5)
-            sh = &v->items[i];
-        else if (strcmp(k, "data_offsets") == 0 && v->key_lens[i] == 12)
-            off = &v->items[i];
-        else {
+                       "data_offsets" BADFILE, nm, q, ct_jtype_a(v));
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x) {
+        if (strcmp(k, "dtype") && strcmp(k, "shape") && strcmp(k, "data_offsets")) {
             char qk[420];
-            return ct_fail(CT_ERR_INPUT, "%s: tensor %s: unknown field %s (at byte %zu); expected only dtype, shape "
-                           "and data_offsets" BADFILE, nm, q, qname(qk, sizeof qk, k), v->items[i].offset);
+            return ct_fail(CT_ERR_INPUT, "%s: tensor %s: unknown field %s; expected only dtype, shape and "
+                           "data_offsets" BADFILE, nm, q, qname(qk, sizeof qk, k));
         }
     }
+    const json_t *dt = json_object_get(v, "dtype"), *sh = json_object_get(v, "shape"),
+                 *off = json_object_get(v, "data_offsets");
     if (!dt || !sh || !off)
-        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: missing field '%s' (at byte %zu)" BADFILE, nm, q,
-                       !dt ? "dtype" : !sh ? "shape" : "data_offsets", v->offset);
+        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: missing field '%s'" BADFILE, nm, q,
+                       !dt ? "dtype" : !sh ? "shape" : "data_offsets");
     /* dtype */
-    if (dt->type != CT_JSON_STRING)
-        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: dtype is %s, expected a string such as \"F32\" (at byte %zu)"
-                       BADFILE, nm, q, a_type(dt->type), dt->offset);
-    if (ct_st_dtype_from_name(dt->str, &t->dtype) != 0 || strlen(dt->str) != dt->str_len) {
+    if (!json_is_string(dt))
+        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: dtype is %s, expected a string such as \"F32\"" BADFILE, nm, q,
+                       ct_jtype_a(dt));
+    if (ct_st_dtype_from_name(json_string_value(dt), &t->dtype) != 0) {
         char qd[420];
-        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: unsupported dtype %s (at byte %zu); cltrain reads "
-                       SUPPORTED_DTYPES "; convert the tensor to one of these", nm, q, qname(qd, sizeof qd, dt->str),
-                       dt->offset);
+        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: unsupported dtype %s; cltrain reads " SUPPORTED_DTYPES
+                       "; convert the tensor to one of these", nm, q, qname(qd, sizeof qd, json_string_value(dt)));
     }
     /* shape */
-    if (sh->type != CT_JSON_ARRAY)
-        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: shape is %s, expected an array of non-negative integers (at "
-                       "byte %zu)" BADFILE, nm, q, a_type(sh->type), sh->offset);
-    if (sh->count > CT_ST_MAX_RANK)
-        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: shape has %zu dimensions, more than the %d supported (at byte "
-                       "%zu)" BADFILE, nm, q, sh->count, CT_ST_MAX_RANK, sh->offset);
-    t->rank = (int)sh->count;
+    if (!json_is_array(sh))
+        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: shape is %s, expected an array of non-negative integers" BADFILE,
+                       nm, q, ct_jtype_a(sh));
+    size_t rank = json_array_size(sh);
+    if (rank > CT_ST_MAX_RANK)
+        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: shape has %zu dimensions, more than the %d supported" BADFILE,
+                       nm, q, rank, CT_ST_MAX_RANK);
+    t->rank = (int)rank;
     uint64_t numel = 1;
     int ovf = 0;
-    for (size_t i = 0; i < sh->count; i++) {
-        const ct_json *d = &sh->items[i];
-        if (d->type != CT_JSON_NUMBER || !d->is_int || d->integer < 0)
-            return ct_fail(CT_ERR_INPUT, "%s: tensor %s: shape entry %zu is not a non-negative integer (at byte %zu)"
-                           BADFILE, nm, q, i, d->offset);
-        t->shape[i] = d->integer;
-        uint64_t dim = (uint64_t)d->integer;
-        if (dim != 0 && numel > UINT64_MAX / dim)
+    for (size_t i = 0; i < rank; i++) {
+        int64_t dim;
+        if (!ct_jas_int64(json_array_get(sh, i), &dim) || dim < 0)
+            return ct_fail(CT_ERR_INPUT, "%s: tensor %s: shape entry %zu is not a non-negative integer" BADFILE, nm,
+                           q, i);
+        t->shape[i] = dim;
+        if (dim != 0 && numel > UINT64_MAX / (uint64_t)dim)
             ovf = 1;
         else
-            numel *= dim;
+            numel *= (uint64_t)dim;
     }
     /* data_offsets */
-    if (off->type != CT_JSON_ARRAY || off->count != 2)
-        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: data_offsets must be an array of two integers [BEGIN, END] "
-                       "(at byte %zu)" BADFILE, nm, q, off->offset);
-    for (int i = 0; i < 2; i++) {
-        const ct_json *d = &off->items[i];
-        if (d->type != CT_JSON_NUMBER || !d->is_int || d->integer < 0)
-            return ct_fail(CT_ERR_INPUT, "%s: tensor %s: data_offsets[%d] is not a non-negative integer (at byte "
-                           "%zu)" BADFILE, nm, q, i, d->offset);
-    }
-    t->begin = (uint64_t)off->items[0].integer;
-    t->end = (uint64_t)off->items[1].integer;
+    if (!json_is_array(off) || json_array_size(off) != 2)
+        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: data_offsets must be an array of two integers [BEGIN, END]"
+                       BADFILE, nm, q);
+    int64_t be[2];
+    for (int i = 0; i < 2; i++)
+        if (!ct_jas_int64(json_array_get(off, (size_t)i), &be[i]) || be[i] < 0)
+            return ct_fail(CT_ERR_INPUT, "%s: tensor %s: data_offsets[%d] is not a non-negative integer" BADFILE, nm,
+                           q, i);
+    t->begin = (uint64_t)be[0];
+    t->end = (uint64_t)be[1];
     if (t->end < t->begin)
-        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: data_offsets END %" PRIu64 " < BEGIN %" PRIu64
-                       " (at byte %zu)" BADFILE, nm, q, t->end, t->begin, off->offset);
+        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: data_offsets END %" PRIu64 " < BEGIN %" PRIu64 BADFILE, nm, q,
+                       t->end, t->begin);
     size_t esz = DTYPE_SIZES[t->dtype];
     char shp[256];
     format_shape(shp, sizeof shp, t->rank, t->shape);
     if (ovf || numel > UINT64_MAX / esz)
-        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: shape %s x %zu bytes overflows 64 bits (at byte %zu)" BADFILE,
-                       nm, q, shp, esz, sh->offset);
+        return ct_fail(CT_ERR_INPUT, "%s: tensor %s: shape %s x %zu bytes overflows 64 bits" BADFILE, nm, q, shp, esz);
     t->numel = numel;
     if (numel * esz != t->end - t->begin)
         return ct_fail(CT_ERR_INPUT, "%s: tensor %s: shape %s of %s needs %" PRIu64 " bytes but data_offsets [%"
-                       PRIu64 ", %" PRIu64 "] span %" PRIu64 " (at byte %zu)" BADFILE, nm, q, shp,
-                       DTYPE_NAMES[t->dtype], numel * esz, t->begin, t->end, t->end - t->begin, off->offset);
+                       PRIu64 ", %" PRIu64 "] span %" PRIu64 BADFILE, nm, q, shp, DTYPE_NAMES[t->dtype],
+                       numel * esz, t->begin, t->end, t->end - t->begin);
     return CT_OK;
 }
 
@@ -208,11 +188,38 @@ static int span_cmp(const void *a, const void *b)
     return x->idx < y->idx ? -1 : (x->idx > y->idx);
 }
 
+/* __metadata__ (may be absent): an object of strings, copied into f. */
+static int parse_metadata(const char *nm, const json_t *m, ct_st_file *f)
+{
+    if (!m) return CT_OK;
+    if (!json_is_object(m))
+        return ct_fail(CT_ERR_INPUT, "%s: __metadata__ is %s, expected an object of string values" BADFILE, nm,
+                       ct_jtype_a(m));
+    size_t cnt = json_object_size(m);
+    f->meta_keys = calloc(cnt ? cnt : 1, sizeof(char *));
+    f->meta_vals = calloc(cnt ? cnt : 1, sizeof(char *));
+    if (!f->meta_keys || !f->meta_vals) return ct_fail(CT_ERR_NOMEM, "%s: out of host memory", nm);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)m, k, v) {
+        char q[420];
+        if (!json_is_string(v))
+            return ct_fail(CT_ERR_INPUT, "%s: __metadata__ value for %s is %s, expected a string" BADFILE, nm,
+                           qname(q, sizeof q, k), ct_jtype_a(v));
+        size_t i = f->meta_count;
+        f->meta_keys[i] = strdup(k);
+        f->meta_vals[i] = strdup(json_string_value(v));
+        f->meta_count++;
+        if (!f->meta_keys[i] || !f->meta_vals[i]) return ct_fail(CT_ERR_NOMEM, "%s: out of host memory", nm);
+    }
+    return CT_OK;
+}
+
 /* own_buf: buf is malloc'd and may be kept as the tensor store (ownership passes in). */
 static int st_parse(unsigned char *buf, size_t len, const char *nm, int own_buf, ct_st_file **out)
 {
     *out = NULL;
-    ct_json *root = NULL;
+    json_t *root = NULL;
     ct_st_file *f = NULL;
     span *sp = NULL;
     int rc = CT_OK;
@@ -236,90 +243,41 @@ static int st_parse(unsigned char *buf, size_t len, const char *nm, int own_buf,
     }
     const char *hdr = (const char *)buf + 8;
     size_t hlen = (size_t)n;
-    size_t bad;
-    if (!ct_utf8_valid(hdr, hlen, &bad)) {
-        rc = ct_fail(CT_ERR_INPUT, "%s: header is not valid UTF-8 (at byte %zu)" BADFILE, nm, 8 + bad);
-        goto done;
-    }
     if (hlen == 0 || hdr[0] != '{') {
         rc = ct_fail(CT_ERR_INPUT, "%s: header does not start with '{' (at byte 8): it must be a JSON object" BADFILE,
                      nm);
         goto done;
     }
-    rc = ct_json_parse_limited(hdr, hlen, nm, 8, CT_ST_MAX_JSON_VALUES, &root);
+    rc = ct_jparse(hdr, hlen, nm, 8, CT_ST_MAX_JSON_VALUES, &root);
     if (rc) goto done;
-    if (root->type != CT_JSON_OBJECT) { /* cannot happen after the '{' check; kept for clarity */
-        rc = ct_fail(CT_ERR_INPUT, "%s: header is JSON %s, expected an object (at byte 8)" BADFILE, nm,
-                     a_type(root->type));
-        goto done;
-    }
     f = calloc(1, sizeof *f);
     if (!f) {
         rc = ct_fail(CT_ERR_NOMEM, "%s: out of host memory", nm);
         goto done;
     }
-    /* count tensors; parse metadata */
-    size_t ntens = 0;
-    for (size_t i = 0; i < root->count; i++) {
-        char q[420];
-        if (strlen(root->keys[i]) != root->key_lens[i]) {
-            rc = ct_fail(CT_ERR_INPUT, "%s: a key holds a NUL character (at byte %zu); cltrain cannot use such names"
-                         BADFILE, nm, root->items[i].offset);
-            goto done;
-        }
-        if (strcmp(root->keys[i], "__metadata__") != 0) {
-            ntens++;
-            continue;
-        }
-        const ct_json *m = &root->items[i];
-        if (m->type != CT_JSON_OBJECT) {
-            rc = ct_fail(CT_ERR_INPUT, "%s: __metadata__ is %s, expected an object of string values (at byte %zu)"
-                         BADFILE, nm, a_type(m->type), m->offset);
-            goto done;
-        }
-        f->meta_keys = calloc(m->count ? m->count : 1, sizeof(char *));
-        f->meta_vals = calloc(m->count ? m->count : 1, sizeof(char *));
-        if (!f->meta_keys || !f->meta_vals) {
-            rc = ct_fail(CT_ERR_NOMEM, "%s: out of host memory", nm);
-            goto done;
-        }
-        for (size_t j = 0; j < m->count; j++) {
-            const ct_json *val = &m->items[j];
-            if (val->type != CT_JSON_STRING) {
-                rc = ct_fail(CT_ERR_INPUT, "%s: __metadata__ value for %s is %s, expected a string (at byte %zu)"
-                             BADFILE, nm, qname(q, sizeof q, m->keys[j]), a_type(val->type), val->offset);
-                goto done;
-            }
-            if (strlen(m->keys[j]) != m->key_lens[j] || strlen(val->str) != val->str_len) {
-                rc = ct_fail(CT_ERR_INPUT, "%s: __metadata__ entry holds a NUL character (at byte %zu)" BADFILE, nm,
-                             val->offset);
-                goto done;
-            }
-        }
-        /* take the strings from the DOM */
-        for (size_t j = 0; j < m->count; j++) {
-            f->meta_keys[j] = m->keys[j];
-            m->keys[j] = NULL;
-            f->meta_vals[j] = m->items[j].str;
-            m->items[j].str = NULL;
-        }
-        f->meta_count = m->count;
-    }
+    rc = parse_metadata(nm, json_object_get(root, "__metadata__"), f);
+    if (rc) goto done;
+    size_t ntens = json_object_size(root) - (json_object_get(root, "__metadata__") ? 1 : 0);
     f->tensors = calloc(ntens ? ntens : 1, sizeof *f->tensors);
     sp = calloc(ntens ? ntens : 1, sizeof *sp);
     if (!f->tensors || !sp) {
         rc = ct_fail(CT_ERR_NOMEM, "%s: out of host memory", nm);
         goto done;
     }
-    for (size_t i = 0; i < root->count; i++) {
-        if (strcmp(root->keys[i], "__metadata__") == 0) continue;
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        if (strcmp(key, "__metadata__") == 0) continue;
         ct_st_tensor t;
         memset(&t, 0, sizeof t);
-        rc = parse_tensor_info(nm, root->keys[i], &root->items[i], &t);
+        rc = parse_tensor_info(nm, key, val, &t);
         if (rc) goto done;
         t.nbytes = (size_t)(t.end - t.begin);
-        t.name = root->keys[i];
-        root->keys[i] = NULL; /* taken */
+        t.name = strdup(key);
+        if (!t.name) {
+            rc = ct_fail(CT_ERR_NOMEM, "%s: out of host memory", nm);
+            goto done;
+        }
         sp[f->count].begin = t.begin;
         sp[f->count].end = t.end;
         sp[f->count].idx = f->count;
@@ -400,7 +358,7 @@ static int st_parse(unsigned char *buf, size_t len, const char *nm, int own_buf,
     }
 done:
     free(sp);
-    ct_json_free(root);
+    json_decref(root);
     if (own_buf) free(buf);
     if (rc) {
         ct_st_free(f);
@@ -580,7 +538,7 @@ int ct_st_writer_add(ct_st_writer *w, const char *name, ct_st_dtype dtype, int r
         return ct_fail(CT_ERR_USAGE, "safetensors writer: tensor %s: unknown dtype %d", q, (int)dtype);
     if (strcmp(name, "__metadata__") == 0)
         return ct_fail(CT_ERR_USAGE, "safetensors writer: '__metadata__' is reserved and cannot name a tensor");
-    if (!ct_utf8_valid(name, strlen(name), NULL))
+    if (!ct_jutf8_valid(name, strlen(name)))
         return ct_fail(CT_ERR_USAGE, "safetensors writer: tensor name %s is not valid UTF-8", q);
     if (rank < 0 || rank > CT_ST_MAX_RANK || (rank > 0 && !shape))
         return ct_fail(CT_ERR_USAGE, "safetensors writer: tensor %s: rank %d is outside 0..%d", q, rank,
@@ -644,7 +602,7 @@ int ct_st_writer_add_i64_scalar(ct_st_writer *w, const char *name, int64_t value
 int ct_st_writer_set_metadata(ct_st_writer *w, const char *key, const char *value)
 {
     if (!w || !key || !value) return ct_fail(CT_ERR_USAGE, "safetensors writer: metadata key or value missing");
-    if (!ct_utf8_valid(key, strlen(key), NULL) || !ct_utf8_valid(value, strlen(value), NULL))
+    if (!ct_jutf8_valid(key, strlen(key)) || !ct_jutf8_valid(value, strlen(value)))
         return ct_fail(CT_ERR_USAGE, "safetensors writer: metadata '%s' is not valid UTF-8", key);
     char *v = dupstr(value);
     if (!v) return ct_fail(CT_ERR_NOMEM, "out of host memory in the safetensors writer");
@@ -682,45 +640,33 @@ int ct_st_serialize(const ct_st_writer *w, unsigned char **buf, size_t *len)
     *buf = NULL;
     *len = 0;
     if (!w) return ct_fail(CT_ERR_USAGE, "safetensors writer: no writer");
-    ct_jw j;
-    ct_jw_init(&j);
-    ct_jw_begin_object(&j);
+    /* the header: __metadata__ first, then the tensors in the order they were added */
+    json_t *j = json_object();
+    int bad = !j;
     if (w->mn) {
-        ct_jw_key(&j, "__metadata__");
-        ct_jw_begin_object(&j);
-        for (size_t i = 0; i < w->mn; i++) {
-            ct_jw_key(&j, w->mk[i]);
-            ct_jw_string(&j, w->mv[i]);
-        }
-        ct_jw_end_object(&j);
+        json_t *meta = json_object();
+        bad |= json_object_set_new(j, "__metadata__", meta);
+        for (size_t i = 0; i < w->mn; i++) bad |= json_object_set_new(meta, w->mk[i], ct_jstr(w->mv[i]));
     }
     uint64_t off = 0;
-    for (size_t i = 0; i < w->n; i++) {
+    for (size_t i = 0; i < w->n && !bad; i++) {
         const wtensor *t = &w->t[i];
-        ct_jw_key(&j, t->name);
-        ct_jw_begin_object(&j);
-        ct_jw_key(&j, "dtype");
-        ct_jw_string(&j, DTYPE_NAMES[t->dtype]);
-        ct_jw_key(&j, "shape");
-        ct_jw_begin_array(&j);
-        for (int d = 0; d < t->rank; d++) ct_jw_int(&j, t->shape[d]);
-        ct_jw_end_array(&j);
-        ct_jw_key(&j, "data_offsets");
-        ct_jw_begin_array(&j);
-        ct_jw_uint(&j, off);
-        ct_jw_uint(&j, off + t->nbytes);
-        ct_jw_end_array(&j);
-        ct_jw_end_object(&j);
+        json_t *shape = json_array();
+        for (int d = 0; d < t->rank; d++) bad |= json_array_append_new(shape, json_integer((json_int_t)t->shape[d]));
+        bad |= json_object_set_new(j, t->name,
+                                   json_pack("{s:s,s:o,s:[I,I]}", "dtype", DTYPE_NAMES[t->dtype], "shape", shape,
+                                             "data_offsets", (json_int_t)off, (json_int_t)(off + t->nbytes)));
         off += t->nbytes;
         if (off > (uint64_t)SIZE_MAX / 2) {
-            ct_jw_free(&j);
+            json_decref(j);
             return ct_fail(CT_ERR_USAGE, "safetensors writer: tensors too large in total");
         }
     }
-    ct_jw_end_object(&j);
     char *hdr;
     size_t hlen;
-    int rc = ct_jw_finish(&j, &hdr, &hlen);
+    int rc = bad ? ct_fail(CT_ERR_NOMEM, "safetensors writer: out of host memory for the header")
+                 : ct_jdump(j, &hdr, &hlen);
+    json_decref(j);
     if (rc) return rc;
     size_t n = (hlen + 7) & ~(size_t)7;
     if (n > CT_ST_MAX_HEADER) {

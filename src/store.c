@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "io/jsonutil.h"
 #include "md5.h"
 
 #define PEEK_MAX_HEADER (16u << 20) /* DigitCNN headers are a few KiB */
@@ -63,42 +63,33 @@ int ct_store_peek(const char *path, char **metadata_json)
         return ct_fail(CT_ERR_INPUT, "%s: truncated safetensors header", path);
     }
     hdr[n] = 0;
-    ct_json *j = NULL;
-    int rc = ct_json_parse_limited(hdr, (size_t)n, path, 8, 100000, &j);
+    json_t *j = NULL;
+    int rc = ct_jparse(hdr, (size_t)n, path, 8, 100000, &j);
     free(hdr);
     if (rc) return ct_fail_ctx(CT_ERR_INPUT, "not a safetensors file");
-    if (j->type != CT_JSON_OBJECT) {
-        ct_json_free(j);
+    if (!json_is_object(j)) {
+        json_decref(j);
         return ct_fail(CT_ERR_INPUT, "%s: not a safetensors file: the header is not a JSON object", path);
     }
     for (size_t i = 0; i < sizeof digitcnn_required / sizeof digitcnn_required[0]; i++) {
-        const ct_json *t = ct_json_get(j, digitcnn_required[i]);
-        if (!t || t->type != CT_JSON_OBJECT || !ct_json_get(t, "shape")) {
+        const json_t *t = json_object_get(j, digitcnn_required[i]);
+        if (!json_is_object(t) || !json_object_get(t, "shape")) {
             rc = ct_fail(CT_ERR_INPUT,
                          "%s: not a DigitCNN model: no tensor '%s' (a model needs DigitCNN's PyTorch state_dict names "
                          "conv1.weight ... fc3.bias)",
                          path, digitcnn_required[i]);
-            ct_json_free(j);
+            json_decref(j);
             return rc;
         }
     }
-    if (metadata_json) {
-        const ct_json *md = ct_json_get(j, "__metadata__");
-        ct_jw w;
-        ct_jw_init(&w);
-        ct_jw_begin_object(&w);
-        for (size_t i = 0; md && md->type == CT_JSON_OBJECT && i < md->count; i++) {
-            const char *v = ct_json_string(&md->items[i]);
-            if (!v) continue;
-            ct_jw_key(&w, md->keys[i]);
-            ct_jw_string(&w, v);
-        }
-        ct_jw_end_object(&w);
-        size_t len;
-        rc = ct_jw_finish(&w, metadata_json, &len);
-        ct_jw_free(&w);
+    if (metadata_json) { /* the string-valued metadata entries, in file order */
+        json_t *md = json_object_get(j, "__metadata__"), *w = json_object(), *v;
+        const char *k;
+        if (json_is_object(md))
+            json_object_foreach(md, k, v) if (json_is_string(v)) json_object_set(w, k, v);
+        rc = ct_jdump_take(w, metadata_json, NULL);
     }
-    ct_json_free(j);
+    json_decref(j);
     return rc;
 }
 
@@ -132,35 +123,35 @@ static double evaluated_accuracy(const ct_config *cfg, const char *name)
         ct_clear_error();
         return -1;
     }
-    ct_json *j = NULL;
+    json_t *j = NULL;
     double acc = -1;
-    if (ct_json_parse((const char *)text, len, p, &j) == CT_OK) acc = ct_json_get_double(j, "test_accuracy", -1);
+    if (ct_jparse((const char *)text, len, p, 0, 0, &j) == CT_OK) acc = ct_jget_double(j, "test_accuracy", -1);
     else ct_clear_error();
-    ct_json_free(j);
+    json_decref(j);
     free(text);
     return acc;
 }
 
 static void fill_from_metadata(ct_store_entry *e, const char *md_json)
 {
-    ct_json *md = NULL;
+    json_t *md = NULL;
     e->val_accuracy = e->test_accuracy = -1;
     snprintf(e->source, sizeof e->source, "external");
-    if (!md_json || ct_json_parse(md_json, strlen(md_json), "metadata", &md) != CT_OK) {
+    if (!md_json || ct_jparse(md_json, strlen(md_json), "metadata", 0, 0, &md) != CT_OK) {
         ct_clear_error();
         return;
     }
-    if (ct_json_get(md, "cltrain_version")) snprintf(e->source, sizeof e->source, "cltrain");
-    const char *metrics = ct_json_get_string(md, "metrics", NULL);
-    ct_json *mj = NULL;
-    if (metrics && ct_json_parse(metrics, strlen(metrics), "metrics", &mj) == CT_OK) {
-        e->val_accuracy = ct_json_get_double(mj, "saved_val_accuracy", ct_json_get_double(mj, "final_val_accuracy", -1));
-        e->test_accuracy = ct_json_get_double(mj, "test_accuracy", -1);
+    if (json_object_get(md, "cltrain_version")) snprintf(e->source, sizeof e->source, "cltrain");
+    const char *metrics = ct_jget_string(md, "metrics", NULL);
+    json_t *mj = NULL;
+    if (metrics && ct_jparse(metrics, strlen(metrics), "metrics", 0, 0, &mj) == CT_OK) {
+        e->val_accuracy = ct_jget_double(mj, "saved_val_accuracy", ct_jget_double(mj, "final_val_accuracy", -1));
+        e->test_accuracy = ct_jget_double(mj, "test_accuracy", -1);
     } else {
         ct_clear_error();
     }
-    ct_json_free(mj);
-    ct_json_free(md);
+    json_decref(mj);
+    json_decref(md);
 }
 
 static int entry_newer_first(const void *a, const void *b)
@@ -182,27 +173,27 @@ int ct_store_production_read(const ct_config *cfg, ct_store_production *p)
     size_t len;
     int rc = ct_read_file(path, 1u << 20, &text, &len);
     if (rc) return rc;
-    ct_json *j = NULL;
-    rc = ct_json_parse((const char *)text, len, path, &j);
+    json_t *j = NULL;
+    rc = ct_jparse((const char *)text, len, path, 0, 0, &j);
     free(text);
     if (rc) return ct_fail_ctx(CT_ERR_INPUT, "the production marker is corrupt; deploy again with `cltrain deploy` or "
                                "delete it");
-    const char *mn = ct_json_get_string(j, "model_name", NULL), *src = ct_json_get_string(j, "source_model", NULL);
+    const char *mn = ct_jget_string(j, "model_name", NULL), *src = ct_jget_string(j, "source_model", NULL);
     if (!mn || !src) {
-        ct_json_free(j);
+        json_decref(j);
         return ct_fail(CT_ERR_INPUT, "%s: the production marker lacks model_name/source_model; deploy again with "
                        "`cltrain deploy` or delete it", path);
     }
     p->present = 1;
     snprintf(p->model_name, sizeof p->model_name, "%s", mn);
     snprintf(p->source_model, sizeof p->source_model, "%s", src);
-    snprintf(p->path, sizeof p->path, "%s", ct_json_get_string(j, "path", ""));
-    snprintf(p->source_path, sizeof p->source_path, "%s", ct_json_get_string(j, "source_path", ""));
-    snprintf(p->deployment_status, sizeof p->deployment_status, "%s", ct_json_get_string(j, "deployment_status", ""));
-    snprintf(p->deployment_type, sizeof p->deployment_type, "%s", ct_json_get_string(j, "deployment_type", ""));
-    snprintf(p->deployed_at, sizeof p->deployed_at, "%s", ct_json_get_string(j, "deployed_at", ""));
-    p->accuracy = ct_json_get_double(j, "accuracy", -1);
-    ct_json_free(j);
+    snprintf(p->path, sizeof p->path, "%s", ct_jget_string(j, "path", ""));
+    snprintf(p->source_path, sizeof p->source_path, "%s", ct_jget_string(j, "source_path", ""));
+    snprintf(p->deployment_status, sizeof p->deployment_status, "%s", ct_jget_string(j, "deployment_status", ""));
+    snprintf(p->deployment_type, sizeof p->deployment_type, "%s", ct_jget_string(j, "deployment_type", ""));
+    snprintf(p->deployed_at, sizeof p->deployed_at, "%s", ct_jget_string(j, "deployed_at", ""));
+    p->accuracy = ct_jget_double(j, "accuracy", -1);
+    json_decref(j);
     return CT_OK;
 }
 

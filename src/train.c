@@ -18,7 +18,7 @@
 
 #include "augment.h"
 #include "checkpoint.h"
-#include "json.h"
+#include "io/jsonutil.h"
 #include "modelio.h"
 #include "split.h"
 
@@ -769,46 +769,33 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
             if ((rc = ct_mkdirs(cfg->output.model_save_dir)) != CT_OK) goto out;
             snprintf(r->model_path, sizeof r->model_path, "%s/%s.safetensors", cfg->output.model_save_dir,
                      r->model_name);
-            ct_jw w;
-            ct_jw_init(&w);
-            ct_jw_begin_object(&w);
-            ct_jw_key(&w, "final_val_accuracy");
-            ct_jw_double(&w, r->final_val_accuracy);
-            ct_jw_key(&w, "best_val_accuracy");
-            ct_jw_double(&w, best);
-            ct_jw_key(&w, "saved_val_accuracy");
-            ct_jw_double(&w, saved_acc);
-            ct_jw_key(&w, "final_train_loss");
-            ct_jw_double(&w, r->final_train_loss);
-            ct_jw_key(&w, "epochs_run");
-            ct_jw_int(&w, r->epochs_run);
-            ct_jw_key(&w, "configured_epochs");
-            ct_jw_int(&w, tr->epochs);
-            ct_jw_key(&w, "model_parameters");
-            ct_jw_int(&w, r->model_parameters);
-            ct_jw_key(&w, "test_accuracy");
-            ct_jw_double(&w, r->test_accuracy);
-            ct_jw_key(&w, "train_images_per_second");
-            ct_jw_double(&w, r->train_images_per_second);
+            json_t *w = json_object();
+            json_object_set_new(w, "final_val_accuracy", ct_jreal(r->final_val_accuracy));
+            json_object_set_new(w, "best_val_accuracy", ct_jreal(best));
+            json_object_set_new(w, "saved_val_accuracy", ct_jreal(saved_acc));
+            json_object_set_new(w, "final_train_loss", ct_jreal(r->final_train_loss));
+            json_object_set_new(w, "epochs_run", json_integer((json_int_t)(r->epochs_run)));
+            json_object_set_new(w, "configured_epochs", json_integer((json_int_t)(tr->epochs)));
+            json_object_set_new(w, "model_parameters", json_integer((json_int_t)(r->model_parameters)));
+            json_object_set_new(w, "test_accuracy", ct_jreal(r->test_accuracy));
+            json_object_set_new(w, "train_images_per_second", ct_jreal(r->train_images_per_second));
             if (resuming) {
-                ct_jw_key(&w, "resumed_from_epoch");
-                ct_jw_int(&w, r->resumed_from_epoch);
+                json_object_set_new(w, "resumed_from_epoch", json_integer((json_int_t)(r->resumed_from_epoch)));
             }
-            ct_jw_end_object(&w);
             char *metrics = NULL;
-            size_t mlen;
-            ct_jw_finish(&w, &metrics, &mlen);
-            char data_md5[512];
-            snprintf(data_md5, sizeof data_md5,
-                     "{\"train-images\":\"%s\",\"train-labels\":\"%s\",\"t10k-images\":\"%s\",\"t10k-labels\":\"%s\"}",
-                     train.images_md5, train.labels_md5, test.n ? test.images_md5 : "", test.n ? test.labels_md5 : "");
+            ct_jdump_take(w, &metrics, NULL);
+            char *data_md5 = NULL;
+            ct_jdump_take(json_pack("{s:s,s:s,s:s,s:s}", "train-images", train.images_md5, "train-labels",
+                                    train.labels_md5, "t10k-images", test.n ? test.images_md5 : "", "t10k-labels",
+                                    test.n ? test.labels_md5 : ""),
+                          &data_md5, NULL);
             const char *keys[] = {"format", "model", "model_name", "config", "metrics", "device", "cltrain_version",
                                   "data_md5"};
             const char *vals[] = {"pt", "DigitCNN", r->model_name, ck.config_json, metrics ? metrics : "{}",
-                                  ctx->dev.name, CLTRAIN_VERSION, data_md5};
+                                  ctx->dev.name, CLTRAIN_VERSION, data_md5 ? data_md5 : "{}"};
             rc = ct_modelio_save(m, r->model_path, keys, vals, 8);
             free(metrics);
-            ct_jw_free(&w);
+            free(data_md5);
             if (rc) goto out;
             logline(&L, "model saved: %s", r->model_path);
         }

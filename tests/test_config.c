@@ -705,7 +705,7 @@ static void test_json(void)
     TU_CHECK(n > 2 && j[0] == '{' && j[n - 1] == '}', "JSON is one object: %s", j);
     const char *want[] = {"{\"model\":{\"conv1_channels\":32,", "\"use_batch_norm\":true}",
                           "\"training\":{\"batch_size\":64,\"learning_rate\":0.001,", "\"optimizer_type\":\"adam\"",
-                          "\"weight_decay\":1.0e-05", "\"seed\":42", "\"rotation_degrees\":15.0",
+                          "\"weight_decay\":1e-05", "\"seed\":42", "\"rotation_degrees\":15.0",
                           "\"custom_model_name\":\"a\\\"b\\\\c\"", "\"evaluation\":{\"batch_size\":1000}",
                           "\"return_probabilities\":false},\"device\":\"\"}"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)

@@ -6,7 +6,7 @@
 
 #include "common.h"
 #include "config.h"
-#include "json.h"
+#include "io/jsonutil.h"
 
 typedef struct {
     const char *device; /* --device SEL */
@@ -24,8 +24,9 @@ int cli_take_config(int argc, char **argv, int *i, ct_config *cfg, int *sets_see
 /* Both of the above: the options every command that reads a config accepts. */
 int cli_take_standard(int argc, char **argv, int *i, cli_opts *o, ct_config *cfg, int *sets_seen);
 
-/* Finishes a JSON document, prints it as one stdout line and frees the writer. */
-int cli_print_json(ct_jw *w);
+/* Prints a JSON document (built with jansson; NULL when a builder ran out of memory) as one
+ * stdout line and drops the reference. */
+int cli_print_json(json_t *v);
 
 int cli_devices(int argc, char **argv);
 int cli_verify(int argc, char **argv);

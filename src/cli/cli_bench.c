@@ -7,7 +7,7 @@
 
 #include "bench.h"
 #include "cli.h"
-#include "json.h"
+#include "io/jsonutil.h"
 
 static int int_arg(int argc, char **argv, int *i, int lo, int hi, int *out)
 {
@@ -62,44 +62,27 @@ int cli_bench(int argc, char **argv)
     rc = ct_bench_run(dev, &b, &r);
     if (rc) return cli_die(rc);
     if (o.json) {
-        ct_jw w;
-        ct_jw_init(&w);
-        ct_jw_begin_object(&w);
-        ct_jw_key(&w, "device");
-        ct_jw_string(&w, r.device);
-        ct_jw_key(&w, "batch");
-        ct_jw_int(&w, b.batch);
-        ct_jw_key(&w, "train_images_per_second");
-        ct_jw_double(&w, r.train_images_per_second);
-        ct_jw_key(&w, "eval_images_per_second");
-        ct_jw_double(&w, r.eval_images_per_second);
-        ct_jw_key(&w, "ms_per_step");
-        ct_jw_double(&w, r.ms_per_step);
-        ct_jw_key(&w, "build_cold_seconds");
-        ct_jw_double(&w, r.build_cold_seconds);
-        ct_jw_key(&w, "build_cached_seconds");
-        ct_jw_double(&w, r.build_cached_seconds);
-        ct_jw_key(&w, "first_step_seconds");
-        ct_jw_double(&w, r.first_step_seconds);
-        ct_jw_key(&w, "device_memory_bytes");
-        ct_jw_uint(&w, r.device_bytes);
-        ct_jw_key(&w, "kernels");
-        ct_jw_begin_array(&w);
+        json_t *w = json_object();
+        json_object_set_new(w, "device", ct_jstr(r.device));
+        json_object_set_new(w, "batch", json_integer((json_int_t)(b.batch)));
+        json_object_set_new(w, "train_images_per_second", ct_jreal(r.train_images_per_second));
+        json_object_set_new(w, "eval_images_per_second", ct_jreal(r.eval_images_per_second));
+        json_object_set_new(w, "ms_per_step", ct_jreal(r.ms_per_step));
+        json_object_set_new(w, "build_cold_seconds", ct_jreal(r.build_cold_seconds));
+        json_object_set_new(w, "build_cached_seconds", ct_jreal(r.build_cached_seconds));
+        json_object_set_new(w, "first_step_seconds", ct_jreal(r.first_step_seconds));
+        json_object_set_new(w, "device_memory_bytes", json_integer((json_int_t)(r.device_bytes)));
+        json_t *kernels = json_array();
+        json_object_set_new(w, "kernels", kernels);
         for (int i = 0; i < r.n_kernels; i++) {
-            ct_jw_begin_object(&w);
-            ct_jw_key(&w, "name");
-            ct_jw_string(&w, r.kernels[i].name);
-            ct_jw_key(&w, "ms_per_step");
-            ct_jw_double(&w, r.kernels[i].ms_per_step);
-            ct_jw_key(&w, "share");
-            ct_jw_double(&w, r.kernels[i].share);
-            ct_jw_key(&w, "calls_per_step");
-            ct_jw_int(&w, r.kernels[i].calls_per_step);
-            ct_jw_end_object(&w);
+            json_t *w_1 = json_object();
+            json_array_append_new(kernels, w_1);
+            json_object_set_new(w_1, "name", ct_jstr(r.kernels[i].name));
+            json_object_set_new(w_1, "ms_per_step", ct_jreal(r.kernels[i].ms_per_step));
+            json_object_set_new(w_1, "share", ct_jreal(r.kernels[i].share));
+            json_object_set_new(w_1, "calls_per_step", json_integer((json_int_t)(r.kernels[i].calls_per_step)));
         }
-        ct_jw_end_array(&w);
-        ct_jw_end_object(&w);
-        int jrc = cli_print_json(&w);
+        int jrc = cli_print_json(w);
         if (jrc) return cli_die(jrc);
         return CT_OK;
     }

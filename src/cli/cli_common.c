@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "json.h"
 
 int cli_die(int rc)
 {
@@ -78,11 +77,10 @@ int cli_take_standard(int argc, char **argv, int *i, cli_opts *o, ct_config *cfg
     return t != 0 ? t : cli_take_config(argc, argv, i, cfg, sets_seen);
 }
 
-int cli_print_json(ct_jw *w)
+int cli_print_json(json_t *v)
 {
     char *s = NULL;
-    size_t n;
-    int rc = ct_jw_finish(w, &s, &n);
+    int rc = ct_jdump_take(v, &s, NULL);
     if (rc == CT_OK) {
         printf("%s\n", s);
         fflush(stdout);
@@ -90,6 +88,5 @@ int cli_print_json(ct_jw *w)
         ct_fail(rc, "could not write the JSON result (out of memory)");
     }
     free(s);
-    ct_jw_free(w);
     return rc;
 }

@@ -1,4 +1,5 @@
 /* cli_devices.c: `cltrain devices` and `cltrain verify`. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +57,11 @@ int cli_verify(int argc, char **argv)
         return cli_die(rc);
     }
     if (o.json) {
-        char dev[600];
-        ct_json_escape(dev, sizeof dev, c->dev.name);
-        printf("{\"device\":%s,\"passed\":%d,\"failed\":%d,\"seconds\":%.2f,\"build_seconds\":%.2f}\n", dev, res.pass,
-               res.fail, dt, c->build_seconds);
+        /* seconds rounded to 1/100 s, as this output has always been */
+        json_t *j = json_pack("{s:o,s:i,s:i,s:o,s:o}", "device", ct_jstr(c->dev.name), "passed", res.pass, "failed",
+                              res.fail, "seconds", ct_jreal(round(dt * 100) / 100), "build_seconds",
+                              ct_jreal(round(c->build_seconds * 100) / 100));
+        cli_print_json(j);
     } else {
         printf("%d passed, %d failed (%.1f s, of which %.1f s building kernels: %d from cache, %d compiled)\n",
                res.pass, res.fail, dt, c->build_seconds, c->cache_hits, c->cache_misses);

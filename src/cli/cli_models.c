@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
+#include "io/jsonutil.h"
 #include "store.h"
 
 static void human_size(long long b, char *buf, size_t cap)
@@ -71,64 +71,41 @@ int cli_models(int argc, char **argv)
         }
     }
     if (o.json) {
-        ct_jw w;
-        ct_jw_init(&w);
-        ct_jw_begin_object(&w);
-        ct_jw_key(&w, "model_save_dir");
-        ct_jw_string(&w, cfg.output.model_save_dir);
-        ct_jw_key(&w, "count");
-        ct_jw_int(&w, (int64_t)n);
-        ct_jw_key(&w, "models");
-        ct_jw_begin_array(&w);
+        json_t *w = json_object();
+        json_object_set_new(w, "model_save_dir", ct_jstr(cfg.output.model_save_dir));
+        json_object_set_new(w, "count", json_integer((json_int_t)((int64_t)n)));
+        json_t *models = json_array();
+        json_object_set_new(w, "models", models);
         for (size_t i = 0; i < n; i++) {
-            ct_jw_begin_object(&w);
-            ct_jw_key(&w, "name");
-            ct_jw_string(&w, v[i].name);
-            ct_jw_key(&w, "path");
-            ct_jw_string(&w, v[i].path);
-            ct_jw_key(&w, "test_accuracy");
-            if (v[i].test_accuracy >= 0) ct_jw_double(&w, v[i].test_accuracy);
-            else ct_jw_null(&w);
-            ct_jw_key(&w, "val_accuracy");
-            if (v[i].val_accuracy >= 0) ct_jw_double(&w, v[i].val_accuracy);
-            else ct_jw_null(&w);
-            ct_jw_key(&w, "evaluated");
-            ct_jw_bool(&w, v[i].evaluated);
-            ct_jw_key(&w, "modified");
-            ct_jw_string(&w, v[i].modified);
-            ct_jw_key(&w, "size_bytes");
-            ct_jw_int(&w, v[i].size_bytes);
-            ct_jw_key(&w, "source");
-            ct_jw_string(&w, v[i].source);
-            ct_jw_key(&w, "production");
-            ct_jw_bool(&w, v[i].production);
-            ct_jw_end_object(&w);
+            json_t *w_1 = json_object();
+            json_array_append_new(models, w_1);
+            json_object_set_new(w_1, "name", ct_jstr(v[i].name));
+            json_object_set_new(w_1, "path", ct_jstr(v[i].path));
+            if (v[i].test_accuracy >= 0) json_object_set_new(w_1, "test_accuracy", ct_jreal(v[i].test_accuracy));
+            else json_object_set_new(w_1, "test_accuracy", json_null());
+            if (v[i].val_accuracy >= 0) json_object_set_new(w_1, "val_accuracy", ct_jreal(v[i].val_accuracy));
+            else json_object_set_new(w_1, "val_accuracy", json_null());
+            json_object_set_new(w_1, "evaluated", json_boolean(v[i].evaluated));
+            json_object_set_new(w_1, "modified", ct_jstr(v[i].modified));
+            json_object_set_new(w_1, "size_bytes", json_integer((json_int_t)(v[i].size_bytes)));
+            json_object_set_new(w_1, "source", ct_jstr(v[i].source));
+            json_object_set_new(w_1, "production", json_boolean(v[i].production));
         }
-        ct_jw_end_array(&w);
-        ct_jw_key(&w, "production");
         if (prod.present) {
-            ct_jw_begin_object(&w);
-            ct_jw_key(&w, "model_name");
-            ct_jw_string(&w, prod.model_name);
-            ct_jw_key(&w, "path");
-            ct_jw_string(&w, prod.path);
-            ct_jw_key(&w, "source_model");
-            ct_jw_string(&w, prod.source_model);
-            ct_jw_key(&w, "deployment_status");
-            ct_jw_string(&w, prod.deployment_status);
-            ct_jw_key(&w, "deployment_type");
-            ct_jw_string(&w, prod.deployment_type);
-            ct_jw_key(&w, "accuracy");
-            if (prod.accuracy >= 0) ct_jw_double(&w, prod.accuracy);
-            else ct_jw_null(&w);
-            ct_jw_key(&w, "deployed_at");
-            ct_jw_string(&w, prod.deployed_at);
-            ct_jw_end_object(&w);
+            json_t *production = json_object();
+            json_object_set_new(w, "production", production);
+            json_object_set_new(production, "model_name", ct_jstr(prod.model_name));
+            json_object_set_new(production, "path", ct_jstr(prod.path));
+            json_object_set_new(production, "source_model", ct_jstr(prod.source_model));
+            json_object_set_new(production, "deployment_status", ct_jstr(prod.deployment_status));
+            json_object_set_new(production, "deployment_type", ct_jstr(prod.deployment_type));
+            if (prod.accuracy >= 0) json_object_set_new(production, "accuracy", ct_jreal(prod.accuracy));
+            else json_object_set_new(production, "accuracy", json_null());
+            json_object_set_new(production, "deployed_at", ct_jstr(prod.deployed_at));
         } else {
-            ct_jw_null(&w);
+            json_object_set_new(w, "deployed_at", json_null());
         }
-        ct_jw_end_object(&w);
-        int jrc = cli_print_json(&w);
+        int jrc = cli_print_json(w);
         if (jrc) {
             free(v);
             return cli_die(jrc);

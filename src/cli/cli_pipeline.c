@@ -7,49 +7,49 @@
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
+#include "io/jsonutil.h"
 #include "pipeline.h"
 
-static void print_value(const ct_json *v)
+static void print_value(const json_t *v)
 {
-    char num[40];
-    switch (v->type) {
-    case CT_JSON_NULL: printf("null"); break;
-    case CT_JSON_BOOL: printf("%s", v->boolean ? "true" : "false"); break;
-    case CT_JSON_NUMBER:
-        if (v->is_int) printf("%lld", (long long)v->integer);
-        else {
-            /* metrics read better with a bounded number of digits */
-            snprintf(num, sizeof num, "%.6g", v->number);
-            printf("%s", num);
-        }
-        break;
-    case CT_JSON_STRING: printf("%s", v->str); break;
-    case CT_JSON_ARRAY:
+    const char *k;
+    json_t *x;
+    int first = 1;
+    switch (json_typeof(v)) {
+    case JSON_NULL: printf("null"); break;
+    case JSON_TRUE: printf("true"); break;
+    case JSON_FALSE: printf("false"); break;
+    case JSON_INTEGER: printf("%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+    case JSON_REAL: printf("%.6g", json_real_value(v)); break; /* metrics read better with bounded digits */
+    case JSON_STRING: printf("%s", json_string_value(v)); break;
+    case JSON_ARRAY:
         printf("[");
-        for (size_t i = 0; i < v->count; i++) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
             if (i) printf(", ");
-            print_value(&v->items[i]);
+            print_value(json_array_get(v, i));
         }
         printf("]");
         break;
-    case CT_JSON_OBJECT:
-        for (size_t i = 0; i < v->count; i++) {
-            printf("%s%s=", i ? ", " : "", v->keys[i]);
-            print_value(&v->items[i]);
+    case JSON_OBJECT:
+        json_object_foreach((json_t *)v, k, x) {
+            printf("%s%s=", first ? "" : ", ", k);
+            first = 0;
+            print_value(x);
         }
         break;
     }
 }
 
-static void print_fields(const ct_json *obj, const char *const *skip)
+static void print_fields(const json_t *obj, const char *const *skip)
 {
-    for (size_t i = 0; i < obj->count; i++) {
+    const char *key;
+    json_t *x;
+    json_object_foreach((json_t *)obj, key, x) {
         int s = 0;
-        for (int k = 0; skip && skip[k]; k++) s |= !strcmp(skip[k], obj->keys[i]);
+        for (int k = 0; skip && skip[k]; k++) s |= !strcmp(skip[k], key);
         if (s) continue;
-        printf("  %-24s ", obj->keys[i]);
-        print_value(&obj->items[i]);
+        printf("  %-24s ", key);
+        print_value(x);
         printf("\n");
     }
 }
@@ -58,13 +58,12 @@ static void on_step(const char *step, const char *json, const void *detail, void
 {
     const cli_opts *o = user;
     if (o->json) {
-        printf("{\"step\":\"%s\",\"metadata\":%s}\n", step, json);
-        fflush(stdout);
+        cli_print_json(json_pack("{s:s,s:o}", "step", step, "metadata", ct_jraw(json)));
         return;
     }
-    ct_json *j = NULL;
+    json_t *j = NULL;
     printf("\n== %s ==\n", step);
-    if (ct_json_parse(json, strlen(json), step, &j) != CT_OK) {
+    if (ct_jparse(json, strlen(json), step, 0, 0, &j) != CT_OK) {
         ct_clear_error();
         printf("%s\n", json);
     } else if (!strcmp(step, "evaluation")) {
@@ -77,7 +76,7 @@ static void on_step(const char *step, const char *json, const void *detail, void
     } else {
         print_fields(j, NULL);
     }
-    ct_json_free(j);
+    json_decref(j);
     fflush(stdout);
 }
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
+#include "io/jsonutil.h"
 #include "predict.h"
 #include "store.h"
 
@@ -159,94 +159,65 @@ int cli_predict(int argc, char **argv)
         if (r.n_failed) printf(", %zu input%s failed", r.n_failed, r.n_failed == 1 ? "" : "s");
         printf("; model %s%s%s\n", model_name, r.device[0] ? " on " : "", r.device);
     } else {
-        ct_jw w;
-        ct_jw_init(&w);
-        ct_jw_begin_object(&w);
-        ct_jw_key(&w, "predictions");
-        ct_jw_begin_array(&w);
+        json_t *w = json_object();
+        json_t *predictions = json_array();
+        json_object_set_new(w, "predictions", predictions);
         for (size_t i = 0; i < r.n_pred; i++) {
             const ct_prediction *q = &r.pred[i];
-            ct_jw_begin_object(&w);
-            ct_jw_key(&w, "input");
-            ct_jw_string(&w, q->input);
-            ct_jw_key(&w, "index");
-            ct_jw_int(&w, q->index);
-            ct_jw_key(&w, "label");
-            ct_jw_int(&w, q->label);
-            ct_jw_key(&w, "confidence");
-            ct_jw_double(&w, r6(q->confidence));
-            ct_jw_key(&w, "low_confidence");
-            ct_jw_bool(&w, q->low_confidence);
+            json_t *w_1 = json_object();
+            json_array_append_new(predictions, w_1);
+            json_object_set_new(w_1, "input", ct_jstr(q->input));
+            json_object_set_new(w_1, "index", json_integer((json_int_t)(q->index)));
+            json_object_set_new(w_1, "label", json_integer((json_int_t)(q->label)));
+            json_object_set_new(w_1, "confidence", ct_jreal(r6(q->confidence)));
+            json_object_set_new(w_1, "low_confidence", json_boolean(q->low_confidence));
             if (q->low_confidence) {
                 char msg[96];
                 snprintf(msg, sizeof msg, "low confidence: %.4f is below the threshold %g", q->confidence, threshold);
-                ct_jw_key(&w, "warning");
-                ct_jw_string(&w, msg);
+                json_object_set_new(w_1, "warning", ct_jstr(msg));
             }
             if (probs) {
-                ct_jw_key(&w, "probabilities");
-                ct_jw_begin_array(&w);
-                for (int k = 0; k < 10; k++) ct_jw_double(&w, r6(q->probs[k]));
-                ct_jw_end_array(&w);
+                json_t *probabilities = json_array();
+                json_object_set_new(w_1, "probabilities", probabilities);
+                for (int k = 0; k < 10; k++) json_array_append_new(probabilities, ct_jreal(r6(q->probs[k])));
             }
             if (logits) { /* unrounded, e.g. to compare with another runtime */
-                ct_jw_key(&w, "logits");
-                ct_jw_begin_array(&w);
-                for (int k = 0; k < 10; k++) ct_jw_double(&w, q->logits[k]);
-                ct_jw_end_array(&w);
+                json_t *logits = json_array();
+                json_object_set_new(w_1, "logits", logits);
+                for (int k = 0; k < 10; k++) json_array_append_new(logits, ct_jreal(q->logits[k]));
             }
-            ct_jw_end_object(&w);
         }
-        ct_jw_end_array(&w);
-        ct_jw_key(&w, "count");
-        ct_jw_int(&w, (int64_t)r.n_pred);
-        ct_jw_key(&w, "avg_confidence");
-        ct_jw_double(&w, r6(r.avg_confidence));
-        ct_jw_key(&w, "low_confidence_count");
-        ct_jw_int(&w, (int64_t)r.low_count);
-        ct_jw_key(&w, "high_confidence_count");
-        ct_jw_int(&w, (int64_t)r.high_count);
-        ct_jw_key(&w, "confidence_threshold");
-        ct_jw_double(&w, threshold);
-        ct_jw_key(&w, "skipped");
-        ct_jw_begin_array(&w);
+        json_object_set_new(w, "count", json_integer((json_int_t)((int64_t)r.n_pred)));
+        json_object_set_new(w, "avg_confidence", ct_jreal(r6(r.avg_confidence)));
+        json_object_set_new(w, "low_confidence_count", json_integer((json_int_t)((int64_t)r.low_count)));
+        json_object_set_new(w, "high_confidence_count", json_integer((json_int_t)((int64_t)r.high_count)));
+        json_object_set_new(w, "confidence_threshold", ct_jreal(threshold));
+        json_t *skipped = json_array();
+        json_object_set_new(w, "skipped", skipped);
         for (size_t i = 0; i < r.n_issues; i++)
             if (r.issues[i].status == CT_OK) {
-                ct_jw_begin_object(&w);
-                ct_jw_key(&w, "input");
-                ct_jw_string(&w, r.issues[i].input);
-                ct_jw_key(&w, "warning");
-                ct_jw_string(&w, r.issues[i].message);
-                ct_jw_end_object(&w);
+                json_t *w_2 = json_object();
+                json_array_append_new(skipped, w_2);
+                json_object_set_new(w_2, "input", ct_jstr(r.issues[i].input));
+                json_object_set_new(w_2, "warning", ct_jstr(r.issues[i].message));
             }
-        ct_jw_end_array(&w);
-        ct_jw_key(&w, "errors");
-        ct_jw_begin_array(&w);
+        json_t *errors = json_array();
+        json_object_set_new(w, "errors", errors);
         for (size_t i = 0; i < r.n_issues; i++)
             if (r.issues[i].status != CT_OK) {
-                ct_jw_begin_object(&w);
-                ct_jw_key(&w, "input");
-                ct_jw_string(&w, r.issues[i].input);
-                ct_jw_key(&w, "error");
-                ct_jw_string(&w, r.issues[i].message);
-                ct_jw_end_object(&w);
+                json_t *w_3 = json_object();
+                json_array_append_new(errors, w_3);
+                json_object_set_new(w_3, "input", ct_jstr(r.issues[i].input));
+                json_object_set_new(w_3, "error", ct_jstr(r.issues[i].message));
             }
-        ct_jw_end_array(&w);
-        ct_jw_key(&w, "model_path");
-        ct_jw_string(&w, model_path);
-        ct_jw_key(&w, "model_name");
-        ct_jw_string(&w, model_name);
-        ct_jw_key(&w, "mean");
-        ct_jw_double(&w, r6(r.mean));
-        ct_jw_key(&w, "std");
-        ct_jw_double(&w, r6(r.std));
-        ct_jw_key(&w, "batch_size");
-        ct_jw_int(&w, r.batch_size);
-        ct_jw_key(&w, "device");
-        if (r.device[0]) ct_jw_string(&w, r.device);
-        else ct_jw_null(&w);
-        ct_jw_end_object(&w);
-        int jrc = cli_print_json(&w);
+        json_object_set_new(w, "model_path", ct_jstr(model_path));
+        json_object_set_new(w, "model_name", ct_jstr(model_name));
+        json_object_set_new(w, "mean", ct_jreal(r6(r.mean)));
+        json_object_set_new(w, "std", ct_jreal(r6(r.std)));
+        json_object_set_new(w, "batch_size", json_integer((json_int_t)(r.batch_size)));
+        if (r.device[0]) json_object_set_new(w, "device", ct_jstr(r.device));
+        else json_object_set_new(w, "device", json_null());
+        int jrc = cli_print_json(w);
         if (jrc) {
             ct_predict_result_free(&r);
             free(inputs);

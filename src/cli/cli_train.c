@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "json.h"
+#include "io/jsonutil.h"
 #include "train.h"
 
 int cli_train(int argc, char **argv)
@@ -80,59 +80,33 @@ int cli_train(int argc, char **argv)
         return e;
     }
     if (o.json) {
-        ct_jw w;
-        ct_jw_init(&w);
-        ct_jw_begin_object(&w);
-        ct_jw_key(&w, "model_path");
-        ct_jw_string(&w, r.model_path);
-        ct_jw_key(&w, "model_name");
-        ct_jw_string(&w, r.model_name);
-        ct_jw_key(&w, "run_dir");
-        ct_jw_string(&w, r.run_dir);
-        ct_jw_key(&w, "final_val_accuracy");
-        ct_jw_double(&w, r.final_val_accuracy);
-        ct_jw_key(&w, "best_val_accuracy");
-        ct_jw_double(&w, r.best_val_accuracy);
-        ct_jw_key(&w, "test_accuracy");
-        if (r.test_accuracy >= 0) ct_jw_double(&w, r.test_accuracy);
-        else ct_jw_null(&w);
-        ct_jw_key(&w, "epochs_run");
-        ct_jw_int(&w, r.epochs_run);
-        ct_jw_key(&w, "training_epochs");
-        ct_jw_int(&w, r.epochs_run);
-        ct_jw_key(&w, "configured_epochs");
-        ct_jw_int(&w, r.configured_epochs);
-        ct_jw_key(&w, "final_train_loss");
-        ct_jw_double(&w, r.final_train_loss);
-        ct_jw_key(&w, "model_parameters");
-        ct_jw_int(&w, r.model_parameters);
-        ct_jw_key(&w, "learning_rate");
-        ct_jw_double(&w, cfg.training.learning_rate);
-        ct_jw_key(&w, "final_learning_rate");
-        ct_jw_double(&w, r.learning_rate);
-        ct_jw_key(&w, "batch_size");
-        ct_jw_int(&w, cfg.training.batch_size);
-        ct_jw_key(&w, "optimizer");
-        ct_jw_string(&w, cfg.training.optimizer_type);
-        ct_jw_key(&w, "early_stopping_used");
-        ct_jw_bool(&w, r.early_stopped);
-        ct_jw_key(&w, "train_images_per_second");
-        ct_jw_double(&w, r.train_images_per_second);
-        ct_jw_key(&w, "train_samples");
-        ct_jw_int(&w, r.train_samples);
-        ct_jw_key(&w, "val_samples");
-        ct_jw_int(&w, r.val_samples);
-        ct_jw_key(&w, "seconds");
-        ct_jw_double(&w, r.seconds);
-        ct_jw_key(&w, "device");
-        ct_jw_string(&w, r.device);
-        ct_jw_key(&w, "checkpoint_path");
-        if (r.checkpoint_path[0]) ct_jw_string(&w, r.checkpoint_path);
-        else ct_jw_null(&w);
-        ct_jw_key(&w, "resumed_from_epoch");
-        ct_jw_int(&w, r.resumed_from_epoch);
-        ct_jw_end_object(&w);
-        int jrc = cli_print_json(&w);
+        json_t *w = json_object();
+        json_object_set_new(w, "model_path", ct_jstr(r.model_path));
+        json_object_set_new(w, "model_name", ct_jstr(r.model_name));
+        json_object_set_new(w, "run_dir", ct_jstr(r.run_dir));
+        json_object_set_new(w, "final_val_accuracy", ct_jreal(r.final_val_accuracy));
+        json_object_set_new(w, "best_val_accuracy", ct_jreal(r.best_val_accuracy));
+        if (r.test_accuracy >= 0) json_object_set_new(w, "test_accuracy", ct_jreal(r.test_accuracy));
+        else json_object_set_new(w, "test_accuracy", json_null());
+        json_object_set_new(w, "epochs_run", json_integer((json_int_t)(r.epochs_run)));
+        json_object_set_new(w, "training_epochs", json_integer((json_int_t)(r.epochs_run)));
+        json_object_set_new(w, "configured_epochs", json_integer((json_int_t)(r.configured_epochs)));
+        json_object_set_new(w, "final_train_loss", ct_jreal(r.final_train_loss));
+        json_object_set_new(w, "model_parameters", json_integer((json_int_t)(r.model_parameters)));
+        json_object_set_new(w, "learning_rate", ct_jreal(cfg.training.learning_rate));
+        json_object_set_new(w, "final_learning_rate", ct_jreal(r.learning_rate));
+        json_object_set_new(w, "batch_size", json_integer((json_int_t)(cfg.training.batch_size)));
+        json_object_set_new(w, "optimizer", ct_jstr(cfg.training.optimizer_type));
+        json_object_set_new(w, "early_stopping_used", json_boolean(r.early_stopped));
+        json_object_set_new(w, "train_images_per_second", ct_jreal(r.train_images_per_second));
+        json_object_set_new(w, "train_samples", json_integer((json_int_t)(r.train_samples)));
+        json_object_set_new(w, "val_samples", json_integer((json_int_t)(r.val_samples)));
+        json_object_set_new(w, "seconds", ct_jreal(r.seconds));
+        json_object_set_new(w, "device", ct_jstr(r.device));
+        if (r.checkpoint_path[0]) json_object_set_new(w, "checkpoint_path", ct_jstr(r.checkpoint_path));
+        else json_object_set_new(w, "checkpoint_path", json_null());
+        json_object_set_new(w, "resumed_from_epoch", json_integer((json_int_t)(r.resumed_from_epoch)));
+        int jrc = cli_print_json(w);
         if (jrc) return cli_die(jrc);
     }
     return CT_OK;
