@@ -1260,16 +1260,13 @@ static void put_value(sbuf *b, const field *f, const ct_config *c)
         if (n == 0) {
             field g = *f;
             g.type = T_NUM;
-            put_value(b, &g, c, json);
+            put_value(b, &g, c);
             break;
         }
         sb_printf(b, "[");
         for (int k = 0; k < n && k < CT_CONFIG_MAX_CHANNELS; k++) {
-            if (json && !isfinite(l[k]))
-                snprintf(num, sizeof num, "null");
-            else
-                fmt_double(l[k], num, sizeof num);
-            sb_printf(b, "%s%s", k ? (json ? "," : ", ") : "", num);
+            fmt_double(l[k], num, sizeof num);
+            sb_printf(b, "%s%s", k ? ", " : "", num);
         }
         sb_printf(b, "]");
         break;
@@ -1281,11 +1278,8 @@ static void put_value(sbuf *b, const field *f, const ct_config *c)
             char s[CT_CONFIG_CLASS_NAME_MAX];
             memcpy(s, p + (size_t)k * CT_CONFIG_CLASS_NAME_MAX, sizeof s);
             s[sizeof s - 1] = 0;
-            sb_printf(b, "%s", k ? (json ? "," : ", ") : "");
-            if (json)
-                json_string(b, s);
-            else
-                yaml_string(b, s);
+            sb_printf(b, "%s", k ? ", " : "");
+            yaml_string(b, s);
         }
         sb_printf(b, "]");
         break;
@@ -1346,6 +1340,24 @@ static json_t *json_value(const field *f, const ct_config *c)
 {
     const char *p = (const char *)c + f->offset;
     switch (f->type) {
+    case T_NUMS: { /* one number, or a per-channel list */
+        int n = *(const int *)((const char *)c + f->off_n);
+        const double *l = (const double *)((const char *)c + f->off_list);
+        if (n == 0) return ct_jreal(*(const double *)p);
+        json_t *a = json_array();
+        for (int k = 0; k < n && k < CT_CONFIG_MAX_CHANNELS; k++)
+            if (json_array_append_new(a, ct_jreal(l[k]))) break;
+        return a;
+    }
+    case T_NAMES: {
+        int n = *(const int *)((const char *)c + f->off_n);
+        json_t *a = json_array();
+        for (int k = 0; k < n && k < CT_CONFIG_MAX_CLASSES; k++) {
+            const char *s = p + (size_t)k * CT_CONFIG_CLASS_NAME_MAX;
+            if (json_array_append_new(a, ct_jstrn(s, strnlen(s, CT_CONFIG_CLASS_NAME_MAX - 1)))) break;
+        }
+        return a;
+    }
     case T_INT: return json_integer(*(const int *)p);
     case T_INT64: return json_integer((json_int_t) * (const int64_t *)p);
     case T_BOOL: return json_boolean(*(const bool *)p);
