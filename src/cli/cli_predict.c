@@ -182,9 +182,9 @@ int cli_predict(int argc, char **argv)
                 for (int k = 0; k < 10; k++) json_array_append_new(probabilities, ct_jreal(r6(q->probs[k])));
             }
             if (logits) { /* unrounded, e.g. to compare with another runtime */
-                json_t *logits = json_array();
-                json_object_set_new(w_1, "logits", logits);
-                for (int k = 0; k < 10; k++) json_array_append_new(logits, ct_jreal(q->logits[k]));
+                json_t *jlogits = json_array();
+                json_object_set_new(w_1, "logits", jlogits);
+                for (int k = 0; k < 10; k++) json_array_append_new(jlogits, ct_jreal(q->logits[k]));
             }
         }
         json_object_set_new(w, "count", json_integer((json_int_t)((int64_t)r.n_pred)));
