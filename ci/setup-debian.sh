@@ -3,7 +3,7 @@
 # Packages already present are not reinstalled, so this is quick on a prepared machine.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo
-      libclblast-dev libyaml-dev libjansson-dev zlib1g-dev libpng-dev libcairo2-dev fonts-dejavu-core ca-certificates
+      libclblast-dev libyaml-dev libjansson-dev nettle-dev zlib1g-dev libpng-dev libcairo2-dev fonts-dejavu-core ca-certificates
       clang libclang-rt-14-dev dataset-fashion-mnist protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx)
 missing=()
 for p in "${pkgs[@]}"; do
