@@ -158,7 +158,10 @@ int ct_deploy(const ct_config *cfg, const ct_deploy_opts *o, ct_deploy_result *r
         ct_eval_opts eo = {r->source_path, o->device, 0};
         rc = ct_evaluate_model(cfg, &eo, e);
         if (rc == CT_OK) r->accuracy = e->test_accuracy;
-        if (e != ev) free(e);
+        if (e != ev) {
+            ct_eval_result_free(e);
+            free(e);
+        }
         if (rc) return rc;
         r->evaluated_now = 1;
     }

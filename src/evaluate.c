@@ -10,34 +10,76 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "clctx.h"
 #include "io/jsonutil.h"
 #include "modelio.h"
 #include "plot.h"
 #include "train.h"
 
-void ct_class_report_compute(const long cm[CT_NUM_CLASSES][CT_NUM_CLASSES], ct_class_report *r)
+void ct_class_report_free(ct_class_report *r)
+{
+    if (!r) return;
+    free(r->cm);
+    free(r->support);
+    free(r->predicted);
+    free(r->present);
+    free(r->precision);
+    free(r->recall);
+    free(r->f1);
+    if (r->names)
+        for (int k = 0; k < r->classes; k++) free(r->names[k]);
+    free(r->names);
+    memset(r, 0, sizeof *r);
+}
+
+int ct_class_report_compute(const long *cm, int classes, const char *const *names, ct_class_report *r)
 {
     memset(r, 0, sizeof *r);
+    if (classes < 1 || classes > CT_MAX_CLASSES)
+        return ct_fail(CT_ERR_USAGE, "a report of %d classes (1 to %d are possible)", classes, CT_MAX_CLASSES);
+    const size_t K = (size_t)classes;
+    r->classes = classes;
+    r->cm = malloc(K * K * sizeof *r->cm);
+    r->support = calloc(K, sizeof *r->support);
+    r->predicted = calloc(K, sizeof *r->predicted);
+    r->present = calloc(K, sizeof *r->present);
+    r->precision = calloc(K, sizeof *r->precision);
+    r->recall = calloc(K, sizeof *r->recall);
+    r->f1 = calloc(K, sizeof *r->f1);
+    r->names = calloc(K, sizeof *r->names);
+    int oom = !r->cm || !r->support || !r->predicted || !r->present || !r->precision || !r->recall || !r->f1 ||
+              !r->names;
+    for (size_t k = 0; k < K && !oom; k++) {
+        char num[16];
+        snprintf(num, sizeof num, "%zu", k);
+        oom = !(r->names[k] = strdup(names && names[k] ? names[k] : num));
+    }
+    if (oom) {
+        ct_class_report_free(r);
+        return ct_fail(CT_ERR_NOMEM, "out of host memory for a report of %d classes", classes);
+    }
+    memcpy(r->cm, cm, K * K * sizeof *r->cm);
     long correct = 0;
-    for (int i = 0; i < CT_NUM_CLASSES; i++)
-        for (int j = 0; j < CT_NUM_CLASSES; j++) {
-            r->cm[i][j] = cm[i][j];
-            r->support[i] += cm[i][j];
-            r->predicted[j] += cm[i][j];
-            r->total += cm[i][j];
-            if (i == j) correct += cm[i][j];
+    for (size_t i = 0; i < K; i++)
+        for (size_t j = 0; j < K; j++) {
+            long v = cm[i * K + j];
+            r->support[i] += v;
+            r->predicted[j] += v;
+            r->total += v;
+            if (i == j) correct += v;
         }
     r->accuracy = r->total ? (double)correct / (double)r->total : 0;
     int labels = 0;
-    for (int k = 0; k < CT_NUM_CLASSES; k++) {
-        long tp = cm[k][k];
+    for (size_t k = 0; k < K; k++) {
+        long tp = cm[k * K + k];
         r->present[k] = r->support[k] > 0 || r->predicted[k] > 0;
         /* zero_division=0 */
         r->precision[k] = r->predicted[k] ? (double)tp / (double)r->predicted[k] : 0;
         r->recall[k] = r->support[k] ? (double)tp / (double)r->support[k] : 0;
-        double s = r->precision[k] + r->recall[k];
-        r->f1[k] = s > 0 ? 2 * r->precision[k] * r->recall[k] / s : 0;
+        double sm = r->precision[k] + r->recall[k];
+        r->f1[k] = sm > 0 ? 2 * r->precision[k] * r->recall[k] / sm : 0;
         if (!r->present[k]) continue;
         labels++;
         r->precision_macro += r->precision[k];
@@ -57,6 +99,7 @@ void ct_class_report_compute(const long cm[CT_NUM_CLASSES][CT_NUM_CLASSES], ct_c
         r->recall_weighted /= (double)r->total;
         r->f1_weighted /= (double)r->total;
     }
+    return CT_OK;
 }
 
 /* a growing string */
@@ -108,14 +151,16 @@ static char *sb_take(sbuf *b)
 char *ct_class_report_text(const ct_class_report *r, int digits)
 {
     sbuf b = {0};
-    const int w = 12; /* len("weighted avg") */
+    int w = 12; /* len("weighted avg"), or the longest class name (as scikit-learn) */
+    for (int k = 0; k < r->classes; k++)
+        if (r->present[k] && (int)strlen(r->names[k]) > w) w = (int)strlen(r->names[k]);
     if (digits < 0) digits = 0;
     if (digits > 8) digits = 8;
     sb_printf(&b, "%*s  %9s %9s %9s %9s\n\n", w, "", "precision", "recall", "f1-score", "support");
-    for (int k = 0; k < CT_NUM_CLASSES; k++) {
+    for (int k = 0; k < r->classes; k++) {
         if (!r->present[k]) continue;
-        sb_printf(&b, "%*d  %9.*f %9.*f %9.*f %9ld\n", w, k, digits, r->precision[k], digits, r->recall[k], digits,
-                  r->f1[k], r->support[k]);
+        sb_printf(&b, "%*s  %9.*f %9.*f %9.*f %9ld\n", w, r->names[k], digits, r->precision[k], digits, r->recall[k],
+                  digits, r->f1[k], r->support[k]);
     }
     sb_printf(&b, "\n%*s  %9s %9s %9.*f %9ld\n", w, "accuracy", "", "", digits, r->accuracy, r->total);
     sb_printf(&b, "%*s  %9.*f %9.*f %9.*f %9ld\n", w, "macro avg", digits, r->precision_macro, digits, r->recall_macro,
@@ -127,47 +172,112 @@ char *ct_class_report_text(const ct_class_report *r, int digits)
 
 char *ct_confusion_text(const ct_class_report *r)
 {
+    const int K = r->classes;
     long mx = 0;
-    for (int i = 0; i < CT_NUM_CLASSES; i++)
-        for (int j = 0; j < CT_NUM_CLASSES; j++)
-            if (r->cm[i][j] > mx) mx = r->cm[i][j];
+    int nl = 6; /* row label width: "actual" column, at least as wide as before for digits */
+    for (int i = 0; i < K; i++) {
+        for (int j = 0; j < K; j++)
+            if (CT_REPORT_CM(r, i, j) > mx) mx = CT_REPORT_CM(r, i, j);
+        int l = (int)strlen(r->names[i]);
+        if (l > nl) nl = l > 24 ? 24 : l;
+    }
     int w = snprintf(NULL, 0, "%ld", mx);
     if (w < 4) w = 4;
+    for (int j = 0; j < K; j++) {
+        int l = (int)strlen(r->names[j]);
+        if (l > w) w = l > 10 ? 10 : l; /* longer names are cut in the column headers */
+    }
     sbuf b = {0};
-    sb_printf(&b, "%-8s %*s\n", "", (int)((w + 1) * CT_NUM_CLASSES / 2 + 5), "predicted");
-    sb_printf(&b, "%-8s", "actual");
-    for (int j = 0; j < CT_NUM_CLASSES; j++) sb_printf(&b, " %*d", w, j);
+    sb_printf(&b, "%-*s %*s\n", nl + 2, "", (int)((w + 1) * K / 2 + 5), "predicted");
+    sb_printf(&b, "%-*s", nl + 2, "actual");
+    for (int j = 0; j < K; j++) sb_printf(&b, " %*.*s", w, w, r->names[j]);
     sb_printf(&b, " %*s\n", w + 2, "total");
-    for (int i = 0; i < CT_NUM_CLASSES; i++) {
-        sb_printf(&b, "%6d  ", i);
-        for (int j = 0; j < CT_NUM_CLASSES; j++) sb_printf(&b, " %*ld", w, r->cm[i][j]);
+    for (int i = 0; i < K; i++) {
+        sb_printf(&b, "%*.*s  ", nl, nl, r->names[i]);
+        for (int j = 0; j < K; j++) sb_printf(&b, " %*ld", w, CT_REPORT_CM(r, i, j));
         sb_printf(&b, " %*ld\n", w + 2, r->support[i]);
     }
-    sb_printf(&b, "%-8s", "total");
-    for (int j = 0; j < CT_NUM_CLASSES; j++) sb_printf(&b, " %*ld", w, r->predicted[j]);
+    sb_printf(&b, "%-*s", nl + 2, "total");
+    for (int j = 0; j < K; j++) sb_printf(&b, " %*ld", w, r->predicted[j]);
     sb_printf(&b, " %*ld\n", w + 2, r->total);
     return sb_take(&b);
 }
 
-/* data.mean / data.std from the model file's config metadata, when it has them */
-static void model_normalisation(const ct_st_file *f, const ct_config *cfg, float *mean, float *std)
+/* One data.mean / data.std value of a model file's config metadata: a number or a list. */
+static void norm_from_json(json_t *v, double *one, int *n, double *list)
 {
-    *mean = (float)cfg->data.mean;
-    *std = (float)cfg->data.std;
-    const char *cj = ct_st_metadata_get(f, "config");
-    if (!cj) return;
-    json_t *j = NULL;
-    if (ct_jparse(cj, strlen(cj), "model config metadata", 0, 0, &j) != CT_OK) {
-        ct_clear_error();
-        return;
+    if (json_is_number(v)) {
+        *one = json_number_value(v);
+        *n = 0;
+    } else if (json_is_array(v) && json_array_size(v) >= 1 && json_array_size(v) <= CT_CONFIG_MAX_CHANNELS) {
+        for (size_t k = 0; k < json_array_size(v); k++) {
+            json_t *x = json_array_get(v, k);
+            if (!json_is_number(x)) return;
+        }
+        *n = (int)json_array_size(v);
+        for (int k = 0; k < *n; k++) list[k] = json_number_value(json_array_get(v, k));
+        *one = list[0];
     }
-    const json_t *d = json_object_get(j, "data");
-    double m = ct_jget_double(d, "mean", NAN), s = ct_jget_double(d, "std", NAN);
-    if (isfinite(m) && isfinite(s) && s > 0) {
-        *mean = (float)m;
-        *std = (float)s;
+}
+
+int ct_model_normalisation(const ct_st_file *f, const char *path, const ct_config *cfg, int channels, float *mean,
+                           float *std)
+{
+    ct_config_data d = cfg->data;
+    const char *cj = ct_st_metadata_get(f, "config");
+    json_t *j = cj ? json_loads(cj, 0, NULL) : NULL;
+    json_t *dj = json_object_get(j, "data");
+    if (dj) {
+        ct_config_data m = d;
+        norm_from_json(json_object_get(dj, "mean"), &m.mean, &m.mean_n, m.mean_list);
+        norm_from_json(json_object_get(dj, "std"), &m.std, &m.std_n, m.std_list);
+        int ok = isfinite(m.mean) && isfinite(m.std) && m.std > 0;
+        for (int k = 0; k < m.mean_n; k++) ok = ok && isfinite(m.mean_list[k]);
+        for (int k = 0; k < m.std_n; k++) ok = ok && isfinite(m.std_list[k]) && m.std_list[k] > 0;
+        if (ok) {
+            d = m;
+            snprintf(d.mean_where, sizeof d.mean_where, "%s: the model's config metadata", path);
+            snprintf(d.std_where, sizeof d.std_where, "%s: the model's config metadata", path);
+        }
     }
     json_decref(j);
+    return ct_config_data_norm(&d, channels, mean, std);
+}
+
+int ct_model_class_names(const ct_st_file *f, const char *path, const ct_config *cfg, const ct_dataset *d,
+                         int classes, char ***names)
+{
+    *names = NULL;
+    char **v = NULL;
+    int n = 0;
+    const char *meta = ct_st_metadata_get(f, "class_names");
+    if (meta) {
+        CT_TRY(ct_class_names_from_json(meta, path, &v, &n));
+        if (n != classes) {
+            ct_class_names_free(v, n);
+            return ct_fail(CT_ERR_INPUT, "%s: metadata 'class_names' has %d names but the network has %d classes; the "
+                           "file is inconsistent", path, n, classes);
+        }
+    } else {
+        const int cn = cfg->data.class_names_n;
+        if (cn && cn != classes)
+            return ct_fail(CT_ERR_USAGE, "%s%sdata.class_names has %d names but the model has %d classes",
+                           cfg->data.class_names_where, cfg->data.class_names_where[0] ? ": " : "", cn, classes);
+        n = classes;
+        v = calloc((size_t)n, sizeof *v);
+        if (!v) return ct_fail(CT_ERR_NOMEM, "out of host memory");
+        for (int k = 0; k < n; k++) {
+            char num[16];
+            snprintf(num, sizeof num, "%d", k);
+            const char *s = cn ? cfg->data.class_names[k] : d && d->classes == classes ? d->class_names[k] : num;
+            if (!(v[k] = strdup(s))) {
+                ct_class_names_free(v, n);
+                return ct_fail(CT_ERR_NOMEM, "out of host memory");
+            }
+        }
+    }
+    *names = v;
+    return CT_OK;
 }
 
 int ct_eval_to_json(const ct_eval_result *r, char **out)
@@ -185,21 +295,25 @@ int ct_eval_to_json(const ct_eval_result *r, char **out)
     json_object_set_new(w, "f1_weighted", ct_jreal(p->f1_weighted));
     json_t *confusion_matrix = json_array();
     json_object_set_new(w, "confusion_matrix", confusion_matrix);
-    for (int i = 0; i < CT_NUM_CLASSES; i++) {
-        json_t *w_1 = json_array();
-        json_array_append_new(confusion_matrix, w_1);
-        for (int j = 0; j < CT_NUM_CLASSES; j++) json_array_append_new(w_1, json_integer((json_int_t)(p->cm[i][j])));
+    for (int i = 0; i < p->classes; i++) {
+        json_t *row = json_array();
+        json_array_append_new(confusion_matrix, row);
+        for (int j = 0; j < p->classes; j++) json_array_append_new(row, json_integer((json_int_t)CT_REPORT_CM(p, i, j)));
     }
+    json_t *class_names = json_array();
+    json_object_set_new(w, "class_names", class_names);
+    for (int k = 0; k < p->classes; k++) json_array_append_new(class_names, ct_jstr(p->names[k]));
     json_t *per_class = json_array();
     json_object_set_new(w, "per_class", per_class);
-    for (int k = 0; k < CT_NUM_CLASSES; k++) {
-        json_t *w_2 = json_object();
-        json_array_append_new(per_class, w_2);
-        json_object_set_new(w_2, "label", json_integer((json_int_t)(k)));
-        json_object_set_new(w_2, "precision", ct_jreal(p->precision[k]));
-        json_object_set_new(w_2, "recall", ct_jreal(p->recall[k]));
-        json_object_set_new(w_2, "f1", ct_jreal(p->f1[k]));
-        json_object_set_new(w_2, "support", json_integer((json_int_t)(p->support[k])));
+    for (int k = 0; k < p->classes; k++) {
+        json_t *c = json_object();
+        json_array_append_new(per_class, c);
+        json_object_set_new(c, "label", json_integer((json_int_t)(k)));
+        json_object_set_new(c, "class_name", ct_jstr(p->names[k]));
+        json_object_set_new(c, "precision", ct_jreal(p->precision[k]));
+        json_object_set_new(c, "recall", ct_jreal(p->recall[k]));
+        json_object_set_new(c, "f1", ct_jreal(p->f1[k]));
+        json_object_set_new(c, "support", json_integer((json_int_t)(p->support[k])));
     }
     json_object_set_new(w, "evaluated_model_path", ct_jstr(r->model_path));
     json_object_set_new(w, "model_name", ct_jstr(r->model_name));
@@ -216,6 +330,13 @@ int ct_eval_to_json(const ct_eval_result *r, char **out)
     json_object_set_new(w, "normalisation", normalisation);
     json_object_set_new(normalisation, "mean", ct_jreal(r->mean));
     json_object_set_new(normalisation, "std", ct_jreal(r->std));
+    json_t *mean_c = json_array(), *std_c = json_array();
+    json_object_set_new(normalisation, "mean_per_channel", mean_c);
+    json_object_set_new(normalisation, "std_per_channel", std_c);
+    for (int k = 0; k < r->channels; k++) {
+        json_array_append_new(mean_c, ct_jreal(r->mean_c[k]));
+        json_array_append_new(std_c, ct_jreal(r->std_c[k]));
+    }
     json_object_set_new(w, "device", ct_jstr(r->device));
     json_object_set_new(w, "data_dir", ct_jstr(r->data_dir));
     json_object_set_new(w, "evaluated_at", ct_jstr(r->evaluated_at));
@@ -289,12 +410,20 @@ static int eval_batch(const ct_device_info *dev, const ct_cnn_dims *d, int want,
     return b;
 }
 
+void ct_eval_result_free(ct_eval_result *r)
+{
+    if (r) ct_class_report_free(&r->rep);
+}
+
 int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_result *r)
 {
     memset(r, 0, sizeof *r);
     double t0 = ct_now();
     ct_st_file *f = NULL;
-    ct_mnist test = {0};
+    ct_dataset test = {0};
+    char **names = NULL;
+    long *cm = NULL;
+    const int classes = CT_NUM_CLASSES; /* DigitCNN's */
     ct_ctx *ctx = NULL;
     ct_model *m = NULL;
     float *logits = NULL;
@@ -307,14 +436,22 @@ int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_resul
     if ((rc = ct_st_load(r->model_path, &f)) != CT_OK) goto out;
     if ((rc = ct_modelio_dims(f, r->model_path, &d)) != CT_OK) goto out;
     if ((rc = ct_store_file_md5(r->model_path, r->model_md5)) != CT_OK) goto out;
-    model_normalisation(f, cfg, &r->mean, &r->std);
     snprintf(r->data_dir, sizeof r->data_dir, "%s", cfg->data.dir);
-    if ((rc = ct_load_mnist(cfg->data.dir, 0, 1, &test)) != CT_OK) goto out;
+    if ((rc = ct_load_dataset(cfg->data.dir, 0, 1, &test)) != CT_OK) goto out;
     r->test_samples = (long)test.n;
     if (test.n == 0) {
-        rc = ct_fail(CT_ERR_INPUT, "%s: the MNIST test set is empty", cfg->data.dir);
+        rc = ct_fail(CT_ERR_INPUT, "%s: the test set is empty", cfg->data.dir);
         goto out;
     }
+    if ((rc = ct_dataset_check_network(&test, 1, 28, 28, classes, r->model_path)) != CT_OK) goto out;
+    ct_augment norm;
+    memset(&norm, 0, sizeof norm);
+    r->channels = test.c;
+    if ((rc = ct_model_normalisation(f, r->model_path, cfg, test.c, r->mean_c, r->std_c)) != CT_OK) goto out;
+    r->mean = r->mean_c[0];
+    r->std = r->std_c[0];
+    ct_augment_set_shape(&norm, test.c, test.h, test.w, r->mean_c, r->std_c);
+    if ((rc = ct_model_class_names(f, r->model_path, cfg, &test, classes, &names)) != CT_OK) goto out;
     const char *dev = o->device && *o->device ? o->device : cfg->device;
     if ((rc = ct_ctx_create(dev, 0, &ctx)) != CT_OK) goto out;
     snprintf(r->device, sizeof r->device, "%s", ctx->dev.name);
@@ -324,25 +461,24 @@ int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_resul
                  ctx->dev.name);
     if ((rc = ct_model_create(ctx, &d, batch, &m)) != CT_OK) goto out;
     if ((rc = ct_modelio_load(m, f, r->model_path)) != CT_OK) goto out;
-    logits = ct_malloc(test.n * 10 * sizeof(float), "test logits");
-    if (!logits) {
+    logits = ct_malloc(test.n * (size_t)classes * sizeof(float), "test logits");
+    cm = calloc((size_t)classes * (size_t)classes, sizeof *cm);
+    if (!logits || !cm) {
         rc = CT_ERR_NOMEM;
         goto out;
     }
     double acc_dev = 0;
-    if ((rc = ct_evaluate_images(m, test.images, test.labels, NULL, (long)test.n, r->mean, r->std, &r->test_loss,
+    if ((rc = ct_evaluate_images(m, &norm, classes, test.images, test.labels, NULL, (long)test.n, &r->test_loss,
                                  &acc_dev, logits)) != CT_OK)
         goto out;
-    long cm[CT_NUM_CLASSES][CT_NUM_CLASSES];
-    memset(cm, 0, sizeof cm);
     for (size_t i = 0; i < test.n; i++) {
-        const float *z = logits + i * 10;
+        const float *z = logits + i * (size_t)classes;
         int best = 0;
-        for (int k = 1; k < 10; k++)
+        for (int k = 1; k < classes; k++)
             if (z[k] > z[best] || (isnan(z[k]) && !isnan(z[best]))) best = k;
-        cm[test.labels[i]][best]++;
+        cm[(size_t)test.labels[i] * (size_t)classes + (size_t)best]++;
     }
-    ct_class_report_compute(cm, &r->rep);
+    if ((rc = ct_class_report_compute(cm, classes, (const char *const *)names, &r->rep)) != CT_OK) goto out;
     r->test_accuracy = r->rep.accuracy;
 
     if ((rc = ct_store_run_dir(cfg, r->model_name, r->run_dir, sizeof r->run_dir)) != CT_OK) goto out;
@@ -352,7 +488,8 @@ int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_resul
         char sub[700];
         snprintf(sub, sizeof sub, "%s: accuracy %.4f on %ld test images", r->model_name, r->test_accuracy,
                  r->test_samples);
-        if ((rc = ct_plot_confusion_png(r->rep.cm, "Confusion Matrix - Test Set", sub, r->confusion_png)) != CT_OK)
+        if ((rc = ct_plot_confusion_png(r->rep.cm, r->rep.classes, (const char *const *)r->rep.names,
+                                        "Confusion Matrix - Test Set", sub, r->confusion_png)) != CT_OK)
             goto out;
         char csv[CT_STORE_PATH_MAX + 32];
         snprintf(csv, sizeof csv, "%s/metrics.csv", r->run_dir);
@@ -377,7 +514,9 @@ out:
     free(logits);
     ct_model_free(m);
     ct_ctx_free(ctx);
-    ct_mnist_free(&test);
+    ct_dataset_free(&test);
+    ct_class_names_free(names, classes);
+    free(cm);
     ct_st_free(f);
     return rc;
 }

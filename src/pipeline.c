@@ -84,6 +84,7 @@ void ct_pipeline_free(ct_pipeline_result *r)
 {
     free(r->json);
     r->json = NULL;
+    ct_eval_result_free(&r->eval);
 }
 
 int ct_pipeline_run(const ct_config *cfg, const ct_pipeline_opts *o, ct_pipeline_result *r)

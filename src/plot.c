@@ -126,18 +126,55 @@ static void fmt_tick(char *buf, size_t cap, double v, double step)
 }
 
 /* --- confusion matrix --------------------------------------------------------------------- */
-int ct_plot_confusion_png(const long cm[10][10], const char *title, const char *subtitle, const char *png_path)
+/* The widest of the class names in the current font. */
+static double widest(cairo_t *cr, int K, const char *const *names)
 {
-    const int W = 820, H = 730;
-    const double gx = 100, gy = 96, cell = 56, gw = cell * 10;
+    double w = 0;
+    for (int k = 0; k < K; k++) {
+        cairo_text_extents_t e;
+        cairo_text_extents(cr, names[k], &e);
+        if (e.x_advance > w) w = e.x_advance;
+    }
+    return w;
+}
+
+int ct_plot_confusion_png(const long *cm, int K, const char *const *names, const char *title, const char *subtitle,
+                          const char *png_path)
+{
+    if (K < 1) return ct_fail(CT_ERR_USAGE, "%s: a confusion matrix of %d classes", png_path, K);
+    char **num = NULL;
+    if (!names) {
+        /* the labels' numbers */
+        num = calloc((size_t)K, sizeof *num);
+        for (int k = 0; num && k < K; k++) {
+            num[k] = malloc(16);
+            if (num[k]) snprintf(num[k], 16, "%d", k);
+        }
+        for (int k = 0; num && k < K; k++)
+            if (!num[k]) return ct_fail(CT_ERR_NOMEM, "out of host memory");
+        if (!num) return ct_fail(CT_ERR_NOMEM, "out of host memory");
+        names = (const char *const *)num;
+    }
+    /* 10 classes: 56-pixel cells as before; more: smaller cells, long names rotated */
+    const double cell = K <= 10 ? 56 : (560.0 / K < 14 ? 14 : 560.0 / K), gw = cell * K;
+    cairo_surface_t *probe = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1);
+    cairo_t *pc = cairo_create(probe);
+    font(pc, 14, 0);
+    double nw = widest(pc, K, names);
+    cairo_destroy(pc);
+    cairo_surface_destroy(probe);
+    const int rotate = nw > cell - 4;
+    const double gx = nw + 48 > 100 ? nw + 48 : 100, gy = 96;
+    const double below = rotate ? nw + 50 : 60;
+    const int W = (int)(gx + gw + 160), H = (int)(gy + gw + below + 14 > 730 ? gy + gw + below + 14 : 730);
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
     cairo_t *cr = cairo_create(s);
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     long mx = 0;
-    for (int i = 0; i < 10; i++)
-        for (int j = 0; j < 10; j++)
-            if (cm[i][j] > mx) mx = cm[i][j];
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++)
+            if (cm[(size_t)i * K + j] > mx) mx = cm[(size_t)i * K + j];
     double vmax = mx > 0 ? (double)mx : 1;
 
     /* title */
@@ -149,27 +186,30 @@ int ct_plot_confusion_png(const long cm[10][10], const char *title, const char *
         font(cr, 12.5, 0);
         text_at(cr, gx + gw / 2, 52, 0.5, 0, subtitle);
     }
-    /* cells */
+    /* cells (numbers only where they fit) */
     int digits = snprintf(NULL, 0, "%ld", mx);
     double fs = digits <= 4 ? 15 : digits == 5 ? 12.5 : 10;
-    for (int i = 0; i < 10; i++)
-        for (int j = 0; j < 10; j++) {
+    if (cell < 56) fs *= cell / 56 + 0.15;
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) {
+            const long v = cm[(size_t)i * K + j];
             double rgb[3];
-            blues((double)cm[i][j] / vmax, rgb);
+            blues((double)v / vmax, rgb);
             cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
             cairo_rectangle(cr, gx + j * cell, gy + i * cell, cell, cell);
             cairo_fill(cr);
+            if (cell < 18) continue;
             if (luminance(rgb) > 0.408) rgb_hex(cr, 0x262626);
             else cairo_set_source_rgb(cr, 1, 1, 1);
             char t[32];
-            snprintf(t, sizeof t, "%ld", cm[i][j]);
+            snprintf(t, sizeof t, "%ld", v);
             font(cr, fs, i == j);
             text_at(cr, gx + (j + 0.5) * cell, gy + (i + 0.5) * cell, 0.5, 0.5, t);
         }
     /* thin cell separators and frame */
     cairo_set_source_rgba(cr, 1, 1, 1, 0.6);
     cairo_set_line_width(cr, 1);
-    for (int k = 1; k < 10; k++) {
+    for (int k = 1; k < K; k++) {
         cairo_move_to(cr, gx + k * cell, gy);
         cairo_line_to(cr, gx + k * cell, gy + gw);
         cairo_move_to(cr, gx, gy + k * cell);
@@ -179,22 +219,33 @@ int ct_plot_confusion_png(const long cm[10][10], const char *title, const char *
     rgb_hex(cr, 0x404040);
     cairo_rectangle(cr, gx + 0.5, gy + 0.5, gw - 1, gw - 1);
     cairo_stroke(cr);
-    /* tick labels and axis labels */
+    /* tick labels (the class names) and axis labels */
     rgb_hex(cr, 0x202020);
     font(cr, 14, 0);
-    for (int k = 0; k < 10; k++) {
-        char t[4];
-        snprintf(t, sizeof t, "%d", k);
-        text_at(cr, gx + (k + 0.5) * cell, gy + gw + 8, 0.5, 0, t);
-        text_at(cr, gx - 10, gy + (k + 0.5) * cell, 1, 0.5, t);
+    for (int k = 0; k < K; k++) {
+        if (rotate) {
+            cairo_save(cr);
+            cairo_translate(cr, gx + (k + 0.5) * cell, gy + gw + 8);
+            cairo_rotate(cr, -PI / 2);
+            text_at(cr, 0, 0, 1, 0.5, names[k]);
+            cairo_restore(cr);
+        } else {
+            text_at(cr, gx + (k + 0.5) * cell, gy + gw + 8, 0.5, 0, names[k]);
+        }
+        text_at(cr, gx - 10, gy + (k + 0.5) * cell, 1, 0.5, names[k]);
     }
     font(cr, 16, 1);
-    text_at(cr, gx + gw / 2, gy + gw + 34, 0.5, 0, "Predicted");
+    text_at(cr, gx + gw / 2, gy + gw + below - 26, 0.5, 0, "Predicted");
     cairo_save(cr);
-    cairo_translate(cr, gx - 48, gy + gw / 2);
+    double ax = gx - nw - 30 < gx - 48 ? gx - nw - 30 : gx - 48;
+    cairo_translate(cr, ax < 14 ? 14 : ax, gy + gw / 2);
     cairo_rotate(cr, -PI / 2);
     text_at(cr, 0, 0, 0.5, 0.5, "Actual");
     cairo_restore(cr);
+    if (num) {
+        for (int k = 0; k < K; k++) free(num[k]);
+        free(num);
+    }
     /* colour bar */
     const double bx = gx + gw + 28, bw = 22;
     cairo_pattern_t *pat = cairo_pattern_create_linear(0, gy + gw, 0, gy);

@@ -10,7 +10,9 @@
 #define CLTRAIN_PLOT_H
 
 /* cm is 10 x 10, rows = true label. subtitle may be NULL. */
-int ct_plot_confusion_png(const long cm[10][10], const char *title, const char *subtitle, const char *png_path);
+/* cm: K x K counts, row-major (rows actual); names: K tick labels (NULL = the numbers). */
+int ct_plot_confusion_png(const long *cm, int K, const char *const *names, const char *title, const char *subtitle,
+                          const char *png_path);
 
 /* Reads metrics.csv (columns by name: epoch, train_loss, val_loss, train_accuracy,
  * val_accuracy; others ignored) and draws both panels. A missing column or a bad number is

@@ -51,8 +51,70 @@ int ct_load_mnist(const char *dir, int train, int fetch, ct_mnist *out)
     return ct_mnist_load(dir, train, out);
 }
 
+int ct_load_dataset(const char *dir, int train, int fetch, ct_dataset *out)
+{
+    if (ct_dataset_detect(dir) == CT_DATA_IDX && fetch) {
+        /* a missing MNIST is fetched first (as ct_load_mnist); other IDX sets are just read */
+        char probe[4096];
+        snprintf(probe, sizeof probe, "%s/%s", dir, train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte");
+        char probe_gz[4200];
+        snprintf(probe_gz, sizeof probe_gz, "%s.gz", probe);
+        char alt[4096];
+        snprintf(alt, sizeof alt, "%s/%s", dir, train ? "train-images.idx3-ubyte" : "t10k-images.idx3-ubyte");
+        if (access(probe, F_OK) != 0 && access(probe_gz, F_OK) != 0 && access(alt, F_OK) != 0) {
+            ct_mnist m;
+            CT_TRY(ct_load_mnist(dir, train, 1, &m));
+            ct_mnist_free(&m);
+        }
+    }
+    return ct_dataset_load(dir, train, out);
+}
+
+int ct_data_norm(const ct_config *cfg, const ct_dataset *d, ct_augment *a)
+{
+    float mean[CT_AUGMENT_MAX_CHANNELS], std[CT_AUGMENT_MAX_CHANNELS];
+    if (d->c > CT_AUGMENT_MAX_CHANNELS)
+        return ct_fail(CT_ERR_INPUT, "%s: images with %d channels; cltrain handles 1 to %d", d->source, d->c,
+                       CT_AUGMENT_MAX_CHANNELS);
+    CT_TRY(ct_config_data_norm(&cfg->data, d->c, mean, std));
+    ct_augment_set_shape(a, d->c, d->h, d->w, mean, std);
+    a->mean = mean[0];
+    a->std = std[0];
+    return CT_OK;
+}
+
+int ct_load_train_data(const ct_config *cfg, int fetch, ct_dataset *train, ct_dataset *test, int need_test)
+{
+    memset(test, 0, sizeof *test);
+    CT_TRY(ct_load_dataset(cfg->data.dir, 1, fetch, train));
+    int rc = CT_OK;
+    if (cfg->data.class_names_n) {
+        const char *names[CT_CONFIG_MAX_CLASSES];
+        for (int k = 0; k < cfg->data.class_names_n; k++) names[k] = cfg->data.class_names[k];
+        rc = ct_dataset_set_class_names(train, names, cfg->data.class_names_n);
+        if (rc && cfg->data.class_names_where[0])
+            rc = ct_fail_ctx(CT_ERR_USAGE, "%s", cfg->data.class_names_where);
+    }
+    if (rc == CT_OK && ct_load_dataset(cfg->data.dir, 0, fetch && need_test, test) != CT_OK) {
+        if (need_test) {
+            rc = ct_fail_ctx(CT_ERR_INPUT, "%s: the test set", cfg->data.dir);
+        } else {
+            ct_log("warning: no test set in %s (%s); training goes on without a test accuracy\n", cfg->data.dir,
+                   ct_last_error());
+            memset(test, 0, sizeof *test);
+        }
+    }
+    if (rc == CT_OK && test->n) rc = ct_dataset_check_pair(train, test);
+    if (rc) {
+        ct_dataset_free(train);
+        ct_dataset_free(test);
+    }
+    return rc;
+}
+
 /* double-buffered upload of raw batches */
 typedef struct {
+    size_t isz; /* bytes per image */
     cl_mem u8[2];
     uint8_t *host_u8[2];
     int32_t *host_lab[2];
@@ -60,12 +122,13 @@ typedef struct {
     int cur;
 } stager;
 
-static int stager_init(ct_ctx *c, stager *s, int max_batch)
+static int stager_init(ct_ctx *c, stager *s, int max_batch, size_t isz)
 {
     memset(s, 0, sizeof *s);
+    s->isz = isz;
     for (int i = 0; i < 2; i++) {
-        CT_TRY(ct_buffer_create(c, (size_t)max_batch * 784, "raw image batch", &s->u8[i]));
-        s->host_u8[i] = malloc((size_t)max_batch * 784);
+        CT_TRY(ct_buffer_create(c, (size_t)max_batch * isz, "raw image batch", &s->u8[i]));
+        s->host_u8[i] = malloc((size_t)max_batch * isz);
         s->host_lab[i] = malloc((size_t)max_batch * sizeof(int32_t));
         if (!s->host_u8[i] || !s->host_lab[i]) return ct_fail(CT_ERR_NOMEM, "out of host memory for batches");
     }
@@ -96,10 +159,10 @@ static int stage_batch(ct_model *m, stager *s, const uint8_t *images, const uint
     }
     for (int i = 0; i < N; i++) {
         long j = idx ? (long)idx[first + i] : first + i;
-        memcpy(s->host_u8[k] + (size_t)i * 784, images + (size_t)j * 784, 784);
+        memcpy(s->host_u8[k] + (size_t)i * s->isz, images + (size_t)j * s->isz, s->isz);
         s->host_lab[k][i] = labels ? labels[j] : 0;
     }
-    CL_CHECK(clEnqueueWriteBuffer(m->ctx->queue, s->u8[k], CL_FALSE, 0, (size_t)N * 784, s->host_u8[k], 0, NULL,
+    CL_CHECK(clEnqueueWriteBuffer(m->ctx->queue, s->u8[k], CL_FALSE, 0, (size_t)N * s->isz, s->host_u8[k], 0, NULL,
                                   NULL));
     CL_CHECK(clEnqueueWriteBuffer(m->ctx->queue, m->targets, CL_FALSE, 0, (size_t)N * 4, s->host_lab[k], 0, NULL,
                                   &s->done[k]));
@@ -107,12 +170,14 @@ static int stage_batch(ct_model *m, stager *s, const uint8_t *images, const uint
     return CT_OK;
 }
 
-int ct_evaluate_images(ct_model *m, const uint8_t *images, const uint8_t *labels, const uint32_t *idx, long n,
-                       float mean, float std, double *loss, double *acc, float *logits)
+int ct_evaluate_images(ct_model *m, const ct_augment *norm, int classes, const uint8_t *images, const uint8_t *labels,
+                       const uint32_t *idx, long n, double *loss, double *acc, float *logits)
 {
     stager s;
-    int rc = stager_init(m->ctx, &s, m->max_batch);
-    ct_augment plain = {0, 0, 0, 1, 1, mean, std};
+    ct_augment plain = *norm;
+    plain.enabled = 0;
+    size_t isz = plain.c > 0 ? (size_t)plain.c * plain.h * plain.w : 784;
+    int rc = stager_init(m->ctx, &s, m->max_batch, isz);
     double sums[3];
     if (rc == CT_OK) rc = ct_model_read_sums(m, sums, 1);
     for (long b = 0; b < n && rc == CT_OK; b += m->max_batch) {
@@ -122,7 +187,8 @@ int ct_evaluate_images(ct_model *m, const uint8_t *images, const uint8_t *labels
         if (rc == CT_OK) rc = ct_batch_prepare(m->ctx, &plain, N, dev, m->x, 0, 0);
         if (rc == CT_OK) rc = ct_model_forward(m, N, 0, 0, 0);
         if (rc == CT_OK && labels) rc = ct_model_loss(m, N, 0);
-        if (rc == CT_OK && logits) rc = ct_buffer_read(m->ctx, m->logits, 0, (size_t)N * 40, logits + (size_t)b * 10);
+        if (rc == CT_OK && logits)
+            rc = ct_buffer_read(m->ctx, m->logits, 0, (size_t)N * classes * 4, logits + (size_t)b * classes);
     }
     if (rc == CT_OK) rc = ct_model_read_sums(m, sums, 1);
     stager_free(&s);
@@ -306,7 +372,8 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
     double t_start = ct_now();
     int rc;
     const ct_config_training *tr = &cfg->training;
-    ct_mnist train = {0}, test = {0};
+    ct_dataset train = {0}, test = {0};
+    char *class_names = NULL; /* JSON list for the model files' metadata */
     uint32_t *tidx = NULL, *vidx = NULL;
     size_t n_tr = 0, n_val = 0;
     ct_ctx *ctx = NULL;
@@ -358,8 +425,10 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
         }
     }
 
-    if ((rc = ct_load_mnist(cfg->data.dir, 1, 1, &train)) != CT_OK) goto out;
-    if ((rc = ct_split_stratified(train.labels, train.n, 10, tr->validation_split, (uint64_t)tr->seed, &tidx, &n_tr,
+    if ((rc = ct_load_train_data(cfg, 1, &train, &test, 0)) != CT_OK) goto out;
+    if ((rc = ct_dataset_class_names_json(&train, &class_names)) != CT_OK) goto out;
+    if ((rc = ct_dataset_check_network(&train, 1, 28, 28, 10, "DigitCNN (the model: section)")) != CT_OK) goto out;
+    if ((rc = ct_split_stratified(train.labels, train.n, train.classes, tr->validation_split, (uint64_t)tr->seed, &tidx, &n_tr,
                                   &vidx, &n_val)) != CT_OK)
         goto out;
     if (subset > 0 && (size_t)subset < n_tr) {
@@ -379,11 +448,6 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
     }
     r->train_samples = (long)n_tr;
     r->val_samples = (long)n_val;
-    if (ct_load_mnist(cfg->data.dir, 0, 0, &test) != CT_OK) {
-        ct_log("warning: no test set in %s (%s); training goes on without a test accuracy\n", cfg->data.dir,
-               ct_last_error());
-        memset(&test, 0, sizeof test);
-    }
     r->test_samples = (long)test.n;
     const long nb = ((long)n_tr + tr->batch_size - 1) / tr->batch_size;
     if (resuming && ck.batch > nb) {
@@ -412,7 +476,7 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
     if (resuming && (rc = ct_checkpoint_apply(m, ckf, o->resume, &ck, &best_p, &best_s)) != CT_OK) goto out;
     r->model_parameters = ct_model_param_count(m);
     r->configured_epochs = tr->epochs;
-    if ((rc = stager_init(ctx, &s, tr->batch_size)) != CT_OK) goto out;
+    if ((rc = stager_init(ctx, &s, tr->batch_size, ct_dataset_image_size(&train))) != CT_OK) goto out;
 
     /* run folder (renamed to the model's name at the end); a resumed run gets a new one */
     char stamp[32];
@@ -465,8 +529,8 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
     snprintf(end_run, sizeof end_run, "%.*s.failed", (int)(strlen(tmp_run) - 8), tmp_run);
     logline(&L, "cltrain %s: training DigitCNN (%lld parameters) on %s", CLTRAIN_VERSION, r->model_parameters,
             ctx->dev.name);
-    logline(&L, "data: %s: %zu training, %zu validation (stratified %.0f/%.0f, seed %lld), %zu test images",
-            cfg->data.dir, n_tr, n_val, 100 * (1 - tr->validation_split), 100 * tr->validation_split,
+    logline(&L, "data: %s: %d x %d x %d images, %d classes: %zu training, %zu validation (stratified %.0f/%.0f, seed "
+            "%lld), %zu test images", cfg->data.dir, train.c, train.h, train.w, train.classes, n_tr, n_val, 100 * (1 - tr->validation_split), 100 * tr->validation_split,
             (long long)tr->seed, test.n);
     logline(&L, "optimizer %s, lr %g, batch %d, epochs %d, weight decay %g, augmentation %s, early stopping %s",
             tr->optimizer_type, tr->learning_rate, tr->batch_size, tr->epochs, tr->weight_decay,
@@ -500,9 +564,15 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
 
     ct_optim opt = {strcmp(tr->optimizer_type, "adam") == 0, (float)tr->learning_rate, 0.9f, 0.999f, 1e-8f,
                     (float)tr->momentum, (float)tr->weight_decay};
-    ct_augment aug = {cfg->augmentation.use_data_augmentation, (float)cfg->augmentation.rotation_degrees,
-                      (float)cfg->augmentation.translation_pixels, (float)cfg->augmentation.scale_range_min,
-                      (float)cfg->augmentation.scale_range_max, (float)cfg->data.mean, (float)cfg->data.std};
+    ct_augment aug;
+    memset(&aug, 0, sizeof aug);
+    aug.enabled = cfg->augmentation.use_data_augmentation;
+    aug.rotation_degrees = (float)cfg->augmentation.rotation_degrees;
+    aug.translation = (float)cfg->augmentation.translation_pixels;
+    aug.scale_min = (float)cfg->augmentation.scale_range_min;
+    aug.scale_max = (float)cfg->augmentation.scale_range_max;
+    aug.hflip = cfg->augmentation.horizontal_flip;
+    if ((rc = ct_data_norm(cfg, &train, &aug)) != CT_OK) goto out;
     double best = -1, train_time = 0;
     long long train_images = 0;
     int bad_epochs = 0, best_epoch = 0, start_epoch = 0;
@@ -534,11 +604,12 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
         snprintf(path, sizeof path, "%s/best.safetensors", tmp_run);
         snprintf(ep, sizeof ep, "%d", best_epoch);
         snprintf(acc, sizeof acc, "%.17g", best);
-        const char *keys[] = {"format", "model", "epoch", "val_accuracy", "config", "device", "cltrain_version"};
-        const char *vals[] = {"pt", "DigitCNN", ep, acc, ck.config_json, ctx->dev.name, CLTRAIN_VERSION};
+        const char *keys[] = {"format", "model", "epoch", "val_accuracy", "config", "device", "cltrain_version",
+                              "class_names"};
+        const char *vals[] = {"pt", "DigitCNN", ep, acc, ck.config_json, ctx->dev.name, CLTRAIN_VERSION, class_names};
         rc = ct_model_snapshot(m, &cur_p, &cur_s);
         if (rc == CT_OK) rc = ct_model_restore(m, best_p, best_s);
-        if (rc == CT_OK) rc = ct_modelio_save(m, path, keys, vals, 7);
+        if (rc == CT_OK) rc = ct_modelio_save(m, path, keys, vals, 8);
         if (cur_p && cur_s) {
             int rc2 = ct_model_restore(m, cur_p, cur_s);
             if (rc == CT_OK) rc = rc2;
@@ -645,7 +716,7 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
         train_time += ep_time;
         train_images += (long)n_tr;
         double vloss = 0, vacc = 0;
-        if ((rc = ct_evaluate_images(m, train.images, train.labels, vidx, (long)n_val, aug.mean, aug.std, &vloss,
+        if ((rc = ct_evaluate_images(m, &aug, train.classes, train.images, train.labels, vidx, (long)n_val, &vloss,
                                      &vacc, NULL)) != CT_OK)
             goto out;
         double tl = ep_count > 0 ? ep_loss / ep_count : 0, ta = ep_count > 0 ? 100 * ep_correct / ep_count : 0;
@@ -692,9 +763,11 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
             snprintf(path, sizeof path, "%s/best.safetensors", tmp_run);
             snprintf(ep, sizeof ep, "%d", epoch + 1);
             snprintf(acc, sizeof acc, "%.17g", va);
-            const char *keys[] = {"format", "model", "epoch", "val_accuracy", "config", "device", "cltrain_version"};
-            const char *vals[] = {"pt", "DigitCNN", ep, acc, ck.config_json, ctx->dev.name, CLTRAIN_VERSION};
-            if ((rc = ct_modelio_save(m, path, keys, vals, 7)) != CT_OK) goto out;
+            const char *keys[] = {"format", "model", "epoch", "val_accuracy", "config", "device", "cltrain_version",
+                                  "class_names"};
+            const char *vals[] = {"pt", "DigitCNN", ep, acc, ck.config_json, ctx->dev.name, CLTRAIN_VERSION,
+                                  class_names};
+            if ((rc = ct_modelio_save(m, path, keys, vals, 8)) != CT_OK) goto out;
         }
         /* checkpoint: every `every` epochs, after the last one, when stopping, or on interrupt */
         if ((every > 0 && ((epoch + 1) % every == 0 || epoch + 1 == tr->epochs || stop)) || g_interrupted) {
@@ -753,7 +826,7 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
         logline(&L, "restored the best weights (validation accuracy %.2f%%)", best);
     }
     if (test.n) {
-        if ((rc = ct_evaluate_images(m, test.images, test.labels, NULL, (long)test.n, aug.mean, aug.std,
+        if ((rc = ct_evaluate_images(m, &aug, train.classes, test.images, test.labels, NULL, (long)test.n,
                                      &r->test_loss, &r->test_accuracy, NULL)) != CT_OK)
             goto out;
         logline(&L, "test: accuracy %.4f (%.2f%%), loss %.4f on %zu images", r->test_accuracy,
@@ -785,15 +858,12 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
             char *metrics = NULL;
             ct_jdump_take(w, &metrics, NULL);
             char *data_md5 = NULL;
-            ct_jdump_take(json_pack("{s:s,s:s,s:s,s:s}", "train-images", train.images_md5, "train-labels",
-                                    train.labels_md5, "t10k-images", test.n ? test.images_md5 : "", "t10k-labels",
-                                    test.n ? test.labels_md5 : ""),
-                          &data_md5, NULL);
+            rc = ct_dataset_md5_json(&train, test.n ? &test : NULL, &data_md5);
             const char *keys[] = {"format", "model", "model_name", "config", "metrics", "device", "cltrain_version",
-                                  "data_md5"};
+                                  "data_md5", "class_names"};
             const char *vals[] = {"pt", "DigitCNN", r->model_name, ck.config_json, metrics ? metrics : "{}",
-                                  ctx->dev.name, CLTRAIN_VERSION, data_md5 ? data_md5 : "{}"};
-            rc = ct_modelio_save(m, r->model_path, keys, vals, 8);
+                                  ctx->dev.name, CLTRAIN_VERSION, data_md5 ? data_md5 : "{}", class_names};
+            if (rc == CT_OK) rc = ct_modelio_save(m, r->model_path, keys, vals, 9);
             free(metrics);
             free(data_md5);
             if (rc) goto out;
@@ -838,7 +908,8 @@ out:
     ct_ctx_free(ctx);
     free(tidx);
     free(vidx);
-    ct_mnist_free(&train);
-    ct_mnist_free(&test);
+    ct_dataset_free(&train);
+    ct_dataset_free(&test);
+    free(class_names);
     return rc;
 }

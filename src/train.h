@@ -2,7 +2,9 @@
  * Config in, model file + run folder + result out; the CLI only prints. */
 #ifndef CLTRAIN_TRAIN_H
 #define CLTRAIN_TRAIN_H
+#include "augment.h"
 #include "config.h"
+#include "data/dataset.h"
 #include "idx.h"
 #include "model.h"
 
@@ -47,9 +49,20 @@ int ct_train_resume_config(const char *arg, ct_config *cfg, char *path, size_t c
  * tools/fetch-mnist.sh is reachable, runs it first (fetch != 0). */
 int ct_load_mnist(const char *dir, int train, int fetch, ct_mnist *out);
 
-/* Evaluates images (u8, 784 each) selected by idx (NULL = 0..n-1) in eval mode; returns mean
- * loss and accuracy (fraction). logits (n x 10) when not NULL. */
-int ct_evaluate_images(ct_model *m, const uint8_t *images, const uint8_t *labels, const uint32_t *idx, long n,
-                       float mean, float std, double *loss, double *acc, float *logits);
+/* Loads the data set in dir (IDX files or image folders, see data/dataset.h); a missing MNIST
+ * is fetched first when fetch != 0. */
+int ct_load_dataset(const char *dir, int train, int fetch, ct_dataset *out);
+/* The training and test sets of cfg->data.dir with data.class_names applied and the pair
+ * checked; without need_test a missing test set is a warning (test->n = 0). */
+int ct_load_train_data(const ct_config *cfg, int fetch, ct_dataset *train, ct_dataset *test, int need_test);
+/* The image shape and per-channel data.mean/data.std of the data set into a (the rest of a
+ * is left alone); a list whose length is not the channel count is an error. */
+int ct_data_norm(const ct_config *cfg, const ct_dataset *d, ct_augment *a);
+
+/* Evaluates images (u8, norm->c x h x w each; c = 0: 1 x 28 x 28) selected by idx (NULL =
+ * 0..n-1) in eval mode, normalised as `norm` says (never augmented); returns mean loss and
+ * accuracy (fraction). logits (n x classes) when not NULL. */
+int ct_evaluate_images(ct_model *m, const ct_augment *norm, int classes, const uint8_t *images, const uint8_t *labels,
+                       const uint32_t *idx, long n, double *loss, double *acc, float *logits);
 
 #endif

@@ -25,7 +25,7 @@ static void test_metrics(void)
     cm[1][0] = 2, cm[1][1] = 3, cm[1][3] = 1;
     cm[2][0] = 1, cm[2][1] = 1, cm[2][3] = 2;
     ct_class_report r;
-    ct_class_report_compute(cm, &r);
+    TU_CHECK(ct_class_report_compute(&cm[0][0], 10, NULL, &r) == CT_OK, "compute: %s", ct_last_error());
     TU_CHECK(r.total == 16, "total %ld", r.total);
     TU_CHECK(NEAR(r.accuracy, 0.5), "accuracy %g", r.accuracy);
     TU_CHECK(r.support[0] == 6 && r.support[1] == 6 && r.support[2] == 4 && r.support[3] == 0, "supports");
@@ -66,11 +66,48 @@ static void test_metrics(void)
     /* a perfect classifier, and an empty matrix (no division by zero) */
     long p[10][10] = {{0}};
     for (int k = 0; k < 10; k++) p[k][k] = 10 + k;
-    ct_class_report_compute(p, &r);
+    ct_class_report_free(&r);
+    ct_class_report_compute(&p[0][0], 10, NULL, &r);
     TU_CHECK(r.accuracy == 1 && r.f1_macro == 1 && r.precision_weighted == 1, "perfect: all 1");
     long z[10][10] = {{0}};
-    ct_class_report_compute(z, &r);
+    ct_class_report_free(&r);
+    ct_class_report_compute(&z[0][0], 10, NULL, &r);
     TU_CHECK(r.total == 0 && r.accuracy == 0 && r.f1_macro == 0 && isfinite(r.f1_weighted), "empty: zeros");
+    ct_class_report_free(&r);
+}
+
+/* Any class count, rows and columns labelled with the class names. */
+static void test_named(void)
+{
+    const long cm[9] = {4, 1, 0, 0, 3, 1, 0, 0, 2};
+    const char *names[] = {"circle", "cross", "a_rather_long_name"};
+    ct_class_report r;
+    TU_CHECK(ct_class_report_compute(cm, 3, names, &r) == CT_OK && r.classes == 3 && r.total == 11, "3 classes");
+    TU_CHECK(NEAR(r.accuracy, 9.0 / 11) && NEAR(r.recall[0], 0.8) && NEAR(r.precision[1], 0.75), "metrics");
+    char *t = ct_class_report_text(&r, 2);
+    if (t) printf("%s", t);
+    /* scikit-learn widens the first column to the longest name */
+    TU_CHECK(t && strstr(t, "\n            circle       1.00      0.80      0.89         5\n") &&
+                 strstr(t, "\na_rather_long_name       0.67      1.00      0.80         2\n") &&
+                 strstr(t, "\n      weighted avg "),
+             "report rows named");
+    free(t);
+    t = ct_confusion_text(&r);
+    if (t) printf("%s", t);
+    TU_CHECK(t && strstr(t, "\n            circle            4          1          0            5\n") &&
+                 strstr(t, " a_rather_l") && strstr(t, "actual"),
+             "confusion rows and (cut) column headers named");
+    free(t);
+    ct_eval_result e;
+    memset(&e, 0, sizeof e);
+    e.rep = r;
+    char *j = NULL;
+    TU_CHECK(ct_eval_to_json(&e, &j) == CT_OK && j && strstr(j, "\"class_names\":[\"circle\",\"cross\",") &&
+                 strstr(j, "\"label\":1,\"class_name\":\"cross\"") && strstr(j, "\"confusion_matrix\":[[4,1,0],"),
+             "JSON names: %.300s", j ? j : "");
+    free(j);
+    ct_eval_result_free(&e);
+    TU_CHECK(ct_class_report_compute(cm, 0, NULL, &r) == CT_ERR_USAGE, "0 classes refused");
 }
 
 static void test_acc_tag(void)
@@ -110,10 +147,23 @@ static void test_plots(void)
     snprintf(png2, sizeof png2, "%s/curves.png", dir);
     long cm[10][10] = {{0}};
     for (int k = 0; k < 10; k++) cm[k][k] = 950 + k, cm[k][(k + 1) % 10] = k;
-    TU_CHECK(ct_plot_confusion_png(cm, "Confusion Matrix - Test Set", "test", png) == CT_OK, "heatmap: %s",
-             ct_last_error());
+    TU_CHECK(ct_plot_confusion_png(&cm[0][0], 10, NULL, "Confusion Matrix - Test Set", "test", png) == CT_OK,
+             "heatmap: %s", ct_last_error());
     unsigned w = 0, h = 0;
-    TU_CHECK(png_ok(png, &w, &h) && w >= 400 && h >= 400, "heatmap is a PNG (%ux%u)", w, h);
+    TU_CHECK(png_ok(png, &w, &h) && w == 820 && h == 730, "heatmap is a PNG (%ux%u)", w, h);
+    /* class names as tick labels; many classes with long names get a larger picture */
+    const char *names3[] = {"T-shirt/top", "Trouser", "Pullover"};
+    const long cm3[9] = {5, 1, 0, 0, 7, 0, 2, 0, 4};
+    TU_CHECK(ct_plot_confusion_png(cm3, 3, names3, "Confusion Matrix - Test Set", "named", png) == CT_OK,
+             "named heatmap: %s", ct_last_error());
+    TU_CHECK(png_ok(png, &w, &h) && w >= 400 && h >= 400, "named heatmap is a PNG (%ux%u)", w, h);
+    long cm40[40 * 40];
+    const char *names40[40];
+    for (int k = 0; k < 40 * 40; k++) cm40[k] = k % 41 == 0 ? 90 : k % 7;
+    for (int k = 0; k < 40; k++) names40[k] = k % 2 ? "a fairly long class name" : "short";
+    TU_CHECK(ct_plot_confusion_png(cm40, 40, names40, "Confusion Matrix", "40 classes", png) == CT_OK,
+             "40-class heatmap: %s", ct_last_error());
+    TU_CHECK(png_ok(png, &w, &h) && w > 820 && h > 730, "40-class heatmap is larger (%ux%u)", w, h);
     FILE *f = fopen(csv, "w");
     fprintf(f, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,images_per_second,epoch_seconds\n"
                "1,0.5,85.0,0.3,90.1,0.001,1000,2.0\n2,0.2,93.5,0.15,95.2,0.001,1000,2.0\n");
@@ -141,6 +191,7 @@ int main(void)
 {
     test_metrics();
     test_acc_tag();
+    test_named();
     test_plots();
     return tu_finish();
 }

@@ -55,6 +55,7 @@ int cli_evaluate(int argc, char **argv)
             free(s);
         }
     }
+    ct_eval_result_free(r);
     free(r);
     return rc ? cli_die(rc) : CT_OK;
 }
