@@ -28,7 +28,7 @@ expect 2 "bad.yaml:2:3: training.lerning_rate: unknown key; did you mean 'learni
 expect 2 "cannot open" -- "$exe" train --config missing.yaml
 expect 2 "training.batch_size" -- "$exe" train --set training.batch_size=0
 expect 2 "optimizer_type" -- "$exe" train --set training.optimizer_type=rmsprop
-expect 2 "--config must come before" -- "$exe" train --set training.epochs=1 --config bad.yaml
+expect 2 "bad.yaml:2:3: training.lerning_rate" -- "$exe" train --set training.epochs=1 --config bad.yaml
 mkdir -p emptydata
 printf 'not an idx file at all' > emptydata/train-images-idx3-ubyte
 printf 'x' > emptydata/train-labels-idx1-ubyte

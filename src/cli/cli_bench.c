@@ -9,45 +9,51 @@
 #include "cli.h"
 #include "io/jsonutil.h"
 
-static int int_arg(int argc, char **argv, int *i, int lo, int hi, int *out)
+enum { K_BATCH = 256, K_STEPS, K_EVAL_BATCH };
+
+typedef struct {
+    ct_bench_opts *b;
+    int batch_set;
+} bench_args;
+
+static int int_arg(const char *flag, const char *val, int lo, int hi, int *out)
 {
-    if (*i + 1 >= argc) return ct_fail(CT_ERR_USAGE, "%s needs a value", argv[*i]);
     char *end;
-    long v = strtol(argv[++*i], &end, 10);
-    if (*end || v < lo || v > hi)
-        return ct_fail(CT_ERR_USAGE, "%s: '%s' is not an integer in [%d, %d]", argv[*i - 1], argv[*i], lo, hi);
+    long v = strtol(val, &end, 10);
+    if (!*val || *end || v < lo || v > hi)
+        return ct_fail(CT_ERR_USAGE, "--%s: '%s' is not an integer in [%d, %d]", flag, val, lo, hi);
     *out = (int)v;
     return CT_OK;
 }
 
+static int take(int key, const char *val, void *user)
+{
+    bench_args *a = user;
+    switch (key) {
+    case K_BATCH: a->batch_set = 1; return int_arg("batch", val, 1, 65536, &a->b->batch);
+    case K_STEPS: return int_arg("steps", val, 1, 100000, &a->b->steps);
+    case K_EVAL_BATCH: return int_arg("eval-batch", val, 1, 65536, &a->b->eval_batch);
+    }
+    return CT_ERR_USAGE;
+}
+
 int cli_bench(int argc, char **argv)
 {
-    cli_opts o = {0};
+    static const cli_option opts[] = {{"batch", 1, K_BATCH, "N", "training batch (default: training.batch_size)"},
+                                      {"steps", 1, K_STEPS, "N", "timed steps after the warm-up"},
+                                      {"eval-batch", 1, K_EVAL_BATCH, "N", "evaluation batch"},
+                                      {0}};
+    ct_bench_opts b = {64, 30, 3, 250, {0}, 1};
+    bench_args ba = {&b, 0};
+    const cli_command cmd = {"bench", "training/evaluation images/s, per-kernel profile, build times, device memory",
+                             CLI_CONFIG | CLI_DEVICE | CLI_JSON, opts, take, &ba};
+    cli_opts o;
     ct_config cfg;
     ct_config_defaults(&cfg);
-    int sets = 0;
-    ct_bench_opts b = {64, 30, 3, 250, {0}, 1};
-    int batch_set = 0;
-    for (int i = 2; i < argc; i++) {
-        int t = cli_take_standard(argc, argv, &i, &o, &cfg, &sets);
-        if (t < 0) return cli_die(-t);
-        if (t) continue;
-        int rc;
-        if (!strcmp(argv[i], "--batch")) {
-            rc = int_arg(argc, argv, &i, 1, 65536, &b.batch);
-            batch_set = 1;
-        } else if (!strcmp(argv[i], "--steps")) {
-            rc = int_arg(argc, argv, &i, 1, 100000, &b.steps);
-        } else if (!strcmp(argv[i], "--eval-batch")) {
-            rc = int_arg(argc, argv, &i, 1, 65536, &b.eval_batch);
-        } else {
-            rc = ct_fail(CT_ERR_USAGE,
-                         "bench: unknown option '%s' (allowed: --device SEL, --batch N, --steps N, --eval-batch N, "
-                         "--config F, --set k=v, --json)",
-                         argv[i]);
-        }
-        if (rc) return cli_die(rc);
-    }
+    int prc = cli_parse(argc, argv, &cmd, &o);
+    if (prc || o.help) return prc ? cli_die(prc) : 0;
+    if ((prc = cli_apply_config(&o, &cfg)) != CT_OK) return cli_die(prc);
+    int batch_set = ba.batch_set;
     int rc = ct_config_validate(&cfg);
     if (rc) return cli_die(rc);
     if (!batch_set) b.batch = cfg.training.batch_size;

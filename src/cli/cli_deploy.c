@@ -8,45 +8,49 @@
 #include "cli.h"
 #include "deploy.h"
 
-static int take_value(int argc, char **argv, int *i, const char *flag, const char **val)
+enum { K_MODEL = 256, K_THRESHOLD, K_FORCE, K_CUSTOM, K_NO_ONNX };
+
+typedef struct {
+    const char *model, *thr, *custom;
+    int force, no_onnx;
+} deploy_args;
+
+static int take(int key, const char *val, void *user)
 {
-    size_t fl = strlen(flag);
-    if (!strcmp(argv[*i], flag)) {
-        if (*i + 1 >= argc || !argv[*i + 1][0]) return -ct_fail(CT_ERR_USAGE, "%s needs a value", flag);
-        *val = argv[++*i];
-        return 1;
+    deploy_args *d = user;
+    if (val && !*val) return ct_fail(CT_ERR_USAGE, "deploy: an empty value is not allowed here");
+    switch (key) {
+    case K_MODEL: d->model = val; return CT_OK;
+    case K_THRESHOLD: d->thr = val; return CT_OK;
+    case K_CUSTOM: d->custom = val; return CT_OK;
+    case K_FORCE: d->force = 1; return CT_OK;
+    case K_NO_ONNX: d->no_onnx = 1; return CT_OK;
     }
-    if (!strncmp(argv[*i], flag, fl) && argv[*i][fl] == '=') {
-        *val = argv[*i] + fl + 1;
-        if (!**val) return -ct_fail(CT_ERR_USAGE, "%s needs a value", flag);
-        return 1;
-    }
-    return 0;
+    return CT_ERR_USAGE;
 }
 
 int cli_deploy(int argc, char **argv)
 {
-    cli_opts o = {0};
+    static const cli_option opts[] = {
+        {"model", 1, K_MODEL, "NAME|PATH", "the model to deploy (default: the newest)"},
+        {"threshold", 1, K_THRESHOLD, "X", "minimum test accuracy in [0,1] (deployment.accuracy_threshold)"},
+        {"force", 0, K_FORCE, NULL, "deploy even below the threshold (deployment.force_deploy)"},
+        {"custom", 1, K_CUSTOM, "NAME", "name of the production copy (deployment.custom_model_name)"},
+        {"no-onnx", 0, K_NO_ONNX, NULL, "do not write the ONNX export beside the copy"},
+        {0}};
+    deploy_args d = {0};
+    const cli_command cmd = {"deploy",
+                             "copy the model (and its ONNX export) to production if its test accuracy >= threshold "
+                             "(exit 5: skipped)",
+                             CLI_CONFIG | CLI_DEVICE | CLI_JSON, opts, take, &d};
+    cli_opts o;
     ct_config cfg;
     ct_config_defaults(&cfg);
-    int sets = 0, force = 0, no_onnx = 0;
-    const char *model = NULL, *thr = NULL, *custom = NULL;
-    for (int i = 2; i < argc; i++) {
-        int t = cli_take_common(argc, argv, &i, &o);
-        if (t == 0) t = cli_take_config(argc, argv, &i, &cfg, &sets);
-        if (t == 0) t = take_value(argc, argv, &i, "--model", &model);
-        if (t == 0) t = take_value(argc, argv, &i, "--threshold", &thr);
-        if (t == 0) t = take_value(argc, argv, &i, "--custom", &custom);
-        if (t == 0 && !strcmp(argv[i], "--force")) force = t = 1;
-        if (t == 0 && !strcmp(argv[i], "--no-onnx")) no_onnx = t = 1;
-        if (t < 0) return cli_die(-t);
-        if (t) continue;
-        return cli_die(ct_fail(CT_ERR_USAGE,
-                               "deploy: unknown option '%s' (allowed: --model NAME|PATH, --threshold X, --force, "
-                               "--custom NAME, --no-onnx, --data DIR, --device SEL, --config F, --set section.key=value, --json, "
-                               "-q, -v)",
-                               argv[i]));
-    }
+    int prc = cli_parse(argc, argv, &cmd, &o);
+    if (prc || o.help) return prc ? cli_die(prc) : 0;
+    if ((prc = cli_apply_config(&o, &cfg)) != CT_OK) return cli_die(prc);
+    const char *model = d.model, *thr = d.thr, *custom = d.custom;
+    int force = d.force, no_onnx = d.no_onnx;
     if (thr) {
         char *end;
         double x = strtod(thr, &end);

@@ -11,12 +11,10 @@
 
 int cli_devices(int argc, char **argv)
 {
-    cli_opts o = {0};
-    for (int i = 2; i < argc; i++) {
-        int t = cli_take_common(argc, argv, &i, &o);
-        if (t < 0) return cli_die(-t);
-        if (!t) return cli_die(ct_fail(CT_ERR_USAGE, "devices: unknown option '%s' (allowed: --json)", argv[i]));
-    }
+    static const cli_command cmd = {"devices", "list every OpenCL platform and device", CLI_JSON, NULL, NULL, NULL};
+    cli_opts o;
+    int prc = cli_parse(argc, argv, &cmd, &o);
+    if (prc || o.help) return prc ? cli_die(prc) : 0;
     ct_device_info *devs;
     int n;
     int rc = ct_devices_list(&devs, &n);
@@ -38,12 +36,11 @@ int cli_devices(int argc, char **argv)
 
 int cli_verify(int argc, char **argv)
 {
-    cli_opts o = {0};
-    for (int i = 2; i < argc; i++) {
-        int t = cli_take_common(argc, argv, &i, &o);
-        if (t < 0) return cli_die(-t);
-        if (!t) return cli_die(ct_fail(CT_ERR_USAGE, "verify: unknown option '%s' (allowed: --device SEL, --json)", argv[i]));
-    }
+    static const cli_command cmd = {"verify", "check every kernel on a device against the C reference",
+                                    CLI_DEVICE | CLI_JSON, NULL, NULL, NULL};
+    cli_opts o;
+    int prc = cli_parse(argc, argv, &cmd, &o);
+    if (prc || o.help) return prc ? cli_die(prc) : 0;
     ct_ctx *c;
     int rc = ct_ctx_create(o.device, 0, &c);
     if (rc) return cli_die(rc);

@@ -6,41 +6,33 @@
 #include "cli.h"
 #include "evaluate.h"
 
-/* --model NAME|PATH (also --model=...): returns 1 when taken, 0 when not, -status on error */
-static int take_model(int argc, char **argv, int *i, const char **model)
+enum { K_MODEL = 256 };
+
+static int take(int key, const char *val, void *user)
 {
-    if (!strcmp(argv[*i], "--model")) {
-        if (*i + 1 >= argc || !argv[*i + 1][0])
-            return -ct_fail(CT_ERR_USAGE, "--model needs a model name (see `cltrain models`) or a .safetensors path");
-        *model = argv[++*i];
-        return 1;
-    }
-    if (!strncmp(argv[*i], "--model=", 8)) {
-        *model = argv[*i] + 8;
-        if (!**model) return -ct_fail(CT_ERR_USAGE, "--model needs a model name or a .safetensors path");
-        return 1;
-    }
-    return 0;
+    if (key != K_MODEL) return CT_ERR_USAGE;
+    if (!*val) return ct_fail(CT_ERR_USAGE, "--model needs a model name (see `cltrain models`) or a .safetensors path");
+    *(const char **)user = val;
+    return CT_OK;
 }
 
 int cli_evaluate(int argc, char **argv)
 {
-    cli_opts o = {0};
+    static const cli_option opts[] = {
+        {"model", 1, K_MODEL, "NAME|PATH", "a model name from `cltrain models` or a .safetensors file (default: "
+                                           "the newest)"},
+        {0}};
+    const char *model = NULL;
+    const cli_command cmd = {"evaluate",
+                             "test accuracy, loss, confusion matrix, classification report; writes evaluation.json "
+                             "and PNGs",
+                             CLI_CONFIG | CLI_DEVICE | CLI_JSON, opts, take, &model};
+    cli_opts o;
     ct_config cfg;
     ct_config_defaults(&cfg);
-    int sets = 0;
-    const char *model = NULL;
-    for (int i = 2; i < argc; i++) {
-        int t = cli_take_common(argc, argv, &i, &o);
-        if (t == 0) t = cli_take_config(argc, argv, &i, &cfg, &sets);
-        if (t == 0) t = take_model(argc, argv, &i, &model);
-        if (t < 0) return cli_die(-t);
-        if (t) continue;
-        return cli_die(ct_fail(CT_ERR_USAGE,
-                               "evaluate: unknown option '%s' (allowed: --model NAME|PATH, --data DIR, --device SEL, "
-                               "--config F, --set section.key=value, --json, -q, -v)",
-                               argv[i]));
-    }
+    int prc = cli_parse(argc, argv, &cmd, &o);
+    if (prc || o.help) return prc ? cli_die(prc) : 0;
+    if ((prc = cli_apply_config(&o, &cfg)) != CT_OK) return cli_die(prc);
     int rc = ct_config_validate(&cfg);
     if (rc) return cli_die(rc);
     ct_eval_result *r = malloc(sizeof *r);

@@ -13,23 +13,25 @@
 #include "io/onnx_export.h"
 #include "store.h"
 
-static const char *USAGE = "allowed: --model NAME|PATH, --config F, --set section.key=value, --format onnx, "
-                           "-o FILE, --opset N (13..17), --softmax, --json, -q, -v";
+enum { K_MODEL = 256, K_FORMAT, K_OPSET, K_SOFTMAX };
 
-static int take_value(int argc, char **argv, int *i, const char *flag, const char **val)
+typedef struct {
+    const char *model, *format, *out, *ops;
+    int softmax;
+} export_args;
+
+static int take(int key, const char *val, void *user)
 {
-    size_t fl = strlen(flag);
-    if (!strcmp(argv[*i], flag)) {
-        if (*i + 1 >= argc || !argv[*i + 1][0]) return -ct_fail(CT_ERR_USAGE, "export: %s needs a value", flag);
-        *val = argv[++*i];
-        return 1;
+    export_args *e = user;
+    if (val && !*val) return ct_fail(CT_ERR_USAGE, "export: an empty value is not allowed here");
+    switch (key) {
+    case K_MODEL: e->model = val; return CT_OK;
+    case K_FORMAT: e->format = val; return CT_OK;
+    case 'o': e->out = val; return CT_OK;
+    case K_OPSET: e->ops = val; return CT_OK;
+    case K_SOFTMAX: e->softmax = 1; return CT_OK;
     }
-    if (fl > 2 && !strncmp(argv[*i], flag, fl) && argv[*i][fl] == '=') {
-        *val = argv[*i] + fl + 1;
-        if (!**val) return -ct_fail(CT_ERR_USAGE, "export: %s needs a value", flag);
-        return 1;
-    }
-    return 0;
+    return CT_ERR_USAGE;
 }
 
 static int parse_opset(const char *s, int *opset)
@@ -71,24 +73,26 @@ static int config_netdef(const ct_config *cfg, ct_netdef *net)
 
 int cli_export(int argc, char **argv)
 {
-    cli_opts o = {0};
+    static const cli_option opts[] = {
+        {"model", 1, K_MODEL, "NAME|PATH", "the model to export (default: the newest)"},
+        {"format", 1, K_FORMAT, "onnx", "the only format"},
+        {"output", 1, 'o', "FILE", "output file (default: the model's path with .onnx)"},
+        {"opset", 1, K_OPSET, "N", "ONNX opset, 13..17"},
+        {"softmax", 0, K_SOFTMAX, NULL, "append a Softmax node (outputs probabilities)"},
+        {0}};
+    export_args e = {0};
+    const cli_command cmd = {"export",
+                             "write the model as ONNX (input 'input' [N,C,H,W], output 'logits'; runs in ONNX "
+                             "Runtime)",
+                             CLI_CONFIG | CLI_JSON, opts, take, &e};
+    cli_opts o;
     ct_config cfg;
     ct_config_defaults(&cfg);
-    int sets = 0, softmax = 0, opset = CT_ONNX_DEFAULT_OPSET, have_config = 0, rc;
-    const char *model = NULL, *format = NULL, *out = NULL, *ops = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (!strncmp(argv[i], "--config", 8)) have_config = 1;
-        int t = cli_take_common(argc, argv, &i, &o);
-        if (t == 0) t = cli_take_config(argc, argv, &i, &cfg, &sets);
-        if (t == 0) t = take_value(argc, argv, &i, "--model", &model);
-        if (t == 0) t = take_value(argc, argv, &i, "--format", &format);
-        if (t == 0) t = take_value(argc, argv, &i, "--output", &out);
-        if (t == 0) t = take_value(argc, argv, &i, "-o", &out);
-        if (t == 0) t = take_value(argc, argv, &i, "--opset", &ops);
-        if (t == 0 && !strcmp(argv[i], "--softmax")) softmax = t = 1;
-        if (t < 0) return cli_die(-t);
-        if (!t) return cli_die(ct_fail(CT_ERR_USAGE, "export: unknown option '%s' (%s)", argv[i], USAGE));
-    }
+    int opset = CT_ONNX_DEFAULT_OPSET, rc = cli_parse(argc, argv, &cmd, &o);
+    if (rc || o.help) return rc ? cli_die(rc) : 0;
+    if ((rc = cli_apply_config(&o, &cfg)) != CT_OK) return cli_die(rc);
+    const char *model = e.model, *format = e.format, *out = e.out, *ops = e.ops;
+    int softmax = e.softmax, have_config = o.config != NULL;
     if (format && strcmp(format, "onnx"))
         return cli_die(ct_fail(CT_ERR_USAGE, "export: --format '%s': the only format is onnx", format));
     if (ops && (rc = parse_opset(ops, &opset)) != CT_OK) return cli_die(rc);

@@ -16,19 +16,17 @@ static void human_size(long long b, char *buf, size_t cap)
 
 int cli_models(int argc, char **argv)
 {
-    cli_opts o = {0};
+    static const cli_command cmd = {"models",
+                                    "saved models in output.model_save_dir, newest first, and which one is in "
+                                    "production",
+                                    CLI_CONFIG | CLI_JSON, NULL, NULL, NULL};
+    cli_opts o;
     ct_config cfg;
     ct_config_defaults(&cfg);
-    int sets = 0;
-    for (int i = 2; i < argc; i++) {
-        int t = cli_take_standard(argc, argv, &i, &o, &cfg, &sets);
-        if (t < 0) return cli_die(-t);
-        if (t) continue;
-        return cli_die(ct_fail(CT_ERR_USAGE, "models: unknown option '%s' (allowed: --config F, --set section.key=value, "
-                                             "--json, -q, -v)",
-                               argv[i]));
-    }
-    int rc = ct_config_validate(&cfg);
+    int rc = cli_parse(argc, argv, &cmd, &o);
+    if (rc || o.help) return rc ? cli_die(rc) : 0;
+    if ((rc = cli_apply_config(&o, &cfg)) != CT_OK) return cli_die(rc);
+    rc = ct_config_validate(&cfg);
     if (rc) return cli_die(rc);
     ct_store_entry *v = NULL;
     size_t n = 0;

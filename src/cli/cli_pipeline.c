@@ -82,20 +82,17 @@ static void on_step(const char *step, const char *json, const void *detail, void
 
 int cli_pipeline(int argc, char **argv)
 {
-    cli_opts o = {0};
+    static const cli_command cmd = {"pipeline",
+                                    "the whole job: data -> train -> evaluate -> deploy; writes "
+                                    "runs/<model>/pipeline.json (exit 5: deployment skipped); deployment settings "
+                                    "are config keys, e.g. --set deployment.accuracy_threshold=0.95",
+                                    CLI_CONFIG | CLI_DEVICE | CLI_JSON, NULL, NULL, NULL};
+    cli_opts o;
     ct_config cfg;
     ct_config_defaults(&cfg);
-    int sets = 0;
-    for (int i = 2; i < argc; i++) {
-        int t = cli_take_standard(argc, argv, &i, &o, &cfg, &sets);
-        if (t < 0) return cli_die(-t);
-        if (t) continue;
-        return cli_die(ct_fail(CT_ERR_USAGE,
-                               "pipeline: unknown option '%s' (allowed: --config F, --set section.key=value, --data DIR, "
-                               "--device SEL, --json, -q, -v; deployment settings are config keys, e.g. --set "
-                               "deployment.accuracy_threshold=0.95)",
-                               argv[i]));
-    }
+    int prc = cli_parse(argc, argv, &cmd, &o);
+    if (prc || o.help) return prc ? cli_die(prc) : 0;
+    if ((prc = cli_apply_config(&o, &cfg)) != CT_OK) return cli_die(prc);
     int rc = ct_config_validate(&cfg);
     if (rc) return cli_die(rc);
     ct_pipeline_result *r = calloc(1, sizeof *r);

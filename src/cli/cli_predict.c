@@ -44,95 +44,73 @@ static int resolve_model(const ct_config *cfg, const char *spec, char *path, cha
     return ct_store_resolve(cfg, NULL, path, name);
 }
 
-static const char *USAGE =
-    "allowed: --model NAME|PATH, --threshold X (0..1), --probabilities, --logits, --config F, --set section.key=value, "
-    "--device SEL, --json, -q, -v, then INPUT... (PNG, PGM or IDX files)";
+enum { K_MODEL = 256, K_THRESHOLD, K_PROBS, K_LOGITS };
+
+typedef struct {
+    const char *model;
+    double threshold;
+    int probs, logits;
+} predict_args;
+
+static int take(int key, const char *val, void *user)
+{
+    predict_args *p = user;
+    char *end;
+    switch (key) {
+    case K_MODEL:
+        if (!*val) return ct_fail(CT_ERR_USAGE, "predict: --model needs a model name or a .safetensors path");
+        p->model = val;
+        return CT_OK;
+    case K_THRESHOLD:
+        errno = 0;
+        p->threshold = strtod(val, &end);
+        if (!*val || *end || errno || !(p->threshold >= 0 && p->threshold <= 1))
+            return ct_fail(CT_ERR_USAGE, "predict: --threshold '%s': expected a number from 0 to 1", val);
+        return CT_OK;
+    case K_PROBS: p->probs = 1; return CT_OK;
+    case K_LOGITS: p->logits = 1; return CT_OK;
+    }
+    return CT_ERR_USAGE;
+}
 
 int cli_predict(int argc, char **argv)
 {
-    cli_opts o = {0};
+    static const cli_option opts[] = {
+        {"model", 1, K_MODEL, "NAME|PATH", "the model (default: the production model, else the newest)"},
+        {"threshold", 1, K_THRESHOLD, "X", "confidence below X (0..1) is flagged low"},
+        {"probabilities", 0, K_PROBS, NULL, "print all ten class probabilities"},
+        {"logits", 0, K_LOGITS, NULL, "print the raw logits too"},
+        {0}};
+    predict_args pa = {NULL, NAN, -1, 0};
+    const cli_command cmd = {"predict",
+                             "predict digits in PNG/PGM pictures and IDX files (exit 3 when an input could not be "
+                             "read); INPUT... are files ('--' ends the options)",
+                             CLI_CONFIG | CLI_DEVICE | CLI_JSON | CLI_INPUTS, opts, take, &pa};
+    cli_opts o;
     ct_config cfg;
     ct_config_defaults(&cfg);
-    int sets = 0, probs = -1, logits = 0, rc;
-    const char *model = NULL;
-    double threshold = NAN;
-    const char **inputs = calloc((size_t)argc, sizeof *inputs);
-    size_t n_in = 0;
-    if (!inputs) return cli_die(ct_fail(CT_ERR_NOMEM, "out of host memory"));
-    int only_inputs = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_inputs || a[0] != '-' || !strcmp(a, "-")) {
-            inputs[n_in++] = a;
-            continue;
-        }
-        if (!strcmp(a, "--")) {
-            only_inputs = 1;
-            continue;
-        }
-        int t = cli_take_common(argc, argv, &i, &o);
-        if (t == 0) t = cli_take_config(argc, argv, &i, &cfg, &sets);
-        if (t < 0) {
-            free(inputs);
-            return cli_die(-t);
-        }
-        if (t) continue;
-        const char *val = NULL;
-        if (!strcmp(a, "--model") || !strcmp(a, "--threshold")) {
-            if (i + 1 >= argc) {
-                free(inputs);
-                return cli_die(ct_fail(CT_ERR_USAGE, "predict: %s needs a value", a));
-            }
-            val = argv[++i];
-        } else if (!strncmp(a, "--model=", 8) || !strncmp(a, "--threshold=", 12)) {
-            val = strchr(a, '=') + 1;
-        }
-        if (val && !strncmp(a, "--model", 7)) {
-            if (!*val) {
-                free(inputs);
-                return cli_die(ct_fail(CT_ERR_USAGE, "predict: --model needs a model name or a .safetensors path"));
-            }
-            model = val;
-        } else if (val) {
-            char *end;
-            errno = 0;
-            threshold = strtod(val, &end);
-            if (!*val || *end || errno || !(threshold >= 0 && threshold <= 1)) {
-                free(inputs);
-                return cli_die(ct_fail(CT_ERR_USAGE, "predict: --threshold '%s': expected a number from 0 to 1", val));
-            }
-        } else if (!strcmp(a, "--probabilities")) {
-            probs = 1;
-        } else if (!strcmp(a, "--logits")) {
-            logits = 1;
-        } else {
-            free(inputs);
-            return cli_die(ct_fail(CT_ERR_USAGE, "predict: unknown option '%s' (%s)", a, USAGE));
-        }
-    }
-    if (n_in == 0) {
-        free(inputs);
-        return cli_die(ct_fail(CT_ERR_USAGE, "predict: no input files (%s)", USAGE));
-    }
-    if ((rc = ct_config_validate(&cfg)) != CT_OK) {
-        free(inputs);
-        return cli_die(rc);
-    }
+    int rc = cli_parse(argc, argv, &cmd, &o);
+    if (rc || o.help) return rc ? cli_die(rc) : 0;
+    if ((rc = cli_apply_config(&o, &cfg)) != CT_OK) return cli_die(rc);
+    const char *model = pa.model;
+    double threshold = pa.threshold;
+    int probs = pa.probs, logits = pa.logits;
+    const char **inputs = o.inputs;
+    size_t n_in = (size_t)o.n_inputs;
+    if (n_in == 0)
+        return cli_die(ct_fail(CT_ERR_USAGE, "predict: no input files (cltrain predict --help lists the options)"));
+    if ((rc = ct_config_validate(&cfg)) != CT_OK) return cli_die(rc);
     if (isnan(threshold)) threshold = cfg.prediction.confidence_threshold;
     if (probs < 0) probs = cfg.prediction.return_probabilities;
 
     char model_path[CT_STORE_PATH_MAX], model_name[CT_STORE_NAME_MAX];
-    if ((rc = resolve_model(&cfg, model, model_path, model_name)) != CT_OK) {
-        free(inputs);
-        return cli_die(rc);
-    }
+    if ((rc = resolve_model(&cfg, model, model_path, model_name)) != CT_OK) return cli_die(rc);
     ct_predict_opts po = {model_path, o.device && *o.device ? o.device : cfg.device, cfg.prediction.batch_size,
                           threshold, print_issue, NULL};
     ct_predict_result r;
     rc = ct_predict_files(inputs, n_in, &po, &r);
     if (rc != CT_OK) {
         ct_predict_result_free(&r);
-        free(inputs);
         return cli_die(rc);
     }
     if (!o.json) {
@@ -220,15 +198,13 @@ int cli_predict(int argc, char **argv)
         int jrc = cli_print_json(w);
         if (jrc) {
             ct_predict_result_free(&r);
-            free(inputs);
-            return cli_die(jrc);
+                return cli_die(jrc);
         }
     }
     fflush(stdout);
     int failed = r.n_failed > 0;
     int none = r.n_pred == 0;
     ct_predict_result_free(&r);
-    free(inputs);
     if (failed) {
         if (none) ct_fail(CT_ERR_INPUT, "nothing was predicted: no input could be read");
         else ct_fail(CT_ERR_INPUT, "some inputs could not be read (see above); the others were predicted");

@@ -8,56 +8,65 @@
 #include "io/jsonutil.h"
 #include "train.h"
 
+enum { K_RESUME = 256, K_SUBSET };
+
+typedef struct {
+    const char *resume;
+    long subset;
+} train_args;
+
+static int take(int key, const char *val, void *user)
+{
+    train_args *t = user;
+    char *end;
+    switch (key) {
+    case K_RESUME:
+        if (t->resume) return ct_fail(CT_ERR_USAGE, "--resume given twice");
+        if (!*val) return ct_fail(CT_ERR_USAGE, "--resume needs a run folder or a checkpoint file");
+        t->resume = val;
+        return CT_OK;
+    case K_SUBSET:
+        t->subset = strtol(val, &end, 10);
+        if (!*val || *end || t->subset < 1)
+            return ct_fail(CT_ERR_USAGE, "--subset needs a positive number of images");
+        return CT_OK;
+    }
+    return CT_ERR_USAGE;
+}
+
 int cli_train(int argc, char **argv)
 {
-    cli_opts o = {0};
+    static const cli_option opts[] = {
+        {"resume", 1, K_RESUME, "RUN_DIR|CHECKPOINT", "continue a run exactly (its config; --set goes on top)"},
+        {"subset", 1, K_SUBSET, "N", "train on the first N images (tests)"},
+        {0}};
+    train_args ta = {NULL, 0};
+    const cli_command cmd = {"train",
+                             "train the network (fetches MNIST into data.dir when missing); --resume continues a "
+                             "run exactly",
+                             CLI_CONFIG | CLI_DEVICE | CLI_JSON, opts, take, &ta};
+    cli_opts o;
     ct_config cfg;
     ct_config_defaults(&cfg);
-    int sets = 0;
     ct_train_opts to = {0};
-    /* --resume RUN_DIR_OR_CHECKPOINT: the config comes from the checkpoint, --set goes on top */
     char ckpt[4200] = "";
-    const char *resume_arg = NULL;
-    long ck_subset = 0;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--resume")) {
-            if (i + 1 >= argc) return cli_die(ct_fail(CT_ERR_USAGE, "--resume needs a run folder or a checkpoint file"));
-            if (resume_arg) return cli_die(ct_fail(CT_ERR_USAGE, "--resume given twice"));
-            resume_arg = argv[i + 1];
-        }
-    }
-    if (resume_arg) {
-        for (int i = 2; i < argc; i++)
-            if (!strcmp(argv[i], "--config"))
-                return cli_die(ct_fail(CT_ERR_USAGE, "--resume takes the config stored in the checkpoint; change keys "
-                                                     "with --set section.key=value instead of --config"));
-        int rc = ct_train_resume_config(resume_arg, &cfg, ckpt, sizeof ckpt, &ck_subset);
+    int prc = cli_parse(argc, argv, &cmd, &o);
+    if (prc || o.help) return prc ? cli_die(prc) : 0;
+    to.subset = ta.subset;
+    if (ta.resume) { /* the config comes from the checkpoint, --data and --set go on top */
+        if (o.config)
+            return cli_die(ct_fail(CT_ERR_USAGE, "--resume takes the config stored in the checkpoint; change keys "
+                                                 "with --set section.key=value instead of --config"));
+        long ck_subset = 0;
+        int rc = ct_train_resume_config(ta.resume, &cfg, ckpt, sizeof ckpt, &ck_subset);
         if (rc) return cli_die(rc);
+        if (ta.subset && ta.subset != ck_subset)
+            return cli_die(ct_fail(CT_ERR_USAGE, "--subset %ld differs from the checkpointed run's %ld", ta.subset,
+                                   ck_subset));
         to.resume = ckpt;
         to.subset = ck_subset;
     }
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--resume")) {
-            i++;
-            continue;
-        }
-        int t = cli_take_standard(argc, argv, &i, &o, &cfg, &sets);
-        if (t < 0) return cli_die(-t);
-        if (t) continue;
-        if (!strcmp(argv[i], "--subset") && i + 1 < argc) {
-            char *end;
-            to.subset = strtol(argv[++i], &end, 10);
-            if (*end || to.subset < 1) return cli_die(ct_fail(CT_ERR_USAGE, "--subset needs a positive number of images"));
-            if (resume_arg && to.subset != ck_subset)
-                return cli_die(ct_fail(CT_ERR_USAGE, "--subset %ld differs from the checkpointed run's %ld", to.subset,
-                                       ck_subset));
-            continue;
-        }
-        return cli_die(ct_fail(CT_ERR_USAGE,
-                           "train: unknown option '%s' (allowed: --config F, --set section.key=value, --data DIR, "
-                           "--device SEL, --resume RUN_DIR_OR_CHECKPOINT, --subset N, --json, -q, -v)",
-                           argv[i]));
-    }
+    if ((prc = cli_apply_config(&o, &cfg)) != CT_OK) return cli_die(prc);
     int rc = ct_config_validate(&cfg);
     if (rc) return cli_die(rc);
     to.device = o.device;

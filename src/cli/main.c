@@ -34,7 +34,10 @@ static void usage(FILE *f)
     fprintf(f, "cltrain %s: train convolutional networks on any OpenCL device\n\nusage: cltrain COMMAND [options]\n\n",
             CLTRAIN_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(f, "  %s\n", commands[i].help);
-    fprintf(f, "  help | --version\n\n"
+    fprintf(f, "  help [COMMAND] | --version\n\n"
+               "COMMAND --help (or help COMMAND) lists a command's options; --opt value and --opt=value are\n"
+               "the same, and options may come in any order: the config file is read first, then --data,\n"
+               "then each --set in turn.\n"
                "--device SEL: a global index, P:D, a type (gpu, igpu, cpu, accelerator) or part of a\n"
                "platform/vendor/device name; default: the config's device, $CLTRAIN_DEVICE, else the best.\n"
                "--json: the last line of stdout is one JSON object. -q quieter, -v verbose.\n"
@@ -49,6 +52,16 @@ int main(int argc, char **argv)
         return CT_ERR_USAGE;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") && argc >= 3) { /* cltrain help CMD: the command's own --help */
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[2], commands[i].name)) {
+                char *av[] = {argv[0], argv[2], "--help", NULL};
+                return commands[i].run(3, av);
+            }
+        fprintf(stderr, "cltrain: help: unknown command '%s'\n\n", argv[2]);
+        usage(stderr);
+        return CT_ERR_USAGE;
+    }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;
