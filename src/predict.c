@@ -1,4 +1,4 @@
-/* predict.c: saved DigitCNN + image files -> predictions (see predict.h). */
+/* predict.c: saved model + image files -> predictions (see predict.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "predict.h"
 
@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "clctx.h"
 #include "common.h"
+#include "data/dataset.h"
 #include "idx.h"
 #include "image.h"
 #include "io/jsonutil.h"
@@ -24,48 +27,102 @@ struct ct_predictor {
     ct_st_file *file;   /* until the device model is loaded */
     ct_cnn_dims dims;
     int batch;
-    float mean, std;
+    int c, h, w, classes; /* the model's input and class count */
+    float mean, std;      /* channel 0 */
+    float mean_c[CT_PREDICT_MAX_CHANNELS], std_c[CT_PREDICT_MAX_CHANNELS];
     int norm_from_metadata;
+    char **names;         /* classes names */
     ct_ctx *ctx;
     ct_model *m;
-    float *stage;       /* batch x 784 normalised */
-    float *logits;      /* batch x 10 */
+    float *stage;         /* batch x c*h*w normalised */
+    float *logits;        /* batch x classes */
     char device[256];
 };
 
-int ct_softmax10(const float *z, float *p)
+int ct_softmax_host(const float *z, int K, float *p)
 {
     int arg = 0;
-    for (int k = 1; k < 10; k++)
+    for (int k = 1; k < K; k++)
         if (z[k] > z[arg]) arg = k;
-    double e[10], s = 0;
-    for (int k = 0; k < 10; k++) s += e[k] = exp((double)z[k] - (double)z[arg]);
-    for (int k = 0; k < 10; k++) p[k] = (float)(e[k] / s);
+    double s = 0;
+    for (int k = 0; k < K; k++) s += exp((double)z[k] - (double)z[arg]);
+    for (int k = 0; k < K; k++) p[k] = (float)(exp((double)z[k] - (double)z[arg]) / s);
     return arg;
 }
 
+int ct_softmax10(const float *z, float *p) { return ct_softmax_host(z, 10, p); }
+
+/* One data.mean / data.std of the metadata: a number (every channel) or a list of c values.
+ * Returns 1 when it gave values. */
+static int norm_values(json_t *v, int c, float *out)
+{
+    if (json_is_number(v)) {
+        for (int k = 0; k < c; k++) out[k] = (float)json_number_value(v);
+        return isfinite(out[0]);
+    }
+    if (!json_is_array(v) || (int)json_array_size(v) != c) return 0;
+    for (int k = 0; k < c; k++) {
+        json_t *x = json_array_get(v, (size_t)k);
+        if (!json_is_number(x) || !isfinite(json_number_value(x))) return 0;
+        out[k] = (float)json_number_value(x);
+    }
+    return 1;
+}
+
+/* data.mean / data.std of the model's `config` metadata, else MNIST's values. */
 static void read_norm(ct_predictor *p)
 {
-    p->mean = CT_PREDICT_DEFAULT_MEAN;
-    p->std = CT_PREDICT_DEFAULT_STD;
-    const char *cfg = ct_st_metadata_get(p->file, "config");
-    if (!cfg) return;
-    json_t *j = NULL;
-    if (ct_jparse(cfg, strlen(cfg), "config", 0, 0, &j) != CT_OK) {
-        ct_log("warning: %s: the metadata 'config' is not valid JSON (%s); using mean %.4f, std %.4f\n", p->path,
-               ct_last_error(), p->mean, p->std);
-        ct_clear_error();
-        return;
+    for (int k = 0; k < CT_PREDICT_MAX_CHANNELS; k++) {
+        p->mean_c[k] = CT_PREDICT_DEFAULT_MEAN;
+        p->std_c[k] = CT_PREDICT_DEFAULT_STD;
     }
-    const json_t *d = json_object_get(j, "data");
-    double mean, std;
-    if (d && ct_jas_double(json_object_get(d, "mean"), &mean) && ct_jas_double(json_object_get(d, "std"), &std) &&
-        isfinite(mean) && isfinite(std) && std > 0) {
-        p->mean = (float)mean;
-        p->std = (float)std;
-        p->norm_from_metadata = 1;
+    const char *cfg = ct_st_metadata_get(p->file, "config");
+    json_t *j = cfg ? json_loads(cfg, 0, NULL) : NULL;
+    if (cfg && !j)
+        ct_log("warning: %s: the metadata 'config' is not valid JSON; using mean %.4f, std %.4f\n", p->path,
+               CT_PREDICT_DEFAULT_MEAN, CT_PREDICT_DEFAULT_STD);
+    json_t *d = json_object_get(j, "data");
+    float mean[CT_PREDICT_MAX_CHANNELS], std[CT_PREDICT_MAX_CHANNELS];
+    if (d && norm_values(json_object_get(d, "mean"), p->c, mean) && norm_values(json_object_get(d, "std"), p->c, std)) {
+        int ok = 1;
+        for (int k = 0; k < p->c; k++) ok = ok && std[k] > 0 && isfinite(std[k]);
+        if (ok) {
+            memcpy(p->mean_c, mean, sizeof(float) * (size_t)p->c);
+            memcpy(p->std_c, std, sizeof(float) * (size_t)p->c);
+            p->norm_from_metadata = 1;
+        }
+    } else if (d) {
+        ct_log("warning: %s: the metadata's data.mean / data.std do not fit the model's %d channel(s); using mean "
+               "%.4f, std %.4f\n", p->path, p->c, CT_PREDICT_DEFAULT_MEAN, CT_PREDICT_DEFAULT_STD);
     }
     json_decref(j);
+    p->mean = p->mean_c[0];
+    p->std = p->std_c[0];
+}
+
+/* The model's class names: its `class_names` metadata, else "0".."K-1". */
+static int read_names(ct_predictor *p)
+{
+    const char *meta = ct_st_metadata_get(p->file, "class_names");
+    int n = 0;
+    if (meta) {
+        CT_TRY(ct_class_names_from_json(meta, p->path, &p->names, &n));
+        if (n != p->classes) {
+            ct_class_names_free(p->names, n);
+            p->names = NULL;
+            return ct_fail(CT_ERR_INPUT, "%s: metadata 'class_names' has %d names but the model has %d classes; the "
+                           "file is inconsistent", p->path, n, p->classes);
+        }
+        return CT_OK;
+    }
+    p->names = calloc((size_t)p->classes, sizeof *p->names);
+    if (!p->names) return ct_fail(CT_ERR_NOMEM, "out of host memory");
+    for (int k = 0; k < p->classes; k++) {
+        char b[16];
+        snprintf(b, sizeof b, "%d", k);
+        if (!(p->names[k] = strdup(b))) return ct_fail(CT_ERR_NOMEM, "out of host memory");
+    }
+    return CT_OK;
 }
 
 int ct_predictor_open(const char *model_path, const char *device, int batch_size, ct_predictor **out)
@@ -79,6 +136,12 @@ int ct_predictor_open(const char *model_path, const char *device, int batch_size
     int rc = p->path && (!device || p->device_sel) ? CT_OK : ct_fail(CT_ERR_NOMEM, "out of host memory");
     if (rc == CT_OK) rc = ct_st_load(model_path, &p->file);
     if (rc == CT_OK) rc = ct_modelio_dims(p->file, model_path, &p->dims);
+    /* the model's input and classes (DigitCNN: 1 x 28 x 28, 10) */
+    p->c = 1, p->h = 28, p->w = 28, p->classes = 10;
+    if (rc == CT_OK && p->c > CT_PREDICT_MAX_CHANNELS)
+        rc = ct_fail(CT_ERR_INPUT, "%s: the model takes %d channels; predict handles 1 to %d", model_path, p->c,
+                     CT_PREDICT_MAX_CHANNELS);
+    if (rc == CT_OK) rc = read_names(p);
     if (rc != CT_OK) {
         ct_predictor_free(p);
         return rc;
@@ -96,6 +159,7 @@ void ct_predictor_free(ct_predictor *p)
     ct_st_free(p->file);
     free(p->stage);
     free(p->logits);
+    ct_class_names_free(p->names, p->classes);
     free(p->path);
     free(p->device_sel);
     free(p);
@@ -118,6 +182,25 @@ int ct_predictor_batch_size(const ct_predictor *p)
     return p->batch;
 }
 
+void ct_predictor_shape(const ct_predictor *p, int *c, int *h, int *w, int *classes)
+{
+    if (c) *c = p->c;
+    if (h) *h = p->h;
+    if (w) *w = p->w;
+    if (classes) *classes = p->classes;
+}
+
+const char *ct_predictor_class_name(const ct_predictor *p, int k)
+{
+    return k >= 0 && k < p->classes ? p->names[k] : "";
+}
+
+void ct_predictor_norm_channels(const ct_predictor *p, float *mean, float *std)
+{
+    memcpy(mean, p->mean_c, sizeof(float) * (size_t)p->c);
+    memcpy(std, p->std_c, sizeof(float) * (size_t)p->c);
+}
+
 static int predictor_start(ct_predictor *p)
 {
     CT_TRY(ct_ctx_create(p->device_sel, 0, &p->ctx));
@@ -131,8 +214,8 @@ static int predictor_start(ct_predictor *p)
     CT_TRY(ct_modelio_load(p->m, p->file, p->path));
     ct_st_free(p->file);
     p->file = NULL;
-    p->stage = malloc((size_t)p->batch * 784 * sizeof(float));
-    p->logits = malloc((size_t)p->batch * 10 * sizeof(float));
+    p->stage = malloc((size_t)p->batch * p->c * p->h * p->w * sizeof(float));
+    p->logits = malloc((size_t)p->batch * p->classes * sizeof(float));
     if (!p->stage || !p->logits) return ct_fail(CT_ERR_NOMEM, "out of host memory (batch of %d)", p->batch);
     return CT_OK;
 }
@@ -147,13 +230,15 @@ int ct_predictor_run_logits(ct_predictor *p, const float *images01, size_t n, fl
     if (!p->m) CT_TRY(predictor_start(p));
     for (size_t b = 0; b < n; b += (size_t)p->batch) {
         int N = (int)(n - b < (size_t)p->batch ? n - b : (size_t)p->batch);
-        memcpy(p->stage, images01 + b * 784, (size_t)N * 784 * sizeof(float));
-        ct_normalize(p->stage, (size_t)N * 784, p->mean, p->std);
+        const size_t hw = (size_t)p->h * p->w, isz = hw * (size_t)p->c, K = (size_t)p->classes;
+        memcpy(p->stage, images01 + b * isz, (size_t)N * isz * sizeof(float));
+        for (int i = 0; i < N; i++)
+            for (int c = 0; c < p->c; c++) ct_normalize(p->stage + i * isz + c * hw, hw, p->mean_c[c], p->std_c[c]);
         CT_TRY(ct_model_upload(p->m, N, p->stage, NULL));
         CT_TRY(ct_model_forward(p->m, N, 0, 0, 0));
-        CT_TRY(ct_buffer_read(p->ctx, p->m->logits, 0, (size_t)N * 10 * sizeof(float), p->logits));
-        for (int i = 0; i < N; i++) ct_softmax10(p->logits + (size_t)i * 10, probs + (b + (size_t)i) * 10);
-        if (logits) memcpy(logits + b * 10, p->logits, (size_t)N * 10 * sizeof(float));
+        CT_TRY(ct_buffer_read(p->ctx, p->m->logits, 0, (size_t)N * K * sizeof(float), p->logits));
+        for (int i = 0; i < N; i++) ct_softmax_host(p->logits + (size_t)i * K, (int)K, probs + (b + (size_t)i) * K);
+        if (logits) memcpy(logits + b * K, p->logits, (size_t)N * K * sizeof(float));
     }
     return CT_OK;
 }
@@ -163,9 +248,12 @@ typedef struct {
     const ct_predict_opts *o;
     ct_predict_result *r;
     ct_predictor *p;
-    float *pending;      /* images waiting for a forward pass */
+    float *pending;      /* images waiting for a forward pass (isz floats each) */
     size_t n_pending, cap_pred, cap_issues;
     float *probs, *logits;
+    int c, h, w, K;      /* the model's input and classes */
+    size_t isz;          /* c * h * w */
+    int digits;          /* 1 x 28 x 28 model: pictures get the MNIST-style digit preprocessing */
 } job;
 
 static int add_issue(job *J, const char *input, long index, int status, const char *fmt, ...)
@@ -206,12 +294,16 @@ static int flush(job *J)
     ct_prediction *first = r->pred + r->n_pred - J->n_pending;
     for (size_t i = 0; i < J->n_pending; i++) {
         ct_prediction *q = first + i;
-        memcpy(q->probs, J->probs + i * 10, sizeof q->probs);
-        memcpy(q->logits, J->logits + i * 10, sizeof q->logits);
+        q->probs = malloc((size_t)J->K * sizeof *q->probs);
+        q->logits = malloc((size_t)J->K * sizeof *q->logits);
+        if (!q->probs || !q->logits) return ct_fail(CT_ERR_NOMEM, "out of host memory");
+        memcpy(q->probs, J->probs + i * (size_t)J->K, (size_t)J->K * sizeof *q->probs);
+        memcpy(q->logits, J->logits + i * (size_t)J->K, (size_t)J->K * sizeof *q->logits);
         int arg = 0;
-        for (int k = 1; k < 10; k++)
+        for (int k = 1; k < J->K; k++)
             if (q->probs[k] > q->probs[arg]) arg = k;
         q->label = arg;
+        q->class_name = ct_predictor_class_name(J->p, arg);
         q->confidence = q->probs[arg];
         q->low_confidence = q->confidence < J->o->threshold;
     }
@@ -219,7 +311,7 @@ static int flush(job *J)
     return CT_OK;
 }
 
-/* Queues one MNIST-form image (784 floats in [0,1]). */
+/* Queues one image in the model's form (isz floats in [0,1], C x H x W). */
 static int push(job *J, const char *input, long index, const float *img)
 {
     ct_predict_result *r = J->r;
@@ -235,7 +327,7 @@ static int push(job *J, const char *input, long index, const float *img)
     q->input = input;
     q->index = index;
     q->label = -1;
-    memcpy(J->pending + J->n_pending * 784, img, 784 * sizeof(float));
+    memcpy(J->pending + J->n_pending * J->isz, img, J->isz * sizeof(float));
     if (++J->n_pending == (size_t)J->o->batch_size) return flush(J);
     return CT_OK;
 }
@@ -252,8 +344,66 @@ static int input_failed(job *J, const char *path, int rc)
     return add_issue(J, path, -1, rc, "%s: %s", path, msg);
 }
 
+/* Bilinear resize of one u8 plane (sw x sh) to floats in [0,1] (dw x dh), half-pixel centres
+ * (align_corners = False), edges clamped. */
+static void resize_plane(const uint8_t *src, int sw, int sh, float *dst, int dw, int dh)
+{
+    for (int y = 0; y < dh; y++) {
+        float fy = ((float)y + 0.5f) * (float)sh / (float)dh - 0.5f;
+        if (fy < 0) fy = 0;
+        int y0 = (int)fy, y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
+        float ay = fy - (float)y0;
+        for (int x = 0; x < dw; x++) {
+            float fx = ((float)x + 0.5f) * (float)sw / (float)dw - 0.5f;
+            if (fx < 0) fx = 0;
+            int x0 = (int)fx, x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
+            float ax = fx - (float)x0;
+            float top = (1 - ax) * src[(size_t)y0 * sw + x0] + ax * src[(size_t)y0 * sw + x1];
+            float bot = (1 - ax) * src[(size_t)y1 * sw + x0] + ax * src[(size_t)y1 * sw + x1];
+            dst[(size_t)y * dw + x] = ((1 - ay) * top + ay * bot) * (1.0f / 255.0f);
+        }
+    }
+}
+
+/* A picture for a model that is not 1 x 28 x 28: gray or RGB as the model's channels, resized
+ * to H x W (bilinear) when the size differs, scaled to [0,1]. */
+static int do_image(job *J, const char *path)
+{
+    if (J->c != 1 && J->c != 3)
+        return input_failed(J, path, ct_fail(CT_ERR_INPUT, "%s: the model takes %d-channel images; pictures give 1 "
+                                             "(gray) or 3 (RGB) channels", path, J->c));
+    ct_image im;
+    int rc = ct_image_load_rgb(path, &im);
+    if (rc != CT_OK) return input_failed(J, path, rc);
+    float *img = malloc(J->isz * sizeof(float));
+    uint8_t *plane = malloc((size_t)im.width * im.height);
+    if (!img || !plane) {
+        free(img);
+        free(plane);
+        ct_image_free(&im);
+        return ct_fail(CT_ERR_NOMEM, "out of host memory");
+    }
+    const size_t n = (size_t)im.width * im.height, hw = (size_t)J->h * J->w;
+    for (int c = 0; c < J->c; c++) {
+        const uint8_t *src = im.pixels;
+        if (J->c == 3) {
+            for (size_t i = 0; i < n; i++) plane[i] = im.rgb[3 * i + (size_t)c];
+            src = plane;
+        }
+        resize_plane(src, im.width, im.height, img + (size_t)c * hw, J->w, J->h);
+    }
+    if (im.width != J->w || im.height != J->h)
+        ct_debug("%s: %dx%d resized to the model's %dx%d\n", path, im.width, im.height, J->w, J->h);
+    ct_image_free(&im);
+    free(plane);
+    rc = push(J, path, 0, img);
+    free(img);
+    return rc;
+}
+
 static int do_picture(job *J, const char *path)
 {
+    if (!J->digits) return do_image(J, path);
     ct_image im;
     int rc = ct_image_load(path, &im);
     if (rc != CT_OK) return input_failed(J, path, rc);
@@ -280,15 +430,21 @@ static int do_idx(job *J, const char *path)
     ct_idx x;
     int rc = ct_idx_load(path, &x);
     if (rc != CT_OK) return input_failed(J, path, rc);
-    if (x.type != CT_IDX_U8 || x.rank != 3 || x.dims[1] != 28 || x.dims[2] != 28) {
+    if (x.type != CT_IDX_U8 || x.rank != 3 || J->c != 1 || x.dims[1] != (uint32_t)J->h || x.dims[2] != (uint32_t)J->w) {
         char shape[64] = "";
         size_t at = 0;
         for (int k = 0; k < x.rank; k++)
             at += (size_t)snprintf(shape + at, sizeof shape - at, "%s%u", k ? " x " : "", x.dims[k]);
-        rc = ct_fail(CT_ERR_INPUT,
-                     "%s: IDX file holds %s data of shape (%s); predict needs MNIST images: u8, N x 28 x 28 (magic "
-                     "0x00000803)",
-                     path, ct_idx_type_name(x.type), shape);
+        if (J->digits)
+            rc = ct_fail(CT_ERR_INPUT,
+                         "%s: IDX file holds %s data of shape (%s); predict needs MNIST images: u8, N x 28 x 28 (magic "
+                         "0x00000803)",
+                         path, ct_idx_type_name(x.type), shape);
+        else
+            rc = ct_fail(CT_ERR_INPUT,
+                         "%s: IDX file holds %s data of shape (%s); the model takes %d x %d x %d images: IDX input "
+                         "needs u8, N x %d x %d and a 1-channel model (use pictures otherwise)",
+                         path, ct_idx_type_name(x.type), shape, J->c, J->h, J->w, J->h, J->w);
         ct_idx_free(&x);
         return input_failed(J, path, rc);
     }
@@ -297,11 +453,13 @@ static int do_idx(job *J, const char *path)
         return input_failed(J, path, ct_fail(CT_ERR_INPUT, "%s: IDX file holds no images (N = 0)", path));
     }
     const uint8_t *px = x.data;
-    float img[784];
+    float *img = malloc(J->isz * sizeof(float));
+    if (!img) rc = ct_fail(CT_ERR_NOMEM, "out of host memory");
     for (size_t i = 0; i < x.dims[0] && rc == CT_OK; i++) {
-        for (int k = 0; k < 784; k++) img[k] = px[i * 784 + k] * (1.0f / 255.0f);
+        for (size_t k = 0; k < J->isz; k++) img[k] = px[i * J->isz + k] * (1.0f / 255.0f);
         rc = push(J, path, (long)i, img);
     }
+    free(img);
     ct_idx_free(&x);
     return rc;
 }
@@ -316,10 +474,16 @@ int ct_predict_files(const char *const *inputs, size_t n_inputs, const ct_predic
     int rc = ct_predictor_open(o->model_path, o->device, o->batch_size, &J.p);
     if (rc != CT_OK) return rc;
     ct_predictor_norm(J.p, &r->mean, &r->std, &r->norm_from_metadata);
+    ct_predictor_shape(J.p, &J.c, &J.h, &J.w, &J.K);
+    J.isz = (size_t)J.c * J.h * J.w;
+    J.digits = J.c == 1 && J.h == 28 && J.w == 28;
+    r->channels = J.c;
+    r->classes = J.K;
+    ct_predictor_norm_channels(J.p, r->mean_c, r->std_c);
     r->batch_size = o->batch_size;
-    J.pending = malloc((size_t)o->batch_size * 784 * sizeof(float));
-    J.probs = malloc((size_t)o->batch_size * 10 * sizeof(float));
-    J.logits = malloc((size_t)o->batch_size * 10 * sizeof(float));
+    J.pending = malloc((size_t)o->batch_size * J.isz * sizeof(float));
+    J.probs = malloc((size_t)o->batch_size * (size_t)J.K * sizeof(float));
+    J.logits = malloc((size_t)o->batch_size * (size_t)J.K * sizeof(float));
     if (!J.pending || !J.probs || !J.logits) rc = ct_fail(CT_ERR_NOMEM, "out of host memory (batch of %d)", o->batch_size);
     for (size_t i = 0; i < n_inputs && rc == CT_OK; i++) {
         const char *path = inputs[i];
@@ -358,6 +522,15 @@ int ct_predict_files(const char *const *inputs, size_t n_inputs, const ct_predic
     free(J.pending);
     free(J.probs);
     free(J.logits);
+    /* the class names outlive the predictor: the predictions point into r's copy */
+    if (r->n_pred) {
+        r->class_names = calloc((size_t)J.K, sizeof *r->class_names);
+        for (int k = 0; r->class_names && k < J.K; k++) r->class_names[k] = strdup(ct_predictor_class_name(J.p, k));
+        for (size_t i = 0; i < r->n_pred; i++)
+            r->pred[i].class_name = r->class_names && r->pred[i].label >= 0 && r->class_names[r->pred[i].label]
+                                        ? r->class_names[r->pred[i].label]
+                                        : "";
+    }
     ct_predictor_free(J.p);
     return rc;
 }
@@ -367,6 +540,13 @@ void ct_predict_result_free(ct_predict_result *r)
     if (!r) return;
     for (size_t i = 0; i < r->n_issues; i++) free(r->issues[i].message);
     free(r->issues);
+    for (size_t i = 0; i < r->n_pred; i++) {
+        free(r->pred[i].probs);
+        free(r->pred[i].logits);
+    }
     free(r->pred);
+    if (r->class_names)
+        for (int k = 0; k < r->classes; k++) free(r->class_names[k]);
+    free(r->class_names);
     memset(r, 0, sizeof *r);
 }

@@ -1,9 +1,13 @@
-/* predict.h: digit prediction from files: PNG/PGM pictures (preprocess.h brings them to MNIST
- * form) and IDX image files (u8, N x 28 x 28: every image, used as they are), batched forward
- * passes of a saved DigitCNN in eval mode on an OpenCL device, softmax on the host.
+/* predict.h: prediction from files with a saved model: PNG/PGM pictures and IDX image files,
+ * batched forward passes in eval mode on an OpenCL device, softmax on the host.
  *
- * Normalisation: the model's metadata `config` (data.mean / data.std) when present, else
- * MNIST's 0.1307 / 0.3081. A bad input file is recorded (file named, what is wrong) and the
+ * Inputs: a 1 x 28 x 28 model (digits) gets pictures in MNIST form (preprocess.h) and IDX files
+ * of u8 N x 28 x 28 as they are. Any other model: pictures become its channels (gray <-> RGB),
+ * are resized to its H x W (bilinear, half-pixel centres) when the size differs and scaled to
+ * [0,1]; IDX files need u8 N x H x W and a 1-channel model.
+ * Normalisation: the model's metadata `config` (data.mean / data.std, a number or one value
+ * per channel) when present, else MNIST's 0.1307 / 0.3081 for every channel. Class names: the
+ * model's `class_names` metadata, else "0".."K-1". A bad input file is recorded (file named, what is wrong) and the
  * others are still predicted; a blank picture is a warning and is skipped. Only model and
  * device problems stop the whole job. */
 #ifndef CLTRAIN_PREDICT_H
@@ -13,6 +17,7 @@
 
 #define CT_PREDICT_DEFAULT_MEAN 0.1307f
 #define CT_PREDICT_DEFAULT_STD 0.3081f
+#define CT_PREDICT_MAX_CHANNELS 4
 
 /* --- a loaded model, device opened on first use --------------------------------------------- */
 typedef struct ct_predictor ct_predictor;
@@ -27,19 +32,25 @@ void ct_predictor_norm(const ct_predictor *p, float *mean, float *std, int *from
 /* Device name once opened ("" before). */
 const char *ct_predictor_device(const ct_predictor *p);
 int ct_predictor_batch_size(const ct_predictor *p);
-/* n images of 784 floats in [0,1] (MNIST form, not normalised) -> probs (n x 10, softmax). */
+/* The model's input (c x h x w) and class count; its per-channel normalisation; class k's name. */
+void ct_predictor_shape(const ct_predictor *p, int *c, int *h, int *w, int *classes);
+void ct_predictor_norm_channels(const ct_predictor *p, float *mean, float *std);
+const char *ct_predictor_class_name(const ct_predictor *p, int k);
+/* n images of c*h*w floats in [0,1] (C x H x W each, not normalised; MNIST form for digit
+ * models) -> probs (n x classes, softmax). */
 int ct_predictor_run(ct_predictor *p, const float *images01, size_t n, float *probs);
-/* The same, also keeping the raw logits (n x 10) when `logits` is not NULL. */
+/* The same, also keeping the raw logits (n x classes) when `logits` is not NULL. */
 int ct_predictor_run_logits(ct_predictor *p, const float *images01, size_t n, float *probs, float *logits);
 
 /* --- files in, results out ------------------------------------------------------------------ */
 typedef struct {
     const char *input;   /* the path as given (points into the caller's array) */
     long index;          /* image index inside the file (IDX); 0 for a picture */
-    int label;           /* argmax */
+    int label;           /* argmax (the class index) */
+    const char *class_name; /* its name (points into the result's class_names) */
     float confidence;    /* max softmax probability */
-    float probs[10];
-    float logits[10];    /* the network's raw outputs (before softmax) */
+    float *probs;        /* classes probabilities (owned) */
+    float *logits;       /* classes raw network outputs before softmax (owned) */
     int low_confidence;  /* confidence < threshold */
 } ct_prediction;
 
@@ -69,7 +80,10 @@ typedef struct {
     size_t n_blank;       /* pictures skipped as blank */
     double avg_confidence;
     size_t low_count, high_count;
-    float mean, std;      /* normalisation used */
+    float mean, std;      /* normalisation used (channel 0) */
+    int channels, classes;
+    float mean_c[CT_PREDICT_MAX_CHANNELS], std_c[CT_PREDICT_MAX_CHANNELS];
+    char **class_names;   /* classes names (owned; set when there are predictions) */
     int norm_from_metadata;
     int batch_size;       /* images per forward pass actually used */
     char device[256];
@@ -81,7 +95,8 @@ typedef struct {
 int ct_predict_files(const char *const *inputs, size_t n_inputs, const ct_predict_opts *o, ct_predict_result *r);
 void ct_predict_result_free(ct_predict_result *r);
 
-/* Softmax of 10 logits (max-subtracted, in double) into probs; returns the argmax. */
+/* Softmax of K logits (max-subtracted, in double) into probs; returns the argmax. */
+int ct_softmax_host(const float *logits, int K, float *probs);
 int ct_softmax10(const float *logits, float *probs);
 
 #endif

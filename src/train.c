@@ -428,6 +428,12 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
     if ((rc = ct_load_train_data(cfg, 1, &train, &test, 0)) != CT_OK) goto out;
     if ((rc = ct_dataset_class_names_json(&train, &class_names)) != CT_OK) goto out;
     if ((rc = ct_dataset_check_network(&train, 1, 28, 28, 10, "DigitCNN (the model: section)")) != CT_OK) goto out;
+    {
+        /* data.mean / data.std must fit the channels before anything is written */
+        ct_augment probe;
+        memset(&probe, 0, sizeof probe);
+        if ((rc = ct_data_norm(cfg, &train, &probe)) != CT_OK) goto out;
+    }
     if ((rc = ct_split_stratified(train.labels, train.n, train.classes, tr->validation_split, (uint64_t)tr->seed, &tidx, &n_tr,
                                   &vidx, &n_val)) != CT_OK)
         goto out;

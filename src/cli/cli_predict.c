@@ -118,16 +118,21 @@ int cli_predict(int argc, char **argv)
             const ct_prediction *q = &r.pred[i];
             int idx = q->index > 0 || (i + 1 < r.n_pred && r.pred[i + 1].input == q->input) ||
                       (i > 0 && r.pred[i - 1].input == q->input);
-            if (idx) printf("%s[%ld]: %d  confidence %.4f", q->input, q->index, q->label, q->confidence);
-            else printf("%s: %d  confidence %.4f", q->input, q->label, q->confidence);
+            if (idx) printf("%s[%ld]: %d", q->input, q->index, q->label);
+            else printf("%s: %d", q->input, q->label);
+            /* a class name that is not just the label's number is shown next to it */
+            char num[16];
+            snprintf(num, sizeof num, "%d", q->label);
+            if (q->class_name && *q->class_name && strcmp(q->class_name, num)) printf(" (%s)", q->class_name);
+            printf("  confidence %.4f", q->confidence);
             if (q->low_confidence) printf("  (low confidence: below %.2f)", threshold);
             if (probs) {
                 printf("  probabilities");
-                for (int k = 0; k < 10; k++) printf(" %.4f", q->probs[k]);
+                for (int k = 0; k < r.classes; k++) printf(" %.4f", q->probs[k]);
             }
             if (logits) {
                 printf("  logits");
-                for (int k = 0; k < 10; k++) printf(" %.9g", q->logits[k]);
+                for (int k = 0; k < r.classes; k++) printf(" %.9g", q->logits[k]);
             }
             printf("\n");
         }
@@ -149,6 +154,7 @@ int cli_predict(int argc, char **argv)
             json_object_set_new(w_1, "label", json_integer((json_int_t)(q->label)));
             json_object_set_new(w_1, "confidence", ct_jreal(r6(q->confidence)));
             json_object_set_new(w_1, "low_confidence", json_boolean(q->low_confidence));
+            json_object_set_new(w_1, "class_name", ct_jstr(q->class_name ? q->class_name : ""));
             if (q->low_confidence) {
                 char msg[96];
                 snprintf(msg, sizeof msg, "low confidence: %.4f is below the threshold %g", q->confidence, threshold);
@@ -157,12 +163,12 @@ int cli_predict(int argc, char **argv)
             if (probs) {
                 json_t *probabilities = json_array();
                 json_object_set_new(w_1, "probabilities", probabilities);
-                for (int k = 0; k < 10; k++) json_array_append_new(probabilities, ct_jreal(r6(q->probs[k])));
+                for (int k = 0; k < r.classes; k++) json_array_append_new(probabilities, ct_jreal(r6(q->probs[k])));
             }
             if (logits) { /* unrounded, e.g. to compare with another runtime */
                 json_t *jlogits = json_array();
                 json_object_set_new(w_1, "logits", jlogits);
-                for (int k = 0; k < 10; k++) json_array_append_new(jlogits, ct_jreal(q->logits[k]));
+                for (int k = 0; k < r.classes; k++) json_array_append_new(jlogits, ct_jreal(q->logits[k]));
             }
         }
         json_object_set_new(w, "count", json_integer((json_int_t)((int64_t)r.n_pred)));

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# End to end: data sets. Trains one epoch on the committed Fashion-MNIST subset (IDX, gzip)
+# with class names from data.class_names and horizontal flips, then evaluates (names in the
+# report, the confusion matrix and evaluation.json) and predicts (class_name). Checks the
+# image-folder layout detection and every refusal of a broken image-folder set or a
+# normalisation list that does not fit, with the file named and no run folder left behind.
+set -u
+exe=${1:?usage: cli_data.sh path/to/cltrain}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+expect_rc() { # want got what
+  [ "$2" -eq "$1" ] && ok "$3: exit $2" || { bad "$3: exit $2, want $1"; cat "$work/err" >&2; }
+}
+has() { # file text what
+  grep -qF -- "$2" "$1" && ok "$3" || { bad "$3: no '$2' in"; cat "$1" >&2; }
+}
+fashion="$here/fixtures/fashion-small"
+names='[T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot]'
+store=(--set output.model_save_dir="$work/models" --set output.runs_dir="$work/runs")
+
+# --- Fashion-MNIST (IDX) with class names --------------------------------------------------------
+"$exe" train --data "$fashion" --set training.epochs=1 --set training.batch_size=8 \
+  --set augmentation.horizontal_flip=true --set "data.class_names=$names" "${store[@]}" -q --json \
+  > "$work/train.txt" 2> "$work/err"
+expect_rc 0 $? "train on the Fashion-MNIST subset"
+has "$work/train.txt" "1 x 28 x 28 images, 10 classes: 32 training, 8 validation" "data line: shape and classes"
+model=$(tail -n 1 "$work/train.txt" | sed -n 's/.*"model_path":"\([^"]*\)".*/\1/p')
+[ -s "$model" ] || { bad "no model file ('$model')"; echo "$pass passed, $fail failed"; exit 1; }
+grep -aqF '"class_names":"[\"T-shirt/top\",\"Trouser\",' "$model" && ok "model metadata class_names" \
+  || bad "model metadata lacks class_names"
+grep -aqF '"data_md5":"{\"train-images\":\"' "$model" && ok "model metadata data_md5" || bad "no data_md5"
+
+"$exe" evaluate --data "$fashion" --model "$model" "${store[@]}" > "$work/eval.txt" 2> "$work/err"
+expect_rc 0 $? "evaluate the model"
+has "$work/eval.txt" "  Ankle boot  " "classification report row named"
+has "$work/eval.txt" "T-shirt/to" "confusion matrix column header (cut to 10)"
+run=$(ls -d "$work"/runs/*/ | head -n 1)
+has "$run/evaluation.json" '"class_names":["T-shirt/top","Trouser",' "evaluation.json class_names"
+has "$run/evaluation.json" '"label":9,"class_name":"Ankle boot"' "evaluation.json per_class class_name"
+[ -s "$run/confusion_matrix.png" ] && ok "confusion_matrix.png" || bad "no confusion_matrix.png"
+
+"$exe" predict --model "$model" --json "$fashion/t10k-images-idx3-ubyte.gz" > "$work/pred.txt" 2> "$work/err"
+expect_rc 0 $? "predict the IDX test subset"
+grep -qE '"label":[0-9],"confidence":[0-9.]+,"low_confidence":(true|false),("warning":"[^"]*",)?"class_name":"[A-Za-z/ -]+"' \
+  "$work/pred.txt" && ok "prediction has label and class_name" || bad "prediction lacks class_name"
+"$exe" predict --model "$model" "$fashion/t10k-images-idx3-ubyte.gz" > "$work/pred2.txt" 2> "$work/err"
+grep -qE '\[0\]: [0-9] \([A-Za-z/ -]+\)  confidence' "$work/pred2.txt" && ok "text prediction shows the name" \
+  || { bad "text prediction lacks the name"; cat "$work/pred2.txt" >&2; }
+
+# --- refusals: nothing is written --------------------------------------------------------------
+refuse() { # what want args...
+  local what=$1 want=$2
+  shift 2
+  rm -rf "$work/r"
+  "$exe" train --set training.epochs=1 --set output.model_save_dir="$work/r/models" \
+    --set output.runs_dir="$work/r/runs" -q "$@" > /dev/null 2> "$work/err"
+  local rc=$?
+  [ "$rc" -ne 0 ] && ok "$what: exit $rc" || bad "$what: exit 0"
+  has "$work/err" "$want" "$what: message"
+  [ -z "$(ls -A "$work/r/runs" 2> /dev/null)" ] && ok "$what: no run folder" || bad "$what: a run folder was left"
+}
+bad_sets="$here/fixtures/imagefolder-bad"
+refuse "mixed sizes" "mixed/train/b/2.png: picture is 9 x 8 pixels but the data set's pictures are 8 x 8" \
+  --data "$bad_sets/mixed"
+refuse "empty class" "empty/train/c: class 'c' has no pictures" --data "$bad_sets/empty"
+refuse "unreadable picture" "unreadable/train/b/1.png: not a PNG or PGM image" --data "$bad_sets/unreadable"
+refuse "mean list length" "--set data.mean=[0.1, 0.2, 0.3]: data.mean has 3 values but the data set's images have 1 channel" \
+  --data "$fashion" --set "data.mean=[0.1, 0.2, 0.3]"
+refuse "class_names length" "data.class_names has 2 names but the data set" --data "$fashion" \
+  --set "data.class_names=[a, b]"
+# an RGB image-folder set is read (3 x 8 x 8, 3 classes); DigitCNN cannot take it, and says what to set
+refuse "image folders vs DigitCNN" "has images of 3 x 8 x 8; set network.input to {channels: 3, height: 8, width: 8}" \
+  --data "$here/fixtures/imagefolder"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
