@@ -51,6 +51,25 @@ grep -qE '"label":[0-9],"confidence":[0-9.]+,"low_confidence":(true|false),("war
 grep -qE '\[0\]: [0-9] \([A-Za-z/ -]+\)  confidence' "$work/pred2.txt" && ok "text prediction shows the name" \
   || { bad "text prediction lacks the name"; cat "$work/pred2.txt" >&2; }
 
+# --- an image-folder set DigitCNN can take: 10 classes of 28x28 gray pictures ------------------
+digits="$here/fixtures/imagefolder-digits"
+rm -rf "$work/runs" "$work/models"
+"$exe" train --data "$digits" --set training.epochs=1 --set training.batch_size=8 "${store[@]}" -q --json \
+  > "$work/train2.txt" 2> "$work/err"
+expect_rc 0 $? "train on image folders"
+has "$work/train2.txt" "1 x 28 x 28 images, 10 classes: 50 training, 10 validation" "folder data line"
+model2=$(tail -n 1 "$work/train2.txt" | sed -n 's/.*"model_path":"\([^"]*\)".*/\1/p')
+grep -aqF '"class_names":"[\"0-zero\",\"1-one\",' "$model2" && ok "folder names in the model" || bad "folder names"
+grep -aqF '"data_md5":"{\"train\":\"' "$model2" && ok "folder md5 in the model" || bad "folder md5"
+"$exe" evaluate --data "$digits" --model "$model2" "${store[@]}" > "$work/eval2.txt" 2> "$work/err"
+expect_rc 0 $? "evaluate on image folders"
+has "$work/eval2.txt" "test set: $digits, 20 images" "20 test pictures"
+has "$work/eval2.txt" "     9-nine  " "report row named after the folder"
+"$exe" predict --model "$model2" --json "$digits"/test/3-three/*.png > "$work/pred3.txt" 2> "$work/err"
+expect_rc 0 $? "predict pictures with a folder-trained model"
+grep -qE '"class_name":"[0-9]-[a-z]+"' "$work/pred3.txt" && ok "picture prediction named" \
+  || { bad "picture prediction lacks the folder name"; cat "$work/pred3.txt" >&2; }
+
 # --- refusals: nothing is written --------------------------------------------------------------
 refuse() { # what want args...
   local what=$1 want=$2

@@ -6,6 +6,9 @@
   imagefolder-gray/ the same classes as 8-bit gray PNGs (one channel)
   imagefolder-bad/  broken sets: mixed/ (one 9x8 picture), empty/ (an empty class),
                     unreadable/ (a .png that is not a PNG), notest/ (no test/ folder)
+  imagefolder-digits/ 10 classes (0-zero .. 9-nine) of 28x28 gray PNGs from the committed MNIST
+                    subset (tests/fixtures/mnist-small): 6 train + 2 test pictures per class, so
+                    DigitCNN trains on an image-folder set
   fashion-small/    the first 40 training and 20 test images of Fashion-MNIST as gzip IDX,
                     from /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist)
 
@@ -101,7 +104,37 @@ def idx_subset(src, dst, count):
         f.write(gzip.compress(out, mtime=0))
 
 
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    rank = data[3]
+    dims = struct.unpack(">" + "I" * rank, data[4:4 + 4 * rank])
+    return dims, data[4 + 4 * rank:]
+
+
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def digit_folders():
+    src = os.path.join(ROOT, "mnist-small")
+    for pre, split, per in (("train", "train", 6), ("t10k", "test", 2)):
+        dims, px = read_idx(os.path.join(src, "%s-images-idx3-ubyte.gz" % pre))
+        _, lab = read_idx(os.path.join(src, "%s-labels-idx1-ubyte.gz" % pre))
+        count = [0] * 10
+        for i in range(dims[0]):
+            k = lab[i]
+            if count[k] >= per:
+                continue
+            rows = [list(px[i * 784 + r * 28:i * 784 + r * 28 + 28]) for r in range(28)]
+            name = "%d-%s" % (k, DIGITS[k])
+            png(os.path.join(ROOT, "imagefolder-digits", split, name, "%s_%d.png" % (pre, i)), 28, 28, rows, False)
+            count[k] += 1
+            if min(count) >= per:
+                break
+
+
 def main():
+    digit_folders()
     imagefolder(os.path.join(ROOT, "imagefolder"), True, random.Random(1))
     imagefolder(os.path.join(ROOT, "imagefolder-gray"), False, random.Random(2))
     bad_sets(random.Random(3))
