@@ -37,13 +37,14 @@ int ct_train_result_to_json(const ct_config *cfg, const ct_train_result *t, char
 
 static int data_step(const ct_config *cfg, char **json)
 {
-    ct_mnist train = {0}, test = {0};
+    ct_dataset train = {0}, test = {0};
     uint32_t *tidx = NULL, *vidx = NULL;
     size_t n_tr = 0, n_val = 0;
-    int rc = ct_load_mnist(cfg->data.dir, 1, 1, &train);
-    if (rc == CT_OK) rc = ct_load_mnist(cfg->data.dir, 0, 1, &test);
+    float mean[CT_CONFIG_MAX_CHANNELS], std[CT_CONFIG_MAX_CHANNELS];
+    int rc = ct_load_train_data(cfg, 1, &train, &test, 1);
+    if (rc == CT_OK) rc = ct_config_data_norm(&cfg->data, train.c, mean, std);
     if (rc == CT_OK)
-        rc = ct_split_stratified(train.labels, train.n, 10, cfg->training.validation_split,
+        rc = ct_split_stratified(train.labels, train.n, train.classes, cfg->training.validation_split,
                                  (uint64_t)cfg->training.seed, &tidx, &n_tr, &vidx, &n_val);
     if (rc == CT_OK) {
         json_t *w = json_object();
@@ -52,26 +53,36 @@ static int data_step(const ct_config *cfg, char **json)
         json_object_set_new(w, "test_samples", json_integer((json_int_t)((int64_t)test.n)));
         json_t *image_shape = json_array();
         json_object_set_new(w, "image_shape", image_shape);
-        json_array_append_new(image_shape, json_integer((json_int_t)(1)));
-        json_array_append_new(image_shape, json_integer((json_int_t)(train.rows)));
-        json_array_append_new(image_shape, json_integer((json_int_t)(train.cols)));
-        json_object_set_new(w, "num_classes", json_integer((json_int_t)(10)));
+        json_array_append_new(image_shape, json_integer((json_int_t)(train.c)));
+        json_array_append_new(image_shape, json_integer((json_int_t)(train.h)));
+        json_array_append_new(image_shape, json_integer((json_int_t)(train.w)));
+        json_object_set_new(w, "num_classes", json_integer((json_int_t)(train.classes)));
+        json_t *names = json_array();
+        json_object_set_new(w, "class_names", names);
+        for (int k = 0; k < train.classes; k++) json_array_append_new(names, ct_jstr(train.class_names[k]));
         json_object_set_new(w, "data_dir", ct_jstr(cfg->data.dir));
         json_object_set_new(w, "validation_split", ct_jreal(cfg->training.validation_split));
         json_object_set_new(w, "stratified", json_boolean(1));
         json_object_set_new(w, "seed", json_integer((json_int_t)(cfg->training.seed)));
         json_t *normalisation = json_object();
         json_object_set_new(w, "normalisation", normalisation);
-        json_object_set_new(normalisation, "mean", ct_jreal(cfg->data.mean));
-        json_object_set_new(normalisation, "std", ct_jreal(cfg->data.std));
+        json_object_set_new(normalisation, "mean", ct_jreal(mean[0]));
+        json_object_set_new(normalisation, "std", ct_jreal(std[0]));
+        json_t *mc = json_array(), *sc = json_array();
+        json_object_set_new(normalisation, "mean_per_channel", mc);
+        json_object_set_new(normalisation, "std_per_channel", sc);
+        for (int k = 0; k < train.c; k++) {
+            json_array_append_new(mc, ct_jreal(mean[k]));
+            json_array_append_new(sc, ct_jreal(std[k]));
+        }
         size_t len;
         rc = ct_jdump(w, json, &len);
         json_decref(w);
     }
     free(tidx);
     free(vidx);
-    ct_mnist_free(&train);
-    ct_mnist_free(&test);
+    ct_dataset_free(&train);
+    ct_dataset_free(&test);
     return rc;
 }
 
