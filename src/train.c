@@ -21,10 +21,8 @@
 #include "io/jsonutil.h"
 #include "modelio.h"
 #include "split.h"
+#include "tools.h"
 
-#ifndef CLTRAIN_TOOLS_DIR
-#define CLTRAIN_TOOLS_DIR "tools"
-#endif
 
 int ct_load_mnist(const char *dir, int train, int fetch, ct_mnist *out)
 {
@@ -36,18 +34,17 @@ int ct_load_mnist(const char *dir, int train, int fetch, ct_mnist *out)
     char probe_gz[4200];
     snprintf(probe_gz, sizeof probe_gz, "%s.gz", probe);
     if (access(probe, F_OK) == 0 || access(probe_gz, F_OK) == 0) return rc;
-    char script[4096];
-    snprintf(script, sizeof script, "%s/fetch-mnist.sh", CLTRAIN_TOOLS_DIR);
-    if (access(script, R_OK) != 0)
-        return ct_fail(CT_ERR_INPUT, "MNIST is not in '%s' and %s is not here: get the four IDX files (see README) "
-                       "or run tools/fetch-mnist.sh %s from the cltrain source folder", dir, script, dir);
+    char script[4400];
+    if (ct_tool_path("fetch-mnist.sh", script, sizeof script) != CT_OK)
+        return ct_fail_ctx(CT_ERR_INPUT, "MNIST is not in '%s' and cannot be fetched: get the four IDX files (see "
+                           "README)", dir);
     ct_log("MNIST not found in %s: fetching it with %s\n", dir, script);
-    char cmd[9000];
-    snprintf(cmd, sizeof cmd, "bash '%s' '%s' 1>&2", script, dir);
-    int st = system(cmd);
-    if (st != 0)
-        return ct_fail(CT_ERR_INPUT, "fetching MNIST into '%s' failed (exit %d); run 'bash %s %s' to see why", dir, st,
-                       script, dir);
+    const char *args[] = {dir, NULL};
+    int code = 0;
+    CT_TRY(ct_run_tool(script, args, &code));
+    if (code != 0)
+        return ct_fail(CT_ERR_INPUT, "fetching MNIST into '%s' failed (%s %d); run 'bash %s %s' to see why", dir,
+                       code > 128 ? "killed by signal" : "exit", code > 128 ? code - 128 : code, script, dir);
     return ct_mnist_load(dir, train, out);
 }
 
