@@ -6,7 +6,7 @@ symbolic batch dimension, output `logits` [N, classes] (and `probabilities`), ev
 a state_dict name or a "/layer/..." constant, mean/std/class_names in metadata_props). Prints
 one line per file; exits 1 on the first failure.
 
-usage: onnx_check.py FILE.onnx [--softmax] [--mean X --std Y] [--classes K] [--opset N]"""
+usage: onnx_check.py FILE.onnx [--softmax] [--mean X --std Y] [--classes K] [--opset N] [--meta KEY=VALUE]..."""
 import argparse
 import json
 import sys
@@ -27,6 +27,7 @@ def main():
     ap.add_argument("--std", type=float)
     ap.add_argument("--classes", type=int)
     ap.add_argument("--opset", type=int, default=13)
+    ap.add_argument("--meta", action="append", default=[], help="KEY=VALUE: metadata_props[KEY] must be VALUE")
     a = ap.parse_args()
     m = onnx.load(a.file)
     onnx.checker.check_model(m, full_check=True)
@@ -63,6 +64,9 @@ def main():
         assert abs(float(meta["mean"]) - a.mean) < 1e-6, meta["mean"]
     if a.std is not None:
         assert abs(float(meta["std"]) - a.std) < 1e-6, meta["std"]
+    for kv in a.meta:
+        k, v = kv.split("=", 1)
+        assert meta.get(k) == v, f"metadata_props[{k}] = {meta.get(k)!r}, want {v!r}"
     print(f"onnx_check: {a.file}: checker (full_check) and strict shape inference ok; IR {m.ir_version}, "
           f"opset {a.opset}, input {ind}, {len(g.node)} nodes ({', '.join(ops_used)}), "
           f"{len(g.initializer)} initializers, outputs {outs} [{ind[0]}, {classes}]")

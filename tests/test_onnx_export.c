@@ -66,6 +66,9 @@ static const char *NET_ADAPTIVE =
     "{\"inputs\":[4],\"name\":\"fc\",\"type\":\"linear\",\"out_features\":5}]}";
 
 /* --- random weights with the state_dict names, and the network as metadata ---------------------- */
+/* extra metadata pairs for the next write_model (NULL-terminated key, value list) */
+static const char *const *extra_meta;
+
 static int write_model(const ct_netdef *n, const char *path, unsigned seed)
 {
     ct_st_writer *w = ct_st_writer_new();
@@ -107,6 +110,8 @@ static int write_model(const ct_netdef *n, const char *path, unsigned seed)
     char *js = NULL;
     if (rc == CT_OK) rc = ct_netdef_to_json(n, &js);
     if (rc == CT_OK) rc = ct_st_writer_set_metadata(w, "network", js);
+    for (int k = 0; extra_meta && extra_meta[k] && rc == CT_OK; k += 2)
+        rc = ct_st_writer_set_metadata(w, extra_meta[k], extra_meta[k + 1]);
     if (rc == CT_OK) rc = ct_st_write(w, path);
     free(js);
     ct_st_writer_free(w);
@@ -227,7 +232,7 @@ static void write_f32(const char *path, const float *v, size_t n)
     TU_CHECK(fp && fwrite(v, sizeof(float), n, fp) == n && fclose(fp) == 0, "cannot write %s", path);
 }
 
-static void check_net(const char *label, const ct_netdef *n, const char *want_ops, int opset)
+static void check_net(const char *label, const ct_netdef *n, const char *want_ops, int opset, const char *meta_args)
 {
     char model[400], onnx[400], in[400], ref[400], cmd[2400], out[4096];
     snprintf(model, sizeof model, "%s/%s.safetensors", dir, label);
@@ -240,7 +245,8 @@ static void check_net(const char *label, const ct_netdef *n, const char *want_op
     if (rc) return;
     TU_CHECK(!strcmp(info.network_source, "metadata"), "%s: network from %s, want the file's metadata", label,
              info.network_source);
-    snprintf(cmd, sizeof cmd, "'%s' onnx_check.py '%s' --classes %d --opset %d 2>&1", py, onnx, n->classes, opset);
+    snprintf(cmd, sizeof cmd, "'%s' onnx_check.py '%s' --classes %d --opset %d %s 2>&1", py, onnx, n->classes, opset,
+             meta_args ? meta_args : "");
     int st = run(cmd, out, sizeof out);
     TU_CHECK(st == 0, "%s: python3-onnx checker / strict shape inference failed", label);
     for (const char *p = want_ops; *p;) { /* want_ops: "Slice,ReduceMean" */
@@ -270,13 +276,13 @@ static void check_net(const char *label, const ct_netdef *n, const char *want_op
     ct_st_free(f);
 }
 
-static void check_json_net(const char *label, const char *json, const char *want_ops)
+static void check_json_net(const char *label, const char *json, const char *want_ops, const char *meta_args)
 {
     ct_netdef n;
     int rc = ct_netdef_from_json(json, strlen(json), label, &n);
     TU_CHECK(rc == CT_OK, "%s: %s", label, ct_last_error());
     if (rc) return;
-    check_net(label, &n, want_ops, 13);
+    check_net(label, &n, want_ops, 13, meta_args);
     ct_netdef_free(&n);
 }
 
@@ -347,18 +353,25 @@ int main(void)
              "ONNX Runtime missing: ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix %s onnxruntime-node@1.30.0", ort);
     if (tu_fail) return tu_finish();
 
+    /* per-channel normalisation from the config metadata, class names from the file's metadata */
+    static const char *const meta_rgb[] = {"config", "{\"data\":{\"mean\":[0.5,0.25,0.125],\"std\":[0.2,0.3,0.4]}}",
+                                           "class_names", "[\"cat\",\"dog\",\"bird\",\"fish\"]", NULL};
+    extra_meta = meta_rgb;
     check_json_net("every_layer", NET_ALL,
                    "Conv,BatchNormalization,LeakyRelu,Tanh,Add,MaxPool,AveragePool,Sigmoid,Slice,ReduceMean,Concat,"
-                   "Flatten,Gemm,Relu");
-    check_json_net("pools", NET_POOLS, "AveragePool,GlobalAveragePool,Gemm");
-    check_json_net("adaptive", NET_ADAPTIVE, "AveragePool,Slice,ReduceMean,Concat");
+                   "Flatten,Gemm,Relu",
+                   "--meta 'mean=[0.5,0.25,0.125]' --meta 'std=[0.2,0.3,0.4]' "
+                   "--meta 'class_names=[\"cat\",\"dog\",\"bird\",\"fish\"]'");
+    extra_meta = NULL;
+    check_json_net("pools", NET_POOLS, "AveragePool,GlobalAveragePool,Gemm", "--mean 0.1307 --std 0.3081");
+    check_json_net("adaptive", NET_ADAPTIVE, "AveragePool,Slice,ReduceMean,Concat", "--meta 'class_names=[\"0\",\"1\",\"2\",\"3\",\"4\"]'");
     ct_netdef d;
     TU_CHECK(ct_netdef_digitcnn(32, 64, 128, 256, 0.1, 0.2, 1, &d) == CT_OK, "digitcnn: %s", ct_last_error());
-    check_net("digitcnn", &d, "Conv,BatchNormalization,MaxPool,AveragePool,Gemm", 13);
-    check_net("digitcnn_opset17", &d, "Conv,AveragePool,Gemm", 17);
+    check_net("digitcnn", &d, "Conv,BatchNormalization,MaxPool,AveragePool,Gemm", 13, NULL);
+    check_net("digitcnn_opset17", &d, "Conv,AveragePool,Gemm", 17, NULL);
     ct_netdef_free(&d);
     TU_CHECK(ct_netdef_digitcnn(8, 16, 24, 48, 0.1, 0.2, 0, &d) == CT_OK, "digitcnn no bn: %s", ct_last_error());
-    check_net("digitcnn_nobn", &d, "Conv,MaxPool,AveragePool,Gemm", 13);
+    check_net("digitcnn_nobn", &d, "Conv,MaxPool,AveragePool,Gemm", 13, NULL);
     ct_netdef_free(&d);
     check_refusals();
 

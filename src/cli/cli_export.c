@@ -48,11 +48,14 @@ static int parse_opset(const char *s, int *opset)
 
 static int print_json(const ct_onnx_info *in, const char *out, const char *path, const char *name, int softmax)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:s, s:[s,i,i,i], s:i, s:f, s:f, s:b}",
+    json_t *m = json_loads(in->mean_text, JSON_DECODE_ANY, NULL), *sd = json_loads(in->std_text, JSON_DECODE_ANY, NULL);
+    if (!m) m = json_real(in->mean);
+    if (!sd) sd = json_real(in->std);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:s, s:[s,i,i,i], s:i, s:o, s:o, s:b}",
                           "format", "onnx", "onnx_path", out, "model_path", path, "model_name", name, "opset", in->opset,
                           "ir_version", in->ir_version, "nodes", in->n_nodes, "initializers", in->n_initializers,
                           "bytes", (json_int_t)in->bytes, "network_source", in->network_source, "input_shape", "N",
-                          in->in_c, in->in_h, in->in_w, "classes", in->classes, "mean", in->mean, "std", in->std,
+                          in->in_c, in->in_h, in->in_w, "classes", in->classes, "mean", m, "std", sd,
                           "softmax", softmax);
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(o);
@@ -120,7 +123,8 @@ int cli_export(int argc, char **argv)
            !strcmp(info.network_source, "metadata") ? "the file's metadata"
            : !strcmp(info.network_source, "config") ? "--config"
                                                     : "the tensor shapes (DigitCNN)");
-    printf("input 'input' [N, %d, %d, %d] = (pixel / 255 - %.4f) / %.4f; output 'logits' [N, %d]%s\n", info.in_c,
-           info.in_h, info.in_w, info.mean, info.std, info.classes, softmax ? " and 'probabilities'" : "");
+    printf("input 'input' [N, %d, %d, %d] = (pixel / 255 - mean) / std, mean %s, std %s; output 'logits' [N, %d]%s\n",
+           info.in_c, info.in_h, info.in_w, info.mean_text, info.std_text, info.classes,
+           softmax ? " and 'probabilities'" : "");
     return CT_OK;
 }

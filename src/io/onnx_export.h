@@ -60,6 +60,7 @@ typedef struct {
     int opset, ir_version, n_nodes, n_initializers, classes;
     int in_c, in_h, in_w;
     double mean, std;        /* normalisation written into metadata_props (the first channel's) */
+    char mean_text[256], std_text[256]; /* as written: "0.1307", or "[0.485,0.456,0.406]" per channel */
     char network_source[16]; /* "metadata" (the file's network), "config", "digitcnn" (from shapes) */
     size_t bytes;
 } ct_onnx_info;

@@ -150,6 +150,8 @@ static int write_model(const ct_onnx_file_opts *o, const ct_st_file *f, const ct
         info->in_w = net->in_w;
         info->mean = mean;
         info->std = std;
+        snprintf(info->mean_text, sizeof info->mean_text, "%s", smean);
+        snprintf(info->std_text, sizeof info->std_text, "%s", sstd);
         info->bytes = len;
     }
     free(buf);
