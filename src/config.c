@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "io/jsonutil.h"
+#include "nn/netparse.h"
 
 /* ---------------------------------------------------------------------------------------
  * The schema
@@ -131,6 +132,15 @@ static const char *const sections[] = {"model",      "training",   "scheduler", 
                                        "augmentation", "output",   "data",      "checkpoint",
                                        "evaluation", "deployment", "prediction"};
 #define NSECTIONS (sizeof sections / sizeof sections[0])
+
+void ct_config_free(ct_config *c)
+{
+    if (c->network) {
+        ct_netdef_free(c->network);
+        free(c->network);
+    }
+    c->network = NULL;
+}
 
 void ct_config_defaults(ct_config *c)
 {
@@ -281,14 +291,20 @@ static const char *closest(const char *s, size_t len, const char *const *cands, 
     return best;
 }
 
+const char *ct_closest_name(const char *s, size_t len, const char *const *cands, size_t n)
+{
+    return closest(s, len, cands, n);
+}
+
 /* Hint for an unknown key or section: a suggestion, the section the key really belongs
  * to, or the list of what is allowed. `section` < 0: unknown top-level name. */
 static void unknown_hint(int section, const char *s, size_t len, char *buf, size_t cap)
 {
-    const char *cands[NFIELDS + NSECTIONS];
+    const char *cands[NFIELDS + NSECTIONS + 1];
     size_t n = 0;
     if (section < 0) {
         for (size_t i = 0; i < NSECTIONS; i++) cands[n++] = sections[i];
+        cands[n++] = "network";
         for (size_t i = 0; i < NFIELDS; i++)
             if (!fields[i].section) cands[n++] = fields[i].key;
     } else {
@@ -662,6 +678,8 @@ typedef struct {
     char where[160];        /* dotted name of what is being read, for messages */
     int field_line[NFIELDS];   /* 1-based line of the first occurrence, 0 = not yet */
     int section_line[NSECTIONS];
+    int network_line;          /* line of the `network:` key, 0 = not yet */
+    ct_netdef *network;        /* the network this load read (freed if the load fails) */
 } pctx;
 
 /* Reports an error at a libyaml mark (0-based) as FILE:LINE:COL: [where: ]message. */
@@ -900,6 +918,27 @@ static int parse_section(pctx *P, int si, ct_config *cfg)
     }
 }
 
+/* `network:` (nn/netparse.c reads its whole value from the event stream) */
+static int read_network(pctx *P, yaml_mark_t km, ct_config *cfg)
+{
+    int rc;
+    if (P->network_line)
+        return perr(P, km, "duplicate section (first at line %d); each may appear once", P->network_line);
+    P->network_line = (int)km.line + 1;
+    if ((rc = next_event(P))) return rc;
+    int nested = P->ev.type == YAML_MAPPING_START_EVENT || P->ev.type == YAML_SEQUENCE_START_EVENT;
+    ct_netdef *n = NULL;
+    int line = 0, col = 0;
+    if ((rc = ct_netparse_yaml(&P->parser, &P->ev, P->path, &n, &line, &col))) return rc;
+    if (nested) P->depth--; /* netparse read the matching end event */
+    P->network = n;
+    cfg->network = n;
+    snprintf(cfg->network_file, sizeof cfg->network_file, "%s", P->path);
+    cfg->network_line = line;
+    cfg->network_col = col;
+    return CT_OK;
+}
+
 static int parse_top(pctx *P, ct_config *cfg)
 {
     int rc;
@@ -914,6 +953,10 @@ static int parse_top(pctx *P, ct_config *cfg)
         show(k, klen, sh, sizeof sh);
         snprintf(P->where, sizeof P->where, "%s", sh);
         yaml_mark_t km = P->ev.start_mark;
+        if (name_eq("network", k, klen)) {
+            if ((rc = read_network(P, km, cfg))) return rc;
+            continue;
+        }
         int si = find_section(k, klen);
         int fi = si < 0 ? find_field(-1, k, klen) : -1;
         if (si < 0 && fi < 0) {
@@ -1010,7 +1053,12 @@ int ct_config_load(ct_config *c, const char *path)
     memcpy(tmp, c, sizeof *tmp);
     rc = parse_stream(P, tmp);
     pctx_done(P);
+    if (rc == CT_OK && P->network && c->network) ct_config_free(c); /* replaced by this file's */
     if (rc == CT_OK) memcpy(c, tmp, sizeof *c);
+    if (rc != CT_OK && P->network) {
+        ct_netdef_free(P->network);
+        free(P->network);
+    }
     free(P);
     free(tmp);
     free(buf);
@@ -1030,6 +1078,10 @@ int ct_config_set(ct_config *c, const char *assignment)
     const char *value = eq + 1;
     const char *dot = memchr(name, '.', nlen);
     int fi;
+    if (nlen >= 7 && !strncmp(name, "network", 7) && (nlen == 7 || name[7] == '.'))
+        return ct_fail(CT_ERR_USAGE, "--set %s: the network section cannot be changed with --set; edit it in the "
+                                     "config file (or copy one of configs/networks/*.yaml)",
+                       sh);
     if (!dot) {
         fi = find_field(-1, name, nlen);
         if (fi < 0) {
@@ -1332,6 +1384,16 @@ int ct_config_to_yaml(const ct_config *c, char **out)
         put_value(&b, f, c);
         sb_printf(&b, "\n");
     }
+    if (c->network) {
+        char *net = NULL;
+        int rc = ct_netparse_to_yaml(c->network, &net);
+        if (rc) {
+            free(b.p);
+            return rc;
+        }
+        sb_printf(&b, "\n%s", net);
+        free(net);
+    }
     return finish(&b, out, "YAML");
 }
 
@@ -1379,6 +1441,17 @@ int ct_config_to_json(const ct_config *c, char **out)
             if (!parent) bad |= json_object_set_new(root, f->section, parent = json_object());
         }
         bad |= json_object_set_new(parent, f->key, json_value(f, c));
+    }
+    if (!bad && c->network) { /* netdef.h's JSON form */
+        char *net = NULL;
+        int rc = ct_netdef_to_json(c->network, &net);
+        if (rc) {
+            json_decref(root);
+            return rc;
+        }
+        json_t *nj = json_loads(net, 0, NULL);
+        free(net);
+        bad |= !nj || json_object_set_new(root, "network", nj);
     }
     if (bad) {
         json_decref(root);

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "nn/netdef.h"
 
 #define CT_CONFIG_STR_MAX 256          /* bytes in every string field, NUL included */
 #define CT_CONFIG_MAX_FILE (1u << 20)  /* config files larger than 1 MiB are refused */
@@ -146,7 +147,20 @@ typedef struct {
     ct_config_deployment deployment;
     ct_config_prediction prediction;
     char device[CT_CONFIG_STR_MAX]; /* top-level key; "" = choose automatically */
+    /* The top-level `network:` section (nn/netparse.h), resolved; NULL when absent: then the
+     * network is the seed's DigitCNN of the `model:` keys (ct_config_netdef). Struct copies share
+     * it; ct_config_free releases it once. `--set` cannot change it. */
+    ct_netdef *network;
+    char network_file[CT_CONFIG_STR_MAX]; /* the file it was read from */
+    int network_line, network_col;        /* 1-based position of network.input */
 } ct_config;
+
+/* Releases the network section (c->network = NULL); the other fields stay. */
+void ct_config_free(ct_config *c);
+
+/* The candidate closest to s[0..len) by case-insensitive edit distance (within 3 edits and
+ * closer than the name's own length), or NULL: the did-you-mean of config and network errors. */
+const char *ct_closest_name(const char *s, size_t len, const char *const *cands, size_t n);
 
 /* Fills every field with its built-in default (the values in configs/default.yaml). */
 void ct_config_defaults(ct_config *c);
@@ -165,7 +179,8 @@ int ct_config_set(ct_config *c, const char *assignment);
 int ct_config_validate(const ct_config *c);
 
 /* The effective config as YAML in the layout of configs/default.yaml (no comments), which
- * ct_config_load reads back to an identical struct. *out is malloc'd; free() it. */
+ * ct_config_load reads back to an identical struct (and the same network: a `network:`
+ * section follows the others when c->network is set). *out is malloc'd; free() it. */
 int ct_config_to_yaml(const ct_config *c, char **out);
 
 /* Per-channel normalisation for a data set of `channels` channels: a single number is used
@@ -174,7 +189,8 @@ int ct_config_to_yaml(const ct_config *c, char **out);
 int ct_config_data_norm(const ct_config_data *d, int channels, float *mean, float *std);
 
 /* The same as one compact JSON object of sections, e.g.
- * {"model":{"conv1_channels":32,...},...,"device":""}. *out is malloc'd; free() it. */
+ * {"model":{"conv1_channels":32,...},...,"device":""}, plus "network": (netdef.h's JSON form)
+ * when c->network is set. *out is malloc'd; free() it. */
 int ct_config_to_json(const ct_config *c, char **out);
 
 #endif

@@ -71,5 +71,6 @@ int cli_pipeline(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_export(int argc, char **argv);
+int cli_summary(int argc, char **argv);
 
 #endif

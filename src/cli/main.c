@@ -24,6 +24,9 @@ static const struct {
     {"export", cli_export,
      "export [--model NAME|PATH] [--config F] [--format onnx] [-o FILE] [--opset 13] [--softmax] [--json]\n"
      "      write the model as ONNX (input 'input' [N,C,H,W], output 'logits'; runs in ONNX Runtime)"},
+    {"summary", cli_summary,
+     "summary [--config F] [--set section.key=value]... [--json | --network-json]\n"
+     "      the network's layers: output shapes, parameters, MFLOP per image, device memory at the batch size"},
     {"bench", cli_bench,
      "bench [--device SEL] [--batch N] [--steps N] [--eval-batch N] [--json]\n"
      "      training/evaluation images/s, per-kernel profile, build times, device memory"},

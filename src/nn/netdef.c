@@ -349,7 +349,8 @@ static int resolve_window(ct_netdef *n, int i, const char *origin, int is_conv)
     ct_layer_def *l = &n->layers[i];
     int rc = need_image(n, i, origin, is_conv ? "put it before the flatten" : "pool before the flatten");
     if (rc) return rc;
-    if (!l->kernel[0] && !l->kernel[1]) return layer_fail(n, i, origin, "needs kernel (an int or [h, w])");
+    if (!l->kernel[0] && !l->kernel[1])
+        return layer_fail(n, i, origin, "needs kernel (an int or [h, w]); add e.g. kernel: 3");
     for (int a = 0; a < 2; a++)
         if (!l->stride[a]) l->stride[a] = is_conv ? 1 : l->kernel[a];
     if ((rc = pair_at_least(n, i, origin, "kernel", l->kernel, 1)) ||
@@ -363,7 +364,7 @@ static int resolve_window(ct_netdef *n, int i, const char *origin, int is_conv)
                           l->padding[0], l->padding[1], l->kernel[0], l->kernel[1]);
     l->out = l->in;
     if (is_conv) {
-        if (l->out_channels < 1) return layer_fail(n, i, origin, "needs out_channels >= 1");
+        if (l->out_channels < 1) return layer_fail(n, i, origin, "needs out_channels >= 1; add e.g. out_channels: 32");
         l->out.c = l->out_channels;
     }
     return window_out(n, i, origin, &l->out);
@@ -373,7 +374,8 @@ static int check_real(const ct_netdef *n, int i, const char *origin, const char 
                       double hi, int hi_open)
 {
     if (!isfinite(v) || v < lo || (hi_open ? v >= hi : v > hi))
-        return layer_fail(n, i, origin, "%s %g is outside [%g, %g%s", key, v, lo, hi, hi_open ? ")" : "]");
+        return layer_fail(n, i, origin, "%s %g is outside [%g, %g%s; use a value in that range", key, v, lo, hi,
+                          hi_open ? ")" : "]");
     return CT_OK;
 }
 
@@ -436,7 +438,7 @@ static int resolve_type(ct_netdef *n, int i, const char *origin)
             return layer_fail(n, i, origin,
                               "linear on an unflattened image [%d, %d, %d]; add {type: flatten} before it", l->in.c,
                               l->in.h, l->in.w);
-        if (l->out_features < 1) return layer_fail(n, i, origin, "needs out_features >= 1");
+        if (l->out_features < 1) return layer_fail(n, i, origin, "needs out_features >= 1; add e.g. out_features: 10");
         l->out = (ct_act_shape){2, l->out_features, 1, 1};
         return CT_OK;
     case CT_L_ADD: return resolve_add(n, i, origin);
