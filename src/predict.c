@@ -365,38 +365,43 @@ static void resize_plane(const uint8_t *src, int sw, int sh, float *dst, int dw,
     }
 }
 
-/* A picture for a model that is not 1 x 28 x 28: gray or RGB as the model's channels, resized
- * to H x W (bilinear) when the size differs, scaled to [0,1]. */
+int ct_picture_to_input(const ct_image *im, int c, int h, int w, float *out)
+{
+    if (c != 1 && c != 3)
+        return ct_fail(CT_ERR_INPUT, "the model takes %d-channel images; pictures give 1 (gray) or 3 (RGB) channels", c);
+    if (c == 3 && !im->rgb) return ct_fail(CT_ERR_USAGE, "ct_picture_to_input: a 3-channel model needs the RGB samples");
+    const size_t n = (size_t)im->width * im->height, hw = (size_t)h * w;
+    uint8_t *plane = c == 3 ? malloc(n) : NULL;
+    if (c == 3 && !plane) return ct_fail(CT_ERR_NOMEM, "out of host memory");
+    for (int k = 0; k < c; k++) {
+        const uint8_t *src = im->pixels;
+        if (c == 3) {
+            for (size_t i = 0; i < n; i++) plane[i] = im->rgb[3 * i + (size_t)k];
+            src = plane;
+        }
+        resize_plane(src, im->width, im->height, out + (size_t)k * hw, w, h);
+    }
+    free(plane);
+    return CT_OK;
+}
+
+/* A picture for a model that is not 1 x 28 x 28 (see ct_picture_to_input). */
 static int do_image(job *J, const char *path)
 {
-    if (J->c != 1 && J->c != 3)
-        return input_failed(J, path, ct_fail(CT_ERR_INPUT, "%s: the model takes %d-channel images; pictures give 1 "
-                                             "(gray) or 3 (RGB) channels", path, J->c));
     ct_image im;
     int rc = ct_image_load_rgb(path, &im);
     if (rc != CT_OK) return input_failed(J, path, rc);
     float *img = malloc(J->isz * sizeof(float));
-    uint8_t *plane = malloc((size_t)im.width * im.height);
-    if (!img || !plane) {
-        free(img);
-        free(plane);
+    if (!img) {
         ct_image_free(&im);
         return ct_fail(CT_ERR_NOMEM, "out of host memory");
     }
-    const size_t n = (size_t)im.width * im.height, hw = (size_t)J->h * J->w;
-    for (int c = 0; c < J->c; c++) {
-        const uint8_t *src = im.pixels;
-        if (J->c == 3) {
-            for (size_t i = 0; i < n; i++) plane[i] = im.rgb[3 * i + (size_t)c];
-            src = plane;
-        }
-        resize_plane(src, im.width, im.height, img + (size_t)c * hw, J->w, J->h);
-    }
-    if (im.width != J->w || im.height != J->h)
+    rc = ct_picture_to_input(&im, J->c, J->h, J->w, img);
+    if (rc == CT_OK && (im.width != J->w || im.height != J->h))
         ct_debug("%s: %dx%d resized to the model's %dx%d\n", path, im.width, im.height, J->w, J->h);
     ct_image_free(&im);
-    free(plane);
-    rc = push(J, path, 0, img);
+    if (rc == CT_OK) rc = push(J, path, 0, img);
+    else if (rc != CT_ERR_NOMEM) rc = input_failed(J, path, ct_fail_ctx(rc, "%s", path));
     free(img);
     return rc;
 }

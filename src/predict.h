@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "image.h"
+
 #define CT_PREDICT_DEFAULT_MEAN 0.1307f
 #define CT_PREDICT_DEFAULT_STD 0.3081f
 #define CT_PREDICT_MAX_CHANNELS 4
@@ -41,6 +43,12 @@ const char *ct_predictor_class_name(const ct_predictor *p, int k);
 int ct_predictor_run(ct_predictor *p, const float *images01, size_t n, float *probs);
 /* The same, also keeping the raw logits (n x classes) when `logits` is not NULL. */
 int ct_predictor_run_logits(ct_predictor *p, const float *images01, size_t n, float *probs, float *logits);
+
+/* A picture (read with ct_image_load_rgb) as a model input of c x h x w floats in [0,1]: gray
+ * (c = 1) or RGB (c = 3) samples, bilinear resize (half-pixel centres, edges clamped, as
+ * PyTorch's interpolate(align_corners=False) without antialiasing) when the size differs.
+ * Other channel counts are CT_ERR_INPUT. */
+int ct_picture_to_input(const ct_image *im, int c, int h, int w, float *out);
 
 /* --- files in, results out ------------------------------------------------------------------ */
 typedef struct {
