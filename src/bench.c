@@ -36,14 +36,14 @@ static int build_all(const char *sel, int use_cache, double *seconds)
     return rc;
 }
 
-static void fill_batch(float *x, int32_t *t, int n)
+static void fill_batch(float *x, int32_t *t, int n, size_t per, int classes)
 {
     uint32_t s = 12345;
-    for (int i = 0; i < n * 784; i++) {
+    for (size_t i = 0; i < (size_t)n * per; i++) {
         s = s * 1664525u + 1013904223u;
         x[i] = (float)(s >> 8) * (1.0f / 16777216.0f) * 3.0f - 0.42f;
     }
-    for (int i = 0; i < n; i++) t[i] = i % 10;
+    for (int i = 0; i < n; i++) t[i] = i % classes;
 }
 
 int ct_bench_run(const char *sel, const ct_bench_opts *o, ct_bench_result *r)
@@ -60,14 +60,15 @@ int ct_bench_run(const char *sel, const ct_bench_opts *o, ct_bench_result *r)
     snprintf(r->device, sizeof r->device, "%s", c->dev.name);
     int maxb = o->batch > o->eval_batch ? o->batch : o->eval_batch;
     ct_model *m = NULL;
-    float *x = malloc((size_t)maxb * 784 * sizeof(float));
+    const size_t per = (size_t)o->net->in_c * o->net->in_h * o->net->in_w;
+    float *x = malloc((size_t)maxb * per * sizeof(float));
     int32_t *t = malloc((size_t)maxb * sizeof(int32_t));
     int rc = (x && t) ? CT_OK : ct_fail(CT_ERR_NOMEM, "out of host memory");
-    if (rc == CT_OK) rc = ct_model_create(c, &o->dims, maxb, &m);
+    if (rc == CT_OK) rc = ct_model_create(c, o->net, maxb, &m);
     if (rc == CT_OK) rc = ct_model_init_params(m, 1);
     ct_optim opt = {o->adam, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.9f, 1e-5f};
     if (rc == CT_OK) {
-        fill_batch(x, t, maxb);
+        fill_batch(x, t, maxb, per, o->net->classes);
         rc = ct_model_upload(m, maxb, x, t);
     }
     if (rc == CT_OK) rc = ct_model_train_step(m, o->batch, &opt, 1, 0);

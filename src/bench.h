@@ -1,4 +1,4 @@
-/* bench.h: steady-state training/evaluation throughput of DigitCNN on a device, a per-kernel
+/* bench.h: steady-state training/evaluation throughput of a network on a device, a per-kernel
  * profile of one training step, kernel build times (cold and cached) and device memory. */
 #ifndef CLTRAIN_BENCH_H
 #define CLTRAIN_BENCH_H
@@ -7,7 +7,7 @@
 
 typedef struct {
     int batch, steps, warmup, eval_batch;
-    ct_cnn_dims dims;
+    const ct_netdef *net;
     int adam;
 } ct_bench_opts;
 

@@ -19,14 +19,14 @@ void ct_ckpt_state_free(ct_ckpt_state *s)
     s->config_yaml = s->config_json = s->metrics_csv = NULL;
 }
 
-static float *read_pool(ct_model *m, cl_mem b, int n, int *rc)
+static float *read_pool(ct_model *m, cl_mem b, size_t n, int *rc)
 {
-    float *p = ct_calloc((size_t)n + 16, sizeof(float), "checkpoint buffer");
+    float *p = ct_calloc(n + 16, sizeof(float), "checkpoint buffer");
     if (!p) {
         *rc = CT_ERR_NOMEM;
         return NULL;
     }
-    if (n > 0 && (*rc = ct_buffer_read(m->ctx, b, 0, (size_t)n * 4, p)) != CT_OK) {
+    if (n > 0 && (*rc = ct_buffer_read(m->ctx, b, 0, n * 4, p)) != CT_OK) {
         free(p);
         return NULL;
     }
@@ -35,7 +35,7 @@ static float *read_pool(ct_model *m, cl_mem b, int n, int *rc)
 
 static int add_slice(ct_st_writer *w, const char *prefix, const ct_tensor *t, const float *pool)
 {
-    char nm[96];
+    char nm[CT_TENSOR_NAME_MAX + 32];
     snprintf(nm, sizeof nm, "%s%s", prefix, t->name);
     int64_t shape[4];
     for (int k = 0; k < t->rank; k++) shape[k] = t->shape[k];
@@ -47,8 +47,14 @@ int ct_checkpoint_save(ct_model *m, const char *path, const ct_ckpt_state *s, co
 {
     int rc = CT_OK;
     float *P = NULL, *S = NULL, *M1 = NULL, *M2 = NULL;
+    char *net_json = NULL;
+    if (!m->training) return ct_fail(CT_ERR_USAGE, "internal: a checkpoint needs a training model");
+    CT_TRY(ct_netdef_to_json(&m->net, &net_json));
     ct_st_writer *w = ct_st_writer_new();
-    if (!w) return CT_ERR_NOMEM;
+    if (!w) {
+        free(net_json);
+        return CT_ERR_NOMEM;
+    }
     if (!(P = read_pool(m, m->params, m->n_params, &rc))) goto out;
     if (!(S = read_pool(m, m->state, m->n_state, &rc))) goto out;
     if (!(M1 = read_pool(m, m->opt_m, m->n_params, &rc))) goto out;
@@ -57,20 +63,20 @@ int ct_checkpoint_save(ct_model *m, const char *path, const ct_ckpt_state *s, co
     for (int i = 0; i < m->n_t; i++) {
         const ct_tensor *t = &m->t[i];
         const float *base = (t->pool == CT_POOL_PARAMS ? P : S) + t->offset;
-        for (int j = 0; j < t->count; j++)
+        for (size_t j = 0; j < t->count; j++)
             if (!isfinite(base[j])) {
-                rc = ct_fail(CT_ERR_RUNTIME, "tensor '%s' holds a non-finite value (element %d): not writing %s",
+                rc = ct_fail(CT_ERR_RUNTIME, "tensor '%s' holds a non-finite value (element %zu): not writing %s",
                              t->name, j, path);
                 goto out;
             }
     }
-    char nbt[40];
+    char nbt[CT_TENSOR_NAME_MAX];
     for (int i = 0; i < m->n_t && rc == CT_OK; i++) {
         const ct_tensor *t = &m->t[i];
         rc = add_slice(w, "", t, t->pool == CT_POOL_PARAMS ? P : S);
-        if (rc == CT_OK && strstr(t->name, ".running_var")) {
-            snprintf(nbt, sizeof nbt, "%.3s.num_batches_tracked", t->name);
-            rc = ct_st_writer_add_i64_scalar(w, nbt, m->num_batches_tracked);
+        if (rc == CT_OK && m->nbt[t->layer] >= 0 && !strcmp(strrchr(t->name, '.'), ".running_var")) {
+            snprintf(nbt, sizeof nbt, "%s.num_batches_tracked", m->net.layers[t->layer].name);
+            rc = ct_st_writer_add_i64_scalar(w, nbt, m->nbt[t->layer]);
         }
     }
     for (int i = 0; i < m->n_t && rc == CT_OK; i++) {
@@ -130,6 +136,7 @@ int ct_checkpoint_save(ct_model *m, const char *path, const ct_ckpt_state *s, co
         META_FMT("cltrain_version", "%s", CLTRAIN_VERSION);
 #undef META_FMT
         keys[n] = "device", vals[n++] = s->device;
+        keys[n] = "network", vals[n++] = net_json;
         keys[n] = "config", vals[n++] = s->config_json ? s->config_json : "{}";
         keys[n] = "config_yaml", vals[n++] = s->config_yaml ? s->config_yaml : "";
         keys[n] = "metrics_csv", vals[n++] = s->metrics_csv ? s->metrics_csv : "";
@@ -138,6 +145,7 @@ int ct_checkpoint_save(ct_model *m, const char *path, const ct_ckpt_state *s, co
     if (rc == CT_OK) rc = ct_st_write(w, path);
 out:
     ct_st_writer_free(w);
+    free(net_json);
     free(P);
     free(S);
     free(M1);
@@ -294,21 +302,24 @@ fail:
     return rc;
 }
 
-int ct_checkpoint_dims(const ct_st_file *f, const char *path, ct_cnn_dims *d) { return ct_modelio_dims(f, path, d); }
+int ct_checkpoint_netdef(const ct_st_file *f, const char *path, const ct_netdef *fallback, ct_netdef *out)
+{
+    return ct_modelio_netdef(f, path, fallback, out);
+}
 
 static int take(const ct_st_file *f, const char *path, const char *prefix, const ct_tensor *t, float *pool,
                 size_t *used)
 {
-    char nm[96];
+    char nm[CT_TENSOR_NAME_MAX + 32];
     snprintf(nm, sizeof nm, "%s%s", prefix, t->name);
     int64_t shape[4];
     for (int k = 0; k < t->rank; k++) shape[k] = t->shape[k];
     const float *data;
     CT_TRY(ct_st_get_f32(f, nm, t->rank, shape, &data, path));
-    for (int j = 0; j < t->count; j++)
+    for (size_t j = 0; j < t->count; j++)
         if (!isfinite(data[j]))
-            return ct_fail(CT_ERR_INPUT, "%s: tensor '%s' holds a non-finite value (element %d)", path, nm, j);
-    memcpy(pool + t->offset, data, (size_t)t->count * sizeof(float));
+            return ct_fail(CT_ERR_INPUT, "%s: tensor '%s' holds a non-finite value (element %zu)", path, nm, j);
+    memcpy(pool + t->offset, data, t->count * sizeof(float));
     (*used)++;
     return CT_OK;
 }
@@ -322,15 +333,17 @@ int ct_checkpoint_apply(ct_model *m, const ct_st_file *f, const char *path, cons
     float *P = NULL, *S = NULL, *M1 = NULL, *M2 = NULL, *BP = NULL, *BS = NULL;
     if (!(P = read_pool(m, m->params, m->n_params, &rc))) goto out;
     if (!(S = read_pool(m, m->state, m->n_state, &rc))) goto out;
-    if (!(M1 = ct_calloc((size_t)m->n_params + 16, sizeof(float), "checkpoint buffer")) ||
-        !(M2 = ct_calloc((size_t)m->n_params + 16, sizeof(float), "checkpoint buffer"))) {
+    if (!(M1 = ct_calloc(m->n_params + 16, sizeof(float), "checkpoint buffer")) ||
+        !(M2 = ct_calloc(m->n_params + 16, sizeof(float), "checkpoint buffer"))) {
         rc = CT_ERR_NOMEM;
         goto out;
     }
-    int has_best = ct_st_find(f, "best.conv1.weight") != NULL;
+    char best0[CT_TENSOR_NAME_MAX + 8];
+    snprintf(best0, sizeof best0, "best.%s", m->n_t ? m->t[0].name : "");
+    int has_best = ct_st_find(f, best0) != NULL;
     if (has_best) {
-        if (!(BP = ct_calloc((size_t)m->n_params + 16, sizeof(float), "best weights")) ||
-            !(BS = ct_calloc((size_t)m->n_state + 16, sizeof(float), "best weights"))) {
+        if (!(BP = ct_calloc(m->n_params + 16, sizeof(float), "best weights")) ||
+            !(BS = ct_calloc(m->n_state + 16, sizeof(float), "best weights"))) {
             rc = CT_ERR_NOMEM;
             goto out;
         }
@@ -345,10 +358,11 @@ int ct_checkpoint_apply(ct_model *m, const ct_st_file *f, const char *path, cons
         if (rc == CT_OK && has_best) rc = take(f, path, "best.", t, par ? BP : BS, &used);
     }
     if (rc) goto out;
-    if (m->d.use_bn) {
-        for (int b = 1; b <= 3 && rc == CT_OK; b++) {
-            char nm[40];
-            snprintf(nm, sizeof nm, "bn%d.num_batches_tracked", b);
+    for (int b = 0; b < m->n_nodes && rc == CT_OK; b++) {
+        if (m->nbt[b] < 0) continue;
+        {
+            char nm[CT_TENSOR_NAME_MAX];
+            snprintf(nm, sizeof nm, "%s.num_batches_tracked", m->net.layers[b].name);
             int64_t v;
             if ((rc = ct_st_get_i64_scalar(f, nm, &v, path)) != CT_OK) goto out;
             if (v != s->num_batches_tracked) {
@@ -373,7 +387,7 @@ int ct_checkpoint_apply(ct_model *m, const ct_st_file *f, const char *path, cons
             else if (!strncmp(base, "best.", 5) && has_best) base += 5;
             const ct_tensor *t = ct_model_tensor(m, base);
             int ok = (t && (base == nm || strncmp(nm, "optimizer.", 10) || t->pool == CT_POOL_PARAMS)) ||
-                     (m->d.use_bn && base == nm && strstr(nm, "num_batches_tracked"));
+                     (base == nm && ct_model_nbt_layer(m, nm) >= 0);
             if (!ok) {
                 rc = ct_fail(CT_ERR_INPUT, "%s: unexpected tensor '%s' in a %s checkpoint of this model", path, nm,
                              s->adam ? "Adam" : "SGD");
@@ -382,12 +396,12 @@ int ct_checkpoint_apply(ct_model *m, const ct_st_file *f, const char *path, cons
         }
         goto out;
     }
-    if ((rc = ct_buffer_write(m->ctx, m->params, 0, (size_t)m->n_params * 4, P)) != CT_OK) goto out;
-    if (m->n_state && (rc = ct_buffer_write(m->ctx, m->state, 0, (size_t)m->n_state * 4, S)) != CT_OK) goto out;
-    if ((rc = ct_buffer_write(m->ctx, m->opt_m, 0, (size_t)m->n_params * 4, M1)) != CT_OK) goto out;
-    if ((rc = ct_buffer_write(m->ctx, m->opt_v, 0, (size_t)m->n_params * 4, M2)) != CT_OK) goto out;
+    if ((rc = ct_buffer_write(m->ctx, m->params, 0, m->n_params * 4, P)) != CT_OK) goto out;
+    if (m->n_state && (rc = ct_buffer_write(m->ctx, m->state, 0, m->n_state * 4, S)) != CT_OK) goto out;
+    if ((rc = ct_buffer_write(m->ctx, m->opt_m, 0, m->n_params * 4, M1)) != CT_OK) goto out;
+    if ((rc = ct_buffer_write(m->ctx, m->opt_v, 0, m->n_params * 4, M2)) != CT_OK) goto out;
     m->opt_steps = s->opt_steps;
-    m->num_batches_tracked = s->num_batches_tracked;
+    ct_model_set_nbt(m, s->num_batches_tracked);
     *best_p = BP;
     *best_s = BS;
     BP = BS = NULL;

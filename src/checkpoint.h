@@ -5,7 +5,7 @@
  *  - the optimizer state: Adam `optimizer.exp_avg.<name>` and `optimizer.exp_avg_sq.<name>`,
  *    SGD `optimizer.momentum_buffer.<name>`, one per trainable tensor,
  *  - optionally the best epoch's weights as `best.<name>` (parameters and running statistics),
- *  - `__metadata__` strings: "cltrain_checkpoint" (format version "1"), the scalar training
+ *  - `__metadata__` strings: "network" (the resolved network as JSON), "cltrain_checkpoint" (format version "1"), the scalar training
  *    state (epoch, batch, step, optimizer steps, best metric, bad epochs, ...), the effective
  *    config as YAML and JSON, the metrics.csv text so far, the device and the cltrain version.
  * Loading checks every name, dtype and shape against the model and every metadata value's
@@ -55,8 +55,9 @@ int ct_checkpoint_save(ct_model *m, const char *path, const ct_ckpt_state *s, co
  * file is returned in *f for ct_checkpoint_apply (free with ct_st_free). */
 int ct_checkpoint_read(const char *path, ct_ckpt_state *s, ct_st_file **f);
 
-/* Architecture of the model stored in a checkpoint. */
-int ct_checkpoint_dims(const ct_st_file *f, const char *path, ct_cnn_dims *d);
+/* The network of a checkpoint: its `network` metadata, else `fallback` (may be NULL), else
+ * DigitCNN from the tensor shapes (see ct_modelio_netdef). */
+int ct_checkpoint_netdef(const ct_st_file *f, const char *path, const ct_netdef *fallback, ct_netdef *out);
 
 /* Loads parameters, running statistics, num_batches_tracked, the optimizer moments and
  * opt_steps into m, and the best weights (when present) into *best_p and *best_s (malloc'd,

@@ -393,21 +393,26 @@ int ct_eval_cached_accuracy(const ct_config *cfg, const char *model_name, const 
     return ok;
 }
 
-/* largest batch <= want that fits the device (memory and single-allocation limits) */
-static int eval_batch(const ct_device_info *dev, const ct_cnn_dims *d, int want, long n)
+/* largest batch <= want whose inference model (every buffer counted) fits the device: 80% of its
+ * memory and the single-allocation limit */
+static int eval_batch(const ct_device_info *dev, const ct_netdef *net, int want, long n, int *out)
 {
     int b = want;
     if (n > 0 && b > n) b = (int)n;
     if (b < 1) b = 1;
-    while (b > 1) {
-        unsigned long long per = 4ull * (unsigned long long)b;
-        unsigned long long biggest = (unsigned long long)d->c1 * 25 * 196;
-        if ((unsigned long long)d->c1 * 784 > biggest) biggest = (unsigned long long)d->c1 * 784;
-        if ((unsigned long long)d->c2 * 9 * 49 > biggest) biggest = (unsigned long long)d->c2 * 9 * 49;
-        if (biggest * per <= dev->max_alloc && ct_model_memory_estimate(d, b) <= dev->global_mem / 10 * 8) break;
+    for (;;) {
+        unsigned long long total = 0, largest = 0;
+        int rc = ct_model_memory(net, b, 1, &total, &largest);
+        if (rc == CT_OK && largest <= dev->max_alloc && total <= dev->global_mem / 10 * 8) break;
+        if (b == 1) {
+            if (rc) return rc;
+            break; /* ct_model_create reports what does not fit */
+        }
+        if (rc) ct_clear_error();
         b /= 2;
     }
-    return b;
+    *out = b;
+    return CT_OK;
 }
 
 void ct_eval_result_free(ct_eval_result *r)
@@ -429,12 +434,13 @@ int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_resul
     float *logits = NULL;
     char *json = NULL;
     int rc;
-    ct_cnn_dims d;
+    ct_netdef net = {0};
 
     if ((rc = ct_store_resolve(cfg, o->model, r->model_path, r->model_name)) != CT_OK) goto out;
     if ((rc = ct_store_peek(r->model_path, NULL)) != CT_OK) goto out;
     if ((rc = ct_st_load(r->model_path, &f)) != CT_OK) goto out;
-    if ((rc = ct_modelio_dims(f, r->model_path, &d)) != CT_OK) goto out;
+    /* the file's network; a file without one (PyTorch-written) takes the --config network */
+    if ((rc = ct_modelio_file_netdef(f, r->model_path, cfg, &net)) != CT_OK) goto out;
     if ((rc = ct_store_file_md5(r->model_path, r->model_md5)) != CT_OK) goto out;
     snprintf(r->data_dir, sizeof r->data_dir, "%s", cfg->data.dir);
     if ((rc = ct_load_dataset(cfg->data.dir, 0, 1, &test)) != CT_OK) goto out;
@@ -455,11 +461,12 @@ int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_resul
     const char *dev = o->device && *o->device ? o->device : cfg->device;
     if ((rc = ct_ctx_create(dev, 0, &ctx)) != CT_OK) goto out;
     snprintf(r->device, sizeof r->device, "%s", ctx->dev.name);
-    int batch = eval_batch(&ctx->dev, &d, cfg->evaluation.batch_size, (long)test.n);
+    int batch = 1;
+    if ((rc = eval_batch(&ctx->dev, &net, cfg->evaluation.batch_size, (long)test.n, &batch)) != CT_OK) goto out;
     if (batch < cfg->evaluation.batch_size && (size_t)batch < test.n)
         ct_debug("evaluation batch reduced from %d to %d to fit %s\n", cfg->evaluation.batch_size, batch,
                  ctx->dev.name);
-    if ((rc = ct_model_create(ctx, &d, batch, &m)) != CT_OK) goto out;
+    if ((rc = ct_model_create_ex(ctx, &net, batch, 1, &m)) != CT_OK) goto out;
     if ((rc = ct_modelio_load(m, f, r->model_path)) != CT_OK) goto out;
     logits = ct_malloc(test.n * (size_t)classes * sizeof(float), "test logits");
     cm = calloc((size_t)classes * (size_t)classes, sizeof *cm);
@@ -513,6 +520,7 @@ out:
     free(json);
     free(logits);
     ct_model_free(m);
+    ct_netdef_free(&net);
     ct_ctx_free(ctx);
     ct_dataset_free(&test);
     ct_class_names_free(names, classes);

@@ -25,7 +25,7 @@ struct ct_predictor {
     char *path;
     char *device_sel;
     ct_st_file *file;   /* until the device model is loaded */
-    ct_cnn_dims dims;
+    ct_netdef net;
     int batch;
     int c, h, w, classes; /* the model's input and class count */
     float mean, std;      /* channel 0 */
@@ -135,9 +135,9 @@ int ct_predictor_open(const char *model_path, const char *device, int batch_size
     p->batch = batch_size > 0 ? batch_size : 64;
     int rc = p->path && (!device || p->device_sel) ? CT_OK : ct_fail(CT_ERR_NOMEM, "out of host memory");
     if (rc == CT_OK) rc = ct_st_load(model_path, &p->file);
-    if (rc == CT_OK) rc = ct_modelio_dims(p->file, model_path, &p->dims);
-    /* the model's input and classes (DigitCNN: 1 x 28 x 28, 10) */
-    p->c = 1, p->h = 28, p->w = 28, p->classes = 10;
+    if (rc == CT_OK) rc = ct_modelio_netdef(p->file, model_path, NULL, &p->net);
+    /* the model's input and classes */
+    if (rc == CT_OK) p->c = p->net.in_c, p->h = p->net.in_h, p->w = p->net.in_w, p->classes = p->net.classes;
     if (rc == CT_OK && p->c > CT_PREDICT_MAX_CHANNELS)
         rc = ct_fail(CT_ERR_INPUT, "%s: the model takes %d channels; predict handles 1 to %d", model_path, p->c,
                      CT_PREDICT_MAX_CHANNELS);
@@ -155,6 +155,7 @@ void ct_predictor_free(ct_predictor *p)
 {
     if (!p) return;
     ct_model_free(p->m);
+    ct_netdef_free(&p->net);
     ct_ctx_free(p->ctx);
     ct_st_free(p->file);
     free(p->stage);
@@ -205,12 +206,17 @@ static int predictor_start(ct_predictor *p)
 {
     CT_TRY(ct_ctx_create(p->device_sel, 0, &p->ctx));
     snprintf(p->device, sizeof p->device, "%s", p->ctx->dev.name);
-    /* the model also allocates training buffers: shrink the batch until it fits comfortably */
-    while (p->batch > 1 && ct_model_memory_estimate(&p->dims, p->batch) > p->ctx->dev.global_mem / 2) {
+    /* an inference-only model: shrink the batch until every buffer fits comfortably */
+    for (;;) {
+        unsigned long long total = 0, largest = 0;
+        int rc = ct_model_memory(&p->net, p->batch, 1, &total, &largest);
+        if (p->batch == 1 || (rc == CT_OK && total <= p->ctx->dev.global_mem / 2 && largest <= p->ctx->dev.max_alloc))
+            break;
+        ct_clear_error();
         p->batch /= 2;
         ct_debug("predict: batch reduced to %d to fit the device memory\n", p->batch);
     }
-    CT_TRY(ct_model_create(p->ctx, &p->dims, p->batch, &p->m));
+    CT_TRY(ct_model_create_ex(p->ctx, &p->net, p->batch, 1, &p->m));
     CT_TRY(ct_modelio_load(p->m, p->file, p->path));
     ct_st_free(p->file);
     p->file = NULL;

@@ -385,6 +385,7 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
     ct_ckpt_state ck;
     memset(&ck, 0, sizeof ck);
     ct_st_file *ckf = NULL;
+    ct_netdef net = {0};
     int resuming = o->resume && *o->resume;
     int good_ckpt_epoch = -1; /* epochs in the last good checkpoint (-1: none) */
     int good_is_resume = 0;   /* ... which is the one this run resumed from */
@@ -462,11 +463,22 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
     const char *dev = o->device && *o->device ? o->device : cfg->device;
     if ((rc = ct_ctx_create(dev, 0, &ctx)) != CT_OK) goto out;
     snprintf(r->device, sizeof r->device, "%s", ctx->dev.name);
-    ct_cnn_dims d = {cfg->model.conv1_channels, cfg->model.conv2_channels, cfg->model.conv3_channels,
-                     cfg->model.hidden_size, (float)cfg->model.dropout1_rate, (float)cfg->model.dropout2_rate,
-                     cfg->model.use_batch_norm};
+    /* the network: a resumed run's from its checkpoint, else the config's */
+    if ((rc = ct_modelio_config_netdef(cfg, &net)) != CT_OK) goto out;
+    if (resuming) {
+        ct_netdef cn;
+        if ((rc = ct_checkpoint_netdef(ckf, o->resume, &net, &cn)) != CT_OK) goto out;
+        ct_netdef_free(&net);
+        net = cn;
+    }
+    if (net.in_c * net.in_h * net.in_w != 784 || net.classes != 10) {
+        rc = ct_fail(CT_ERR_USAGE, "the network takes %dx%dx%d inputs and %d classes but the data are 1x28x28 images of "
+                     "10 classes", net.in_c, net.in_h, net.in_w, net.classes);
+        goto out;
+    }
     int max_batch = tr->batch_size > 250 ? tr->batch_size : 250;
-    unsigned long long need = ct_model_memory_estimate(&d, max_batch);
+    unsigned long long need = 0;
+    if ((rc = ct_model_memory(&net, max_batch, 0, &need, NULL)) != CT_OK) goto out;
     if (need > ctx->dev.global_mem) {
         rc = ct_fail(CT_ERR_NOMEM,
                      "the model needs about %.0f MiB of device memory at batch %d (parameters, gradients, optimizer "
@@ -474,7 +486,7 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
                      need / 1048576.0, max_batch, ctx->dev.name, ctx->dev.global_mem / 1048576.0);
         goto out;
     }
-    if ((rc = ct_model_create(ctx, &d, max_batch, &m)) != CT_OK) goto out;
+    if ((rc = ct_model_create(ctx, &net, max_batch, &m)) != CT_OK) goto out;
     if ((rc = ct_model_init_params(m, (uint64_t)tr->seed)) != CT_OK) goto out;
     if (resuming && (rc = ct_checkpoint_apply(m, ckf, o->resume, &ck, &best_p, &best_s)) != CT_OK) goto out;
     r->model_parameters = ct_model_param_count(m);
@@ -908,6 +920,7 @@ out:
     free(best_s);
     stager_free(&s);
     ct_model_free(m);
+    ct_netdef_free(&net);
     ct_ctx_free(ctx);
     free(tidx);
     free(vidx);

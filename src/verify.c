@@ -513,11 +513,15 @@ static int v_fc(vctx *v, int N, int IN, int OUT)
 static int v_model(vctx *v, int use_bn)
 {
     const int N = 5;
-    ct_cnn_dims d = {6, 10, 12, 14, 0.25f, 0.5f, use_bn};
+    const ref_cnn_dims rd = {6, 10, 12, 14, 0.25f, 0.5f, use_bn};
+    ct_netdef net;
+    CT_TRY(ct_netdef_digitcnn(rd.c1, rd.c2, rd.c3, rd.hidden, rd.p1, rd.p2, use_bn, &net));
     ct_model *m;
-    CT_TRY(ct_model_create(v->c, &d, N, &m));
-    int rc = ct_model_init_params(m, 99);
-    ref_cnn_dims rd = {d.c1, d.c2, d.c3, d.hidden, d.p1, d.p2, d.use_bn};
+    int rc = ct_model_create(v->c, &net, N, &m);
+    ct_netdef_free(&net);
+    CT_TRY(rc);
+    rc = ct_model_init_params(m, 99);
+    const ref_cnn_dims d = rd;
     ref_cnn_params rp, rg;
     float **pp = (float **)&rp, **gp = (float **)&rg;
     const char *names[] = {"conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
@@ -539,7 +543,7 @@ static int v_model(vctx *v, int use_bn)
         }
         if (strstr(names[i], "bn") == names[i] && strstr(names[i], "running")) {
             /* non-trivial running statistics */
-            for (int j = 0; j < t->count; j++) pp[i][j] = strstr(names[i], "var") ? vf_rnd(v, 0.5f, 1.5f) : vf_rnd(v, -0.2f, 0.2f);
+            for (size_t j = 0; j < t->count; j++) pp[i][j] = strstr(names[i], "var") ? vf_rnd(v, 0.5f, 1.5f) : vf_rnd(v, -0.2f, 0.2f);
             rc = ct_model_set_tensor(m, names[i], pp[i]);
         } else {
             rc = ct_model_get_tensor(m, names[i], pp[i]);

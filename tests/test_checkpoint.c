@@ -17,11 +17,20 @@
 #include "modelio.h"
 #include "testutil.h"
 
-static float *pool(ct_model *m, cl_mem b, int n)
+static float *pool(ct_model *m, cl_mem b, size_t n)
 {
-    float *p = calloc((size_t)n + 1, sizeof(float));
-    ct_buffer_read(m->ctx, b, 0, (size_t)n * 4, p);
+    float *p = calloc(n + 1, sizeof(float));
+    TU_CHECK(ct_buffer_read(m->ctx, b, 0, n * 4, p) == CT_OK, "%s", ct_last_error());
     return p;
+}
+
+/* DigitCNN with the given sizes (p 0.1/0.2, batch norm) */
+static ct_netdef digit(int c1, int c2, int c3, int hidden)
+{
+    ct_netdef n;
+    memset(&n, 0, sizeof n);
+    TU_CHECK(ct_netdef_digitcnn(c1, c2, c3, hidden, 0.1, 0.2, 1, &n) == CT_OK, "%s", ct_last_error());
+    return n;
 }
 
 static int same_tensors(ct_model *a, ct_model *b, cl_mem pa, cl_mem pb, int params_pool)
@@ -60,10 +69,11 @@ static void expect_bad_ckpt(ct_ctx *c, const char *file, const char *want)
     ct_st_file *f = NULL;
     int rc = ct_checkpoint_read(path, &s, &f);
     if (rc == CT_OK) {
-        ct_cnn_dims d;
-        rc = ct_checkpoint_dims(f, path, &d);
+        ct_netdef d = {0};
+        rc = ct_checkpoint_netdef(f, path, NULL, &d);
         ct_model *m = NULL;
         if (rc == CT_OK) rc = ct_model_create(c, &d, 2, &m);
+        ct_netdef_free(&d);
         float *bp = NULL, *bs = NULL;
         if (rc == CT_OK) rc = ct_checkpoint_apply(m, f, path, &s, &bp, &bs);
         free(bp);
@@ -83,8 +93,9 @@ static void expect_bad_model(ct_ctx *c, const char *file, const char *want)
     ct_st_file *f = NULL;
     int rc = ct_st_load(path, &f);
     ct_model *m = NULL;
-    ct_cnn_dims d = {1, 1, 1, 2, 0.1f, 0.2f, 1};
+    ct_netdef d = digit(1, 1, 1, 2);
     if (rc == CT_OK) rc = ct_model_create(c, &d, 2, &m);
+    ct_netdef_free(&d);
     if (rc == CT_OK) rc = ct_modelio_load(m, f, path);
     ct_model_free(m);
     ct_st_free(f);
@@ -133,7 +144,7 @@ int main(void)
         return tu_finish();
     }
     const int N = 6;
-    ct_cnn_dims d = {4, 8, 12, 16, 0.1f, 0.2f, 1};
+    ct_netdef d = digit(4, 8, 12, 16);
     float x[6 * 784];
     tu_fill_uniform(x, sizeof x / sizeof x[0], -0.4f, 2.8f, 3);
     int32_t t[6] = {0, 1, 2, 3, 4, 5};
@@ -181,12 +192,15 @@ int main(void)
         TU_CHECK(!strcmp(r.config_yaml, s.config_yaml) && !strcmp(r.metrics_csv, s.metrics_csv) &&
                      !strcmp(r.stamp, s.stamp),
                  "text metadata does not round-trip");
-        ct_cnn_dims e;
-        TU_CHECK(ct_checkpoint_dims(f, path, &e) == CT_OK && e.c1 == 4 && e.hidden == 16, "dims");
+        ct_netdef e = {0};
+        TU_CHECK(ct_checkpoint_netdef(f, path, NULL, &e) == CT_OK && e.n_layers == d.n_layers &&
+                     e.layers[0].out_channels == 4 && ct_st_metadata_get(f, "network"),
+                 "network from the checkpoint: %s", ct_last_error());
         TU_CHECK(ct_st_find(f, adam ? "optimizer.exp_avg_sq.fc3.bias" : "optimizer.momentum_buffer.fc3.bias") != NULL,
                  "optimizer tensor names");
         TU_CHECK(ct_st_find(f, "best.bn1.running_var") != NULL, "best weights stored");
         TU_CHECK(ct_model_create(c, &e, N, &b) == CT_OK, "%s", ct_last_error());
+        ct_netdef_free(&e);
         TU_CHECK(ct_model_init_params(b, 99) == CT_OK, "%s", ct_last_error());
         float *rbp = NULL, *rbs = NULL;
         TU_CHECK(ct_checkpoint_apply(b, f, path, &r, &rbp, &rbs) == CT_OK, "%s", ct_last_error());
@@ -199,7 +213,7 @@ int main(void)
         for (int i = 0; i < a->n_t && best_ok; i++) {
             const ct_tensor *tt = &a->t[i];
             const float *u = tt->pool == CT_POOL_PARAMS ? bp : bs, *v = tt->pool == CT_POOL_PARAMS ? rbp : rbs;
-            best_ok = memcmp(u + tt->offset, v + tt->offset, (size_t)tt->count * 4) == 0;
+            best_ok = memcmp(u + tt->offset, v + tt->offset, tt->count * 4) == 0;
         }
         TU_CHECK(best_ok, "best weights differ after reload");
         /* training continues identically */
@@ -263,11 +277,12 @@ int main(void)
         int rc = ct_checkpoint_read(p, &s, &f);
         TU_CHECK(rc == CT_OK, "valid fixture: %s", ct_last_error());
         if (rc == CT_OK) {
-            ct_cnn_dims e;
+            ct_netdef e = {0};
             ct_model *m = NULL;
             float *bp = NULL, *bs = NULL;
-            rc = ct_checkpoint_dims(f, p, &e);
+            rc = ct_checkpoint_netdef(f, p, NULL, &e);
             if (rc == CT_OK) rc = ct_model_create(c, &e, 2, &m);
+            ct_netdef_free(&e);
             if (rc == CT_OK) rc = ct_checkpoint_apply(m, f, p, &s, &bp, &bs);
             TU_CHECK(rc == CT_OK, "valid fixture applies: %s", ct_last_error());
             free(bp);
@@ -280,9 +295,10 @@ int main(void)
     /* write the valid fixtures (tools: CLTRAIN_WRITE_FIXTURES=DIR, then tests/fixtures/bad/make.py) */
     const char *out = getenv("CLTRAIN_WRITE_FIXTURES");
     if (out) {
-        ct_cnn_dims td = {1, 1, 1, 2, 0.1f, 0.2f, 1};
+        ct_netdef td = digit(1, 1, 1, 2);
         ct_model *m;
         ct_model_create(c, &td, 2, &m);
+        ct_netdef_free(&td);
         ct_model_init_params(m, 1);
         ct_ckpt_state s;
         memset(&s, 0, sizeof s);
@@ -302,6 +318,7 @@ int main(void)
         TU_CHECK(ct_modelio_save(m, p, NULL, NULL, 0) == CT_OK, "%s", ct_last_error());
         ct_model_free(m);
     }
+    ct_netdef_free(&d);
     ct_ctx_free(c);
     return tu_finish();
 }

@@ -17,7 +17,8 @@ int main(void)
         return tu_finish();
     }
     const int N = 6;
-    ct_cnn_dims d = {4, 8, 12, 16, 0.1f, 0.2f, 1};
+    ct_netdef d;
+    TU_CHECK(ct_netdef_digitcnn(4, 8, 12, 16, 0.1, 0.2, 1, &d) == CT_OK, "%s", ct_last_error());
     ct_model *a, *b;
     TU_CHECK(ct_model_create(c, &d, N, &a) == CT_OK, "%s", ct_last_error());
     TU_CHECK(ct_model_init_params(a, 7) == CT_OK, "%s", ct_last_error());
@@ -38,9 +39,12 @@ int main(void)
     TU_CHECK(ct_modelio_save(a, path, k, v, 1) == CT_OK, "%s", ct_last_error());
     ct_st_file *f;
     TU_CHECK(ct_st_load(path, &f) == CT_OK, "%s", ct_last_error());
-    ct_cnn_dims e;
-    TU_CHECK(ct_modelio_dims(f, path, &e) == CT_OK, "%s", ct_last_error());
-    TU_CHECK(e.c1 == 4 && e.c2 == 8 && e.c3 == 12 && e.hidden == 16 && e.use_bn == 1, "dims from shapes wrong");
+    ct_netdef e;
+    TU_CHECK(ct_modelio_has_network(f), "no 'network' metadata written");
+    TU_CHECK(ct_modelio_netdef(f, path, NULL, &e) == CT_OK, "%s", ct_last_error());
+    TU_CHECK(e.n_layers == d.n_layers && e.layers[0].out_channels == 4 && e.layers[4].out_channels == 8 &&
+                 e.classes == 10,
+             "network from the metadata differs");
     TU_CHECK(ct_st_count(f) == 27, "state_dict has %zu tensors, want 27 (incl. num_batches_tracked)", ct_st_count(f));
     int64_t nbt = -1;
     TU_CHECK(ct_st_get_i64_scalar(f, "bn2.num_batches_tracked", &nbt, path) == CT_OK && nbt == 3,
@@ -54,10 +58,13 @@ int main(void)
     TU_CHECK(memcmp(la, lb, sizeof la) == 0, "logits differ after save/load");
     ct_st_free(f);
     ct_model_free(b);
+    ct_netdef_free(&e);
 
     /* strict: a model of other sizes is rejected with the tensor named */
-    ct_cnn_dims other = {5, 8, 12, 16, 0.1f, 0.2f, 1};
+    ct_netdef other;
+    TU_CHECK(ct_netdef_digitcnn(5, 8, 12, 16, 0.1, 0.2, 1, &other) == CT_OK, "%s", ct_last_error());
     TU_CHECK(ct_model_create(c, &other, N, &b) == CT_OK, "%s", ct_last_error());
+    ct_netdef_free(&other);
     TU_CHECK(ct_st_load(path, &f) == CT_OK, "%s", ct_last_error());
     int rc = ct_modelio_load(b, f, path);
     TU_CHECK(rc == CT_ERR_INPUT && strstr(ct_last_error(), "conv1.weight"), "wrong-shape load: rc %d, %s", rc,
@@ -65,10 +72,11 @@ int main(void)
     ct_st_free(f);
     ct_model_free(b);
     /* a file without BN tensors loaded into a BN model is rejected */
-    ct_cnn_dims nobn = d;
-    nobn.use_bn = 0;
+    ct_netdef nobn;
+    TU_CHECK(ct_netdef_digitcnn(4, 8, 12, 16, 0.1, 0.2, 0, &nobn) == CT_OK, "%s", ct_last_error());
     ct_model *nb;
     TU_CHECK(ct_model_create(c, &nobn, N, &nb) == CT_OK, "%s", ct_last_error());
+    ct_netdef_free(&nobn);
     TU_CHECK(ct_st_load(path, &f) == CT_OK, "%s", ct_last_error());
     rc = ct_modelio_load(nb, f, path);
     TU_CHECK(rc == CT_ERR_INPUT && strstr(ct_last_error(), "unexpected tensor"), "strict load: rc %d, %s", rc,
@@ -76,6 +84,7 @@ int main(void)
     ct_st_free(f);
     ct_model_free(nb);
     unlink(path);
+    ct_netdef_free(&d);
     ct_model_free(a);
     ct_ctx_free(c);
     return tu_finish();

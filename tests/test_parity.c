@@ -1,7 +1,9 @@
-/* test_parity.c: DigitCNN on the device against PyTorch 1.13, from the fixture written by
- * tools/make_fixtures.py: every activation of a training forward, the loss, every gradient,
- * running statistics, and the parameters after 3 Adam and 3 SGD steps with weight decay
- * (dropout masks taken from the fixture). */
+/* test_parity.c: DigitCNN through the graph executor on the device against PyTorch, from the
+ * fixture written by tools/make_fixtures.py: every activation of a training forward, the loss,
+ * every gradient, running statistics, and the parameters after 3 Adam and 3 SGD steps with
+ * weight decay (dropout masks taken from the fixture). Every call's status is checked; a
+ * fixture tensor missing or of the wrong dtype is a failure. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@ static const float *get(const char *name, size_t *n)
 {
     const ct_st_tensor *t = ct_st_find(fx, name);
     TU_CHECK(t != NULL, "fixture has no tensor '%s'", name);
+    if (t) TU_CHECK(t->dtype == CT_ST_F32, "fixture tensor '%s' is not F32", name);
     if (!t || t->dtype != CT_ST_F32) return NULL;
     if (n) *n = (size_t)t->numel;
     return (const float *)t->data;
@@ -25,20 +28,21 @@ static const float *get(const char *name, size_t *n)
 static void load_state(ct_model *m, const char *prefix)
 {
     for (int i = 0; i < m->n_t; i++) {
-        char nm[80];
+        char nm[200];
         snprintf(nm, sizeof nm, "%s.%s", prefix, m->t[i].name);
         const float *d = get(nm, NULL);
         if (d) TU_CHECK(ct_model_set_tensor(m, m->t[i].name, d) == CT_OK, "%s", ct_last_error());
     }
-    m->num_batches_tracked = 0;
+    ct_model_set_nbt(m, 0);
     TU_CHECK(ct_model_zero_optimizer(m) == CT_OK, "%s", ct_last_error());
 }
 
 static void compare_state(ct_model *m, const char *prefix, float atol, float rtol)
 {
     float *buf = malloc(400000 * sizeof(float));
-    for (int i = 0; i < m->n_t; i++) {
-        char nm[80];
+    TU_CHECK(buf != NULL, "out of memory");
+    for (int i = 0; buf && i < m->n_t; i++) {
+        char nm[200];
         snprintf(nm, sizeof nm, "%s.%s", prefix, m->t[i].name);
         size_t n;
         const float *want = get(nm, &n);
@@ -61,11 +65,24 @@ int main(void)
         return tu_finish();
     }
     const int N = 10;
-    ct_cnn_dims d = {8, 16, 24, 48, 0.1f, 0.2f, 1};
-    ct_model *m;
-    TU_CHECK(ct_model_create(c, &d, N, &m) == CT_OK, "%s", ct_last_error());
+    ct_netdef d;
+    ct_model *m = NULL;
+    int ok = ct_netdef_digitcnn(8, 16, 24, 48, 0.1, 0.2, 1, &d) == CT_OK;
+    TU_CHECK(ok, "%s", ct_last_error());
+    if (ok) {
+        ok = ct_model_create(c, &d, N, &m) == CT_OK;
+        TU_CHECK(ok, "%s", ct_last_error());
+        ct_netdef_free(&d);
+    }
     const float *x = get("input", NULL);
     const ct_st_tensor *tt = ct_st_find(fx, "target");
+    TU_CHECK(tt && tt->dtype == CT_ST_I64 && tt->numel == N, "fixture 'target' is not %d int64 values", N);
+    if (!ok || !x || !tt || tt->dtype != CT_ST_I64 || tt->numel != N) {
+        ct_model_free(m);
+        ct_ctx_free(c);
+        ct_st_free(fx);
+        return tu_finish();
+    }
     int32_t tg[10];
     for (int i = 0; i < N; i++) {
         int64_t v;
@@ -73,8 +90,8 @@ int main(void)
         tg[i] = (int32_t)v;
     }
     TU_CHECK(ct_model_upload(m, N, x, tg) == CT_OK, "%s", ct_last_error());
-    TU_CHECK(ct_model_set_masks(m, N, get("mask.drop1", NULL), get("mask.drop2", NULL)) == CT_OK, "%s",
-             ct_last_error());
+    const float *k1 = get("mask.drop1", NULL), *k2 = get("mask.drop2", NULL);
+    if (k1 && k2) TU_CHECK(ct_model_set_masks(m, N, k1, k2) == CT_OK, "%s", ct_last_error());
 
     /* one training forward + backward from init */
     load_state(m, "init");
@@ -84,6 +101,7 @@ int main(void)
     const char *acts[] = {"conv1", "relu1", "pool1", "conv2", "relu2", "pool2",    "drop1", "conv3",
                           "relu3", "avgpool", "relu_fc1", "drop2", "relu_fc2", "logits"};
     float *buf = malloc(200000 * sizeof(float));
+    if (!buf) return TU_CHECK(0, "out of memory"), tu_finish();
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
         for (int grad = 0; grad < 2; grad++) {
             char nm[64];
@@ -100,17 +118,17 @@ int main(void)
             if (got_n == n) tu_close(nm, buf, want, n, grad ? 1e-6f : 1e-4f, 1e-3f);
         }
     }
-    float loss;
-    ct_buffer_read(c, m->batch_loss, 0, 4, &loss);
+    float loss = NAN;
+    TU_CHECK(ct_buffer_read(c, m->batch_loss, 0, 4, &loss) == CT_OK, "%s", ct_last_error());
     tu_close("loss", &loss, get("loss", NULL), 1, 1e-6f, 1e-5f);
     for (int i = 0; i < m->n_t; i++) {
         if (m->t[i].pool != CT_POOL_PARAMS) continue;
-        char nm[80];
+        char nm[200];
         snprintf(nm, sizeof nm, "grad.%s", m->t[i].name);
         size_t n;
         const float *want = get(nm, &n);
         if (!want) continue;
-        ct_model_get_grad(m, m->t[i].name, buf);
+        TU_CHECK(ct_model_get_grad(m, m->t[i].name, buf) == CT_OK, "%s", ct_last_error());
         tu_close(nm, buf, want, n, 1e-6f, 2e-3f);
     }
     for (int b = 1; b <= 3; b++) {
@@ -119,12 +137,12 @@ int main(void)
         snprintf(fn, sizeof fn, "fwd.%s", nm);
         size_t n;
         const float *want = get(fn, &n);
-        ct_model_get_tensor(m, nm, buf);
+        TU_CHECK(ct_model_get_tensor(m, nm, buf) == CT_OK, "%s", ct_last_error());
         if (want) tu_close(fn, buf, want, n, 1e-6f, 1e-4f);
         snprintf(nm, sizeof nm, "bn%d.running_var", b);
         snprintf(fn, sizeof fn, "fwd.%s", nm);
         want = get(fn, &n);
-        ct_model_get_tensor(m, nm, buf);
+        TU_CHECK(ct_model_get_tensor(m, nm, buf) == CT_OK, "%s", ct_last_error());
         if (want) tu_close(fn, buf, want, n, 1e-6f, 1e-4f);
     }
 
@@ -136,7 +154,7 @@ int main(void)
         float losses[3];
         for (int s = 0; s < 3; s++) {
             TU_CHECK(ct_model_train_step(m, N, &o[k], 0, (unsigned)s) == CT_OK, "%s", ct_last_error());
-            ct_buffer_read(c, m->batch_loss, 0, 4, &losses[s]);
+            TU_CHECK(ct_buffer_read(c, m->batch_loss, 0, 4, &losses[s]) == CT_OK, "%s", ct_last_error());
         }
         char nm[64];
         snprintf(nm, sizeof nm, "%s.loss", opts[k]);
@@ -144,7 +162,7 @@ int main(void)
         compare_state(m, opts[k], 1e-5f, 1e-3f);
         TU_CHECK(m->num_batches_tracked == 3, "num_batches_tracked %lld, want 3", m->num_batches_tracked);
         TU_CHECK(ct_model_forward(m, N, 0, 0, 0) == CT_OK, "%s", ct_last_error());
-        ct_buffer_read(c, m->logits, 0, (size_t)N * 40, buf);
+        TU_CHECK(ct_buffer_read(c, m->logits, 0, (size_t)N * 40, buf) == CT_OK, "%s", ct_last_error());
         snprintf(nm, sizeof nm, "%s.eval_logits", opts[k]);
         tu_close(nm, buf, get(nm, NULL), (size_t)N * 10, 1e-4f, 1e-3f);
     }

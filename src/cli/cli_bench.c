@@ -8,6 +8,7 @@
 #include "bench.h"
 #include "cli.h"
 #include "io/jsonutil.h"
+#include "modelio.h"
 
 enum { K_BATCH = 256, K_STEPS, K_EVAL_BATCH };
 
@@ -43,7 +44,7 @@ int cli_bench(int argc, char **argv)
                                       {"steps", 1, K_STEPS, "N", "timed steps after the warm-up"},
                                       {"eval-batch", 1, K_EVAL_BATCH, "N", "evaluation batch"},
                                       {0}};
-    ct_bench_opts b = {64, 30, 3, 250, {0}, 1};
+    ct_bench_opts b = {64, 30, 3, 250, NULL, 1};
     bench_args ba = {&b, 0};
     const cli_command cmd = {"bench", "training/evaluation images/s, per-kernel profile, build times, device memory",
                              CLI_CONFIG | CLI_DEVICE | CLI_JSON, opts, take, &ba};
@@ -57,15 +58,17 @@ int cli_bench(int argc, char **argv)
     int rc = ct_config_validate(&cfg);
     if (rc) return cli_die(rc);
     if (!batch_set) b.batch = cfg.training.batch_size;
-    b.dims = (ct_cnn_dims){cfg.model.conv1_channels, cfg.model.conv2_channels, cfg.model.conv3_channels,
-                           cfg.model.hidden_size, (float)cfg.model.dropout1_rate, (float)cfg.model.dropout2_rate,
-                           cfg.model.use_batch_norm};
+    ct_netdef net;
+    rc = ct_modelio_config_netdef(&cfg, &net);
+    if (rc) return cli_die(rc);
+    b.net = &net;
     b.adam = strcmp(cfg.training.optimizer_type, "adam") == 0;
     const char *dev = o.device && *o.device ? o.device : cfg.device;
     ct_bench_result r;
-    if (!o.json) printf("benchmarking DigitCNN training (batch %d, %d steps after %d warm-up), eval batch %d\n", b.batch,
+    if (!o.json) printf("benchmarking training (batch %d, %d steps after %d warm-up), eval batch %d\n", b.batch,
                         b.steps, b.warmup, b.eval_batch);
     rc = ct_bench_run(dev, &b, &r);
+    ct_netdef_free(&net);
     if (rc) return cli_die(rc);
     if (o.json) {
         json_t *w = json_object();

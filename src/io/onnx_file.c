@@ -95,10 +95,8 @@ static int pick_network(const ct_onnx_file_opts *o, const ct_st_file *f, ct_netd
         snprintf(source, cap, "config");
         return ct_netdef_copy(o->net, net);
     }
-    ct_cnn_dims d;
-    CT_TRY(ct_modelio_dims(f, o->model_path, &d));
     snprintf(source, cap, "digitcnn");
-    return ct_netdef_digitcnn(d.c1, d.c2, d.c3, d.hidden, d.p1, d.p2, d.use_bn, net);
+    return ct_modelio_netdef(f, o->model_path, NULL, net);
 }
 
 static const char *stem(const char *path, char *buf, size_t cap)

@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *path = fuzz_memfile(data, size, "ckpt.safetensors");
     ct_ckpt_state s;
     if (path && ct_checkpoint_read(path, &s, &f) == CT_OK) {
-        ct_cnn_dims d;
-        ct_checkpoint_dims(f, path, &d);
+        ct_netdef d;
+        if (ct_checkpoint_netdef(f, path, NULL, &d) == CT_OK) ct_netdef_free(&d);
         ct_ckpt_state_free(&s);
         ct_st_free(f);
     }

@@ -1,0 +1,250 @@
+/* nn/exec.c: the graph executor: one forward and one backward walk over the layers of the
+ * plan (nn/graph.c), dispatching to the per-type files nn/layer_*.c; gradient routing (a
+ * layer read by several layers sums their gradients); loss and optimizer steps. */
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/graph_internal.h"
+
+int ct_graph_supported(const ct_netdef *net, int i)
+{
+    const ct_layer_def *d = &net->layers[i];
+    const char *why = NULL;
+    switch (d->type) {
+    case CT_L_CONV2D:
+        if (!CT_GRAPH_GENERAL_OPS &&
+            (d->kernel[0] != d->kernel[1] || d->stride[0] != 1 || d->stride[1] != 1 || d->padding[0] != d->padding[1] ||
+             !d->bias))
+            why = "conv2d with stride, a rectangular kernel/padding or without bias";
+        break;
+    case CT_L_BATCHNORM2D:
+    case CT_L_BATCHNORM1D:
+        if (!CT_GRAPH_GENERAL_OPS && d->type == CT_L_BATCHNORM1D) why = "batchnorm1d";
+        else if (!CT_GRAPH_GENERAL_OPS && (d->eps != 1e-5 || d->momentum != 0.1))
+            why = "batchnorm with eps other than 1e-5 or momentum other than 0.1";
+        break;
+    case CT_L_LINEAR:
+        if (!d->bias) why = "linear without bias";
+        break;
+    case CT_L_RELU:
+        break;
+    case CT_L_LEAKY_RELU:
+    case CT_L_TANH:
+    case CT_L_SIGMOID:
+    case CT_L_ADD:
+    case CT_L_AVGPOOL2D:
+        if (!CT_GRAPH_GENERAL_OPS) why = ct_layer_type_name(d->type);
+        break;
+    case CT_L_MAXPOOL2D:
+        if (!CT_GRAPH_GENERAL_OPS && (d->kernel[0] != 2 || d->kernel[1] != 2 || d->stride[0] != 2 ||
+                                      d->stride[1] != 2 || d->padding[0] || d->padding[1]))
+            why = "maxpool2d other than kernel 2, stride 2, no padding";
+        break;
+    case CT_L_ADAPTIVE_AVGPOOL2D: {
+        /* without the general kernel only the fused form (read by flatten alone) runs */
+        int readers = 0, flat = 0;
+        for (int k = i + 1; k < net->n_layers; k++)
+            for (int q = 0; q < net->layers[k].n_inputs; q++)
+                if (net->layers[k].inputs[q] == i) readers++, flat = net->layers[k].type == CT_L_FLATTEN;
+        if (!CT_GRAPH_GENERAL_OPS && !(readers == 1 && flat))
+            why = "adaptive_avgpool2d not followed by flatten alone";
+        break;
+    }
+    case CT_L_FLATTEN: {
+        int j = d->inputs[0];
+        int fused = j >= 0 && net->layers[j].type == CT_L_ADAPTIVE_AVGPOOL2D;
+        if (!CT_GRAPH_GENERAL_OPS && !fused && d->in.rank == 4 && d->in.c > 1)
+            why = "flatten of a multi-channel image other than after adaptive_avgpool2d";
+        break;
+    }
+    case CT_L_DROPOUT:
+    case CT_L_DROPOUT2D:
+        if (d->type == CT_L_DROPOUT2D && d->in.rank != 4) why = "dropout2d of a flat input";
+        break;
+    default:
+        why = "this layer type";
+        break;
+    }
+    if (!why && !CT_GRAPH_GENERAL_OPS) {
+        /* summing gradients of a layer read by several layers needs the accumulate kernel */
+        int readers = 0;
+        for (int k = i + 1; k < net->n_layers; k++)
+            for (int q = 0; q < net->layers[k].n_inputs; q++) readers += net->layers[k].inputs[q] == i;
+        if (readers > 1) why = "a layer read by several layers (gradient sums)";
+    }
+    if (why)
+        return ct_fail(CT_ERR_USAGE,
+                       "layer %d (%s%s%s): %s is not implemented by this build's kernels yet; use the layer types "
+                       "of configs/networks/digitcnn.yaml",
+                       i, d->name, d->name[0] ? ", " : "", ct_layer_type_name(d->type), why);
+    return CT_OK;
+}
+
+/* --- gradient routing ---------------------------------------------------------------------- */
+
+cl_mem ct_g_dx(ct_model *m, int j)
+{
+    m->g_pending = 0;
+    if (j < 0 || !m->nodes[j].needs_grad || m->nodes[j].grad < 0) return NULL;
+    int b = m->nodes[j].grad;
+    if (!m->gwritten[b]) return m->bufs[b].mem;
+    m->g_pending = 1;
+    return m->bufs[m->scratch].mem;
+}
+
+int ct_g_dx_done(ct_model *m, int j, int N)
+{
+    if (j < 0 || !m->nodes[j].needs_grad || m->nodes[j].grad < 0) return CT_OK;
+    int b = m->nodes[j].grad;
+    int pending = m->g_pending;
+    m->g_pending = 0;
+    m->gwritten[b] = 1;
+    if (!pending) return CT_OK;
+#if CT_GRAPH_GENERAL_OPS
+    return ct_accumulate(m->ctx, m->nodes[j].per_image * (size_t)N, m->bufs[m->scratch].mem, m->bufs[b].mem);
+#else
+    (void)N;
+    return ct_fail(CT_ERR_RUNTIME, "internal: gradient sum without the accumulate kernel");
+#endif
+}
+
+/* copies (first writer) or adds (later writers) src into layer j's gradient */
+int ct_g_pass(ct_model *m, int j, cl_mem src, int N)
+{
+    if (j < 0 || !m->nodes[j].needs_grad || m->nodes[j].grad < 0) return CT_OK;
+    int b = m->nodes[j].grad;
+    size_t n = m->nodes[j].per_image * (size_t)N;
+    if (m->bufs[b].mem == src) return CT_OK;
+    if (m->gwritten[b]) {
+#if CT_GRAPH_GENERAL_OPS
+        return ct_accumulate(m->ctx, n, src, m->bufs[b].mem);
+#else
+        return ct_fail(CT_ERR_RUNTIME, "internal: gradient sum without the accumulate kernel");
+#endif
+    }
+    m->gwritten[b] = 1;
+    CL_CHECK(clEnqueueCopyBuffer(m->ctx->queue, src, m->bufs[b].mem, 0, 0, n * 4, 0, NULL, NULL));
+    return CT_OK;
+}
+
+/* --- forward --------------------------------------------------------------------------------- */
+
+int ct_model_forward(ct_model *m, int N, int training, uint64_t seed, unsigned step)
+{
+    if (N < 1 || N > m->max_batch)
+        return ct_fail(CT_ERR_RUNTIME, "batch of %d images does not fit the model's %d", N, m->max_batch);
+    if (training && !m->training)
+        return ct_fail(CT_ERR_USAGE, "the model was created for inference: it cannot run a training forward");
+    int has_bn = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        ct_node *n = &m->nodes[i];
+        const ct_layer_def *d = n->def;
+        if (n->run != CT_RUN_OWN) {
+            /* fused: written by the producer; alias: the input's buffer */
+            m->fwd_out[i] = n->run == CT_RUN_FUSED ? m->fwd_out[d->inputs[0]] : ct_g_in(m, d->inputs[0]);
+            continue;
+        }
+        m->fwd_out[i] = m->bufs[n->out].mem;
+        switch (d->type) {
+        case CT_L_CONV2D: CT_TRY(ct_layer_conv2d_fwd(m, n, N, training)); break;
+        case CT_L_BATCHNORM2D:
+        case CT_L_BATCHNORM1D:
+            has_bn = 1;
+            CT_TRY(ct_layer_batchnorm_fwd(m, n, N, training));
+            break;
+        case CT_L_LINEAR: CT_TRY(ct_layer_linear_fwd(m, n, N, training)); break;
+        case CT_L_RELU:
+        case CT_L_LEAKY_RELU:
+        case CT_L_TANH:
+        case CT_L_SIGMOID: CT_TRY(ct_layer_act_fwd(m, n, N, training)); break;
+        case CT_L_MAXPOOL2D:
+        case CT_L_AVGPOOL2D:
+        case CT_L_ADAPTIVE_AVGPOOL2D: CT_TRY(ct_layer_pool_fwd(m, n, N, training)); break;
+        case CT_L_DROPOUT:
+        case CT_L_DROPOUT2D: CT_TRY(ct_layer_dropout_fwd(m, n, N, training, seed, step)); break;
+        default: CT_TRY(ct_layer_shape_fwd(m, n, N, training)); break;
+        }
+    }
+    m->logits = m->fwd_out[m->n_nodes - 1];
+    if (training && has_bn) {
+        m->num_batches_tracked++;
+        for (int i = 0; i < m->n_nodes; i++)
+            if (m->nbt[i] >= 0) m->nbt[i]++;
+    }
+    return CT_OK;
+}
+
+int ct_model_loss(ct_model *m, int N, int grad)
+{
+    const ct_node *last = &m->nodes[m->n_nodes - 1];
+    if (grad && last->grad < 0) return ct_fail(CT_ERR_USAGE, "the model was created for inference: no gradients");
+    return ct_xent(m->ctx, N, m->net.classes, m->logits, m->targets, grad ? m->bufs[last->grad].mem : NULL,
+                   m->batch_loss, m->sums);
+}
+
+/* --- backward -------------------------------------------------------------------------------- */
+
+static int alias_bwd(ct_model *m, ct_node *n, int N)
+{
+    return ct_g_pass(m, n->def->inputs[0], m->bufs[n->grad].mem, N);
+}
+
+int ct_model_backward(ct_model *m, int N)
+{
+    if (!m->training) return ct_fail(CT_ERR_USAGE, "the model was created for inference: no backward pass");
+    memset(m->gwritten, 0, (size_t)m->n_bufs);
+    m->gwritten[m->nodes[m->n_nodes - 1].grad] = 1; /* dlogits from the loss */
+    for (int i = m->n_nodes - 1; i >= 0; i--) {
+        ct_node *n = &m->nodes[i];
+        const ct_layer_def *d = n->def;
+        if (!n->needs_grad) continue;
+        if (n->run == CT_RUN_ALIAS) {
+            CT_TRY(alias_bwd(m, n, N));
+            continue;
+        }
+        switch (d->type) {
+        case CT_L_CONV2D: CT_TRY(ct_layer_conv2d_bwd(m, n, N)); break;
+        case CT_L_BATCHNORM2D:
+        case CT_L_BATCHNORM1D: CT_TRY(ct_layer_batchnorm_bwd(m, n, N)); break;
+        case CT_L_LINEAR: CT_TRY(ct_layer_linear_bwd(m, n, N)); break;
+        case CT_L_RELU:
+        case CT_L_LEAKY_RELU:
+        case CT_L_TANH:
+        case CT_L_SIGMOID: CT_TRY(ct_layer_act_bwd(m, n, N)); break;
+        case CT_L_MAXPOOL2D:
+        case CT_L_AVGPOOL2D:
+        case CT_L_ADAPTIVE_AVGPOOL2D: CT_TRY(ct_layer_pool_bwd(m, n, N)); break;
+        case CT_L_DROPOUT:
+        case CT_L_DROPOUT2D: CT_TRY(ct_layer_dropout_bwd(m, n, N)); break;
+        default: CT_TRY(ct_layer_shape_bwd(m, n, N)); break;
+        }
+    }
+    return CT_OK;
+}
+
+int ct_model_optim_step(ct_model *m, const ct_optim *o)
+{
+    if (!m->training) return ct_fail(CT_ERR_USAGE, "the model was created for inference: no optimizer state");
+    m->opt_steps++;
+    if (o->adam)
+        return ct_adam_step(m->ctx, (int)m->n_params, m->params, m->grads, m->opt_m, m->opt_v, o->lr, o->b1, o->b2,
+                            o->eps, o->weight_decay, m->opt_steps);
+    return ct_sgd_step(m->ctx, (int)m->n_params, m->params, m->grads, m->opt_m, o->lr, o->momentum, o->weight_decay);
+}
+
+int ct_model_train_step(ct_model *m, int N, const ct_optim *o, uint64_t seed, unsigned step)
+{
+    CT_TRY(ct_model_forward(m, N, 1, seed, step));
+    CT_TRY(ct_model_loss(m, N, 1));
+    CT_TRY(ct_model_backward(m, N));
+    return ct_model_optim_step(m, o);
+}
+
+int ct_model_read_sums(ct_model *m, double sums[3], int reset)
+{
+    float s[4];
+    CT_TRY(ct_buffer_read(m->ctx, m->sums, 0, sizeof s, s));
+    for (int i = 0; i < 3; i++) sums[i] = s[i];
+    if (reset) CT_TRY(ct_buffer_fill_zero(m->ctx, m->sums, 0, sizeof s));
+    return CT_OK;
+}

@@ -1,0 +1,82 @@
+/* nn/graph_internal.h: the executor's plan of a network, shared by nn/graph.c (planning,
+ * buffers, tensors), nn/exec.c (forward/backward walk) and the per-type layer files
+ * nn/layer_*.c. Not for use outside src/nn. */
+#ifndef CLTRAIN_NN_GRAPH_INTERNAL_H
+#define CLTRAIN_NN_GRAPH_INTERNAL_H
+#include "model.h"
+
+/* 1 once the general layer kernels declared at the end of ops.h exist (strided conv, pooling,
+ * activations, add/accumulate, flatten, batchnorm1d); until then networks that need them are
+ * refused by ct_graph_supported. */
+#define CT_GRAPH_GENERAL_OPS 0
+
+/* a device buffer of the plan: floats = per_image * max_batch + fixed */
+typedef struct ct_gbuf {
+    char what[CT_NET_NAME_MAX + 48];
+    size_t per_image, fixed;
+    int training_only;
+    cl_mem mem;
+} ct_gbuf;
+
+/* how a layer is run */
+typedef enum {
+    CT_RUN_OWN = 0,  /* its own kernels into its own output buffer */
+    CT_RUN_FUSED,    /* done by its producer (ReLU after batchnorm/linear, flatten after avgpool): shares its
+                        producer's output and gradient buffers */
+    CT_RUN_ALIAS     /* no arithmetic (flatten of a flat or one-channel input, dropout with p = 0): shares its
+                        input's buffers */
+} ct_run_kind;
+
+typedef struct ct_node {
+    const ct_layer_def *def;
+    ct_run_kind run;
+    int fuse_relu;        /* batchnorm/linear: applies the ReLU of the next layer */
+    int fuse_flatten;     /* adaptive_avgpool2d: writes rows (N, C*OH*OW), flatten follows */
+    int rows;             /* output stored as rows (N, F) rather than channel-major */
+    int consumers;        /* layers reading this one's output */
+    int needs_grad;       /* has parameters or reads a layer that needs gradients */
+    int out, grad;        /* buffer indices (-1 = none); grad groups share an index */
+    int col;              /* conv2d: im2col / direct-conv workspace buffer */
+    int mean, invstd;     /* batchnorm: saved batch statistics */
+    int mask;             /* dropout: mask buffer */
+    int drop_stream;      /* dropout: Philox stream (k-th dropout layer: k) */
+    size_t per_image;     /* output floats per image */
+    ct_conv conv;
+    ct_bn bn;
+    ct_fc fc;
+    ct_pool2d pool;
+} ct_node;
+
+/* the buffer a layer's input `j` is read from during this forward (-1: the network input) */
+static inline cl_mem ct_g_in(ct_model *m, int j) { return j < 0 ? m->x : m->fwd_out[j]; }
+static inline cl_mem ct_g_buf(ct_model *m, int b) { return b < 0 ? NULL : m->bufs[b].mem; }
+
+/* Gradient routing of the backward walk (nn/exec.c): where layer input j's gradient is to be
+ * written (the input's gradient buffer when nothing wrote it yet in this backward, else the
+ * scratch buffer, then summed by ct_g_dx_done); NULL when j needs no gradient. */
+cl_mem ct_g_dx(ct_model *m, int j);
+int ct_g_dx_done(ct_model *m, int j, int N);
+/* copies (first writer) or adds (later writers) src, a gradient of layer j's shape, into j's gradient */
+int ct_g_pass(ct_model *m, int j, cl_mem src, int N);
+
+/* per-type executors (nn/layer_*.c); N = batch, tr = training */
+int ct_layer_conv2d_fwd(ct_model *m, ct_node *n, int N, int tr);
+int ct_layer_conv2d_bwd(ct_model *m, ct_node *n, int N);
+int ct_layer_batchnorm_fwd(ct_model *m, ct_node *n, int N, int tr);
+int ct_layer_batchnorm_bwd(ct_model *m, ct_node *n, int N);
+int ct_layer_linear_fwd(ct_model *m, ct_node *n, int N, int tr);
+int ct_layer_linear_bwd(ct_model *m, ct_node *n, int N);
+int ct_layer_act_fwd(ct_model *m, ct_node *n, int N, int tr);
+int ct_layer_act_bwd(ct_model *m, ct_node *n, int N);
+int ct_layer_pool_fwd(ct_model *m, ct_node *n, int N, int tr);
+int ct_layer_pool_bwd(ct_model *m, ct_node *n, int N);
+int ct_layer_dropout_fwd(ct_model *m, ct_node *n, int N, int tr, uint64_t seed, unsigned step);
+int ct_layer_dropout_bwd(ct_model *m, ct_node *n, int N);
+int ct_layer_shape_fwd(ct_model *m, ct_node *n, int N, int tr); /* flatten, add */
+int ct_layer_shape_bwd(ct_model *m, ct_node *n, int N);
+
+/* Which layer types/settings the kernels on this build implement; CT_OK or CT_ERR_USAGE naming
+ * the layer and what is missing (nn/graph.c). */
+int ct_graph_supported(const ct_netdef *net, int i);
+
+#endif

@@ -1,0 +1,41 @@
+/* nn/layer_batchnorm.c: batchnorm2d (channel-major (C, N*H*W)) and batchnorm1d ((N, F) rows)
+ * layers of the graph (ops: layer_bn.c), with the following ReLU fused when it is the only
+ * reader. Training: batch statistics saved for the backward, running statistics updated. */
+#include "nn/graph_internal.h"
+
+int ct_layer_batchnorm_fwd(ct_model *m, ct_node *n, int N, int tr)
+{
+    const ct_layer_def *d = n->def;
+    cl_mem x = ct_g_in(m, d->inputs[0]), y = ct_g_buf(m, n->out);
+    cl_mem mean = ct_g_buf(m, n->mean), inv = ct_g_buf(m, n->invstd);
+    if (d->type == CT_L_BATCHNORM1D) {
+#if CT_GRAPH_GENERAL_OPS
+        return ct_bn1d_forward(m->ctx, &n->bn, N, tr, x, m->params, m->state, mean, inv, y, n->fuse_relu);
+#else
+        return ct_fail(CT_ERR_USAGE, "batchnorm1d is not implemented by this build's kernels");
+#endif
+    }
+    const int M = N * d->out.h * d->out.w;
+    return ct_bn_forward(m->ctx, &n->bn, M, tr, x, m->params, m->state, mean, inv, y, n->fuse_relu);
+}
+
+int ct_layer_batchnorm_bwd(ct_model *m, ct_node *n, int N)
+{
+    const ct_layer_def *d = n->def;
+    const int j = d->inputs[0];
+    cl_mem x = ct_g_in(m, j), dy = ct_g_buf(m, n->grad), relu_y = n->fuse_relu ? ct_g_buf(m, n->out) : NULL;
+    cl_mem dx = ct_g_dx(m, j);
+    if (!dx) dx = dy; /* the input needs no gradient: elementwise, in place into this layer's own */
+    cl_mem mean = ct_g_buf(m, n->mean), inv = ct_g_buf(m, n->invstd);
+    if (d->type == CT_L_BATCHNORM1D) {
+#if CT_GRAPH_GENERAL_OPS
+        CT_TRY(ct_bn1d_backward(m->ctx, &n->bn, N, x, dy, relu_y, m->params, mean, inv, m->grads, dx));
+#else
+        return ct_fail(CT_ERR_USAGE, "batchnorm1d is not implemented by this build's kernels");
+#endif
+    } else {
+        const int M = N * d->out.h * d->out.w;
+        CT_TRY(ct_bn_backward(m->ctx, &n->bn, M, x, dy, relu_y, m->params, mean, inv, m->grads, dx));
+    }
+    return ct_g_dx_done(m, j, N);
+}

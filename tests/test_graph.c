@@ -1,0 +1,178 @@
+#define _POSIX_C_SOURCE 200809L
+/* test_graph.c: the graph executor's model layer beyond PyTorch parity (test_parity):
+ * inference-only models (no gradients, moments or saved-for-backward buffers, same logits as a
+ * training model), buffers past 2^31-1 elements refused up front with the size, NaN weights
+ * never written to a model file, strict state_dict names (no num_batches_tracked escape),
+ * num_batches_tracked per BN layer kept through load/save, networks the kernels cannot run
+ * refused by name. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "modelio.h"
+#include "testutil.h"
+
+static ct_netdef digit(int c1, int c2, int c3, int hidden, int bn)
+{
+    ct_netdef n;
+    memset(&n, 0, sizeof n);
+    TU_CHECK(ct_netdef_digitcnn(c1, c2, c3, hidden, 0.1, 0.2, bn, &n) == CT_OK, "%s", ct_last_error());
+    return n;
+}
+
+static void tmp_path(char *path, size_t cap)
+{
+    snprintf(path, cap, "/tmp/cltrain_graph_XXXXXX");
+    int fd = mkstemp(path);
+    if (fd >= 0) close(fd);
+}
+
+/* inference-only: no training buffers, smaller, eval logits bit-identical to a training model */
+static void inference_model(ct_ctx *c)
+{
+    const int N = 5;
+    ct_netdef d = digit(4, 8, 12, 16, 1);
+    unsigned long long tr_bytes = 0, inf_bytes = 0;
+    TU_CHECK(ct_model_memory(&d, N, 0, &tr_bytes, NULL) == CT_OK, "%s", ct_last_error());
+    TU_CHECK(ct_model_memory(&d, N, 1, &inf_bytes, NULL) == CT_OK, "%s", ct_last_error());
+    TU_CHECK(inf_bytes > 0 && inf_bytes * 2 < tr_bytes, "inference %llu bytes vs training %llu", inf_bytes, tr_bytes);
+    ct_model *a = NULL, *b = NULL;
+    TU_CHECK(ct_model_create(c, &d, N, &a) == CT_OK, "%s", ct_last_error());
+    unsigned long long before = c->bytes_allocated;
+    TU_CHECK(ct_model_create_ex(c, &d, N, 1, &b) == CT_OK, "%s", ct_last_error());
+    ct_netdef_free(&d);
+    if (!a || !b) return;
+    TU_CHECK(c->bytes_allocated - before == inf_bytes, "estimate %llu bytes, allocated %llu", inf_bytes,
+             c->bytes_allocated - before);
+    TU_CHECK(!b->grads && !b->opt_m && !b->opt_v, "an inference model allocated training pools");
+    TU_CHECK(ct_model_init_params(a, 3) == CT_OK, "%s", ct_last_error());
+    float *p = NULL, *s = NULL;
+    TU_CHECK(ct_model_snapshot(a, &p, &s) == CT_OK, "%s", ct_last_error());
+    TU_CHECK(ct_model_restore(b, p, s) == CT_OK, "%s", ct_last_error());
+    free(p);
+    free(s);
+    float x[5 * 784], la[50], lb[50];
+    tu_fill_uniform(x, sizeof x / sizeof x[0], -0.4f, 2.8f, 11);
+    TU_CHECK(ct_model_upload(a, N, x, NULL) == CT_OK && ct_model_upload(b, N, x, NULL) == CT_OK, "%s",
+             ct_last_error());
+    TU_CHECK(ct_model_forward(a, N, 0, 0, 0) == CT_OK && ct_model_forward(b, N, 0, 0, 0) == CT_OK, "%s",
+             ct_last_error());
+    TU_CHECK(ct_buffer_read(c, a->logits, 0, sizeof la, la) == CT_OK, "%s", ct_last_error());
+    TU_CHECK(ct_buffer_read(c, b->logits, 0, sizeof lb, lb) == CT_OK, "%s", ct_last_error());
+    TU_CHECK(memcmp(la, lb, sizeof la) == 0, "inference logits differ from the training model's");
+    int rc = ct_model_forward(b, N, 1, 0, 0);
+    TU_CHECK(rc == CT_ERR_USAGE && strstr(ct_last_error(), "inference"), "training forward on an inference model: %d",
+             rc);
+    ct_model_free(a);
+    ct_model_free(b);
+}
+
+/* 2^31-1 elements per buffer: refused before anything is allocated, with the size */
+static void oversize(ct_ctx *c)
+{
+    ct_netdef d = digit(4096, 64, 128, 256, 1);
+    unsigned long long bytes = 0;
+    int rc = ct_model_memory(&d, 65536, 1, &bytes, NULL);
+    TU_CHECK(rc == CT_ERR_USAGE && strstr(ct_last_error(), "conv1") && strstr(ct_last_error(), "2147483647") &&
+                 strstr(ct_last_error(), "elements at batch 65536"),
+             "oversized buffer: rc %d, '%s'", rc, ct_last_error());
+    unsigned long long before = c->bytes_allocated;
+    ct_model *m = NULL;
+    rc = ct_model_create_ex(c, &d, 65536, 1, &m);
+    TU_CHECK(rc == CT_ERR_USAGE && !m && c->bytes_allocated == before, "oversized model created: rc %d", rc);
+    ct_netdef_free(&d);
+    /* a parameter pool past the limit: fc1 of 4096*9 x 65536 */
+    d = digit(8, 8, 4096, 65536, 0);
+    rc = ct_model_memory(&d, 1, 1, &bytes, NULL);
+    TU_CHECK(rc == CT_ERR_USAGE && strstr(ct_last_error(), "parameter"), "oversized parameters: rc %d, '%s'", rc,
+             ct_last_error());
+    ct_netdef_free(&d);
+}
+
+/* NaN weights are never written; strict names; per-layer num_batches_tracked */
+static void files(ct_ctx *c)
+{
+    ct_netdef d = digit(2, 3, 4, 6, 1);
+    ct_model *m = NULL;
+    TU_CHECK(ct_model_create(c, &d, 2, &m) == CT_OK, "%s", ct_last_error());
+    ct_netdef_free(&d);
+    if (!m) return;
+    TU_CHECK(ct_model_init_params(m, 5) == CT_OK, "%s", ct_last_error());
+    char path[64], bad[64];
+    tmp_path(path, sizeof path);
+    tmp_path(bad, sizeof bad);
+    unlink(bad);
+    /* per-layer counters survive a save/load */
+    m->nbt[1] = 5; /* bn1 */
+    TU_CHECK(ct_modelio_save(m, path, NULL, NULL, 0) == CT_OK, "%s", ct_last_error());
+    ct_st_file *f = NULL;
+    TU_CHECK(ct_st_load(path, &f) == CT_OK, "%s", ct_last_error());
+    int64_t v = -1;
+    TU_CHECK(f && ct_st_get_i64_scalar(f, "bn1.num_batches_tracked", &v, path) == CT_OK && v == 5, "bn1 nbt %lld",
+             (long long)v);
+    TU_CHECK(f && ct_st_get_i64_scalar(f, "bn2.num_batches_tracked", &v, path) == CT_OK && v == 0, "bn2 nbt %lld",
+             (long long)v);
+    /* a file with one more "...num_batches_tracked" tensor than the network has is refused */
+    ct_st_writer *w = ct_st_writer_new();
+    for (size_t i = 0; f && w && i < ct_st_count(f); i++) {
+        const ct_st_tensor *t = ct_st_tensor_at(f, i);
+        TU_CHECK(ct_st_writer_add(w, t->name, t->dtype, t->rank, t->shape, t->data, 0) == CT_OK, "%s", ct_last_error());
+    }
+    TU_CHECK(ct_st_writer_add_i64_scalar(w, "conv1.num_batches_tracked", 1) == CT_OK, "%s", ct_last_error());
+    TU_CHECK(ct_st_write(w, bad) == CT_OK, "%s", ct_last_error());
+    ct_st_writer_free(w);
+    ct_st_file *g = NULL;
+    TU_CHECK(ct_st_load(bad, &g) == CT_OK, "%s", ct_last_error());
+    int rc = g ? ct_modelio_load(m, g, bad) : CT_ERR_INPUT;
+    TU_CHECK(rc == CT_ERR_INPUT && strstr(ct_last_error(), "unexpected tensor 'conv1.num_batches_tracked'"),
+             "num_batches_tracked escape: rc %d, '%s'", rc, ct_last_error());
+    ct_st_free(g);
+    unlink(bad);
+    ct_model_set_nbt(m, 0);
+    TU_CHECK(f && ct_modelio_load(m, f, path) == CT_OK && m->nbt[1] == 5 && m->nbt[5] == 0, "per-layer nbt load: %s",
+             ct_last_error());
+    ct_st_free(f);
+    /* NaN in a running statistic: no file */
+    float nan = NAN;
+    const ct_tensor *rv = ct_model_tensor(m, "bn2.running_var");
+    TU_CHECK(rv && ct_buffer_write(c, m->state, (rv->offset + 1) * 4, 4, &nan) == CT_OK, "%s", ct_last_error());
+    rc = ct_modelio_save(m, bad, NULL, NULL, 0);
+    TU_CHECK(rc == CT_ERR_RUNTIME && strstr(ct_last_error(), "'bn2.running_var'") &&
+                 strstr(ct_last_error(), "element 1") && access(bad, F_OK) != 0,
+             "NaN weights saved: rc %d, '%s'", rc, ct_last_error());
+    unlink(path);
+    ct_model_free(m);
+}
+
+/* a layer the kernels do not implement is refused by index, name and type */
+static void unsupported(ct_ctx *c)
+{
+    ct_netdef d = digit(2, 3, 4, 6, 1);
+    ct_netdef e;
+    TU_CHECK(ct_netdef_copy(&d, &e) == CT_OK, "%s", ct_last_error());
+    ct_netdef_free(&d);
+    e.layers[2].type = CT_L_TANH; /* the ReLU after bn1 */
+    ct_model *m = NULL;
+    int rc = ct_model_create(c, &e, 2, &m);
+    TU_CHECK(rc == CT_ERR_USAGE && strstr(ct_last_error(), "layer 2 (tanh)") && !m, "tanh: rc %d, '%s'", rc,
+                 ct_last_error());
+    ct_model_free(m);
+    ct_netdef_free(&e);
+}
+
+int main(void)
+{
+    ct_ctx *c;
+    if (ct_ctx_create(NULL, 0, &c) != CT_OK) {
+        TU_CHECK(0, "no OpenCL device: %s", ct_last_error());
+        return tu_finish();
+    }
+    inference_model(c);
+    oversize(c);
+    files(c);
+    unsupported(c);
+    ct_ctx_free(c);
+    return tu_finish();
+}
