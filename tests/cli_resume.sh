@@ -72,8 +72,9 @@ ls -d nan/runs/*.failed > /dev/null 2>&1 && ok "diverged run kept as .failed" ||
 expect 1 "non-finite in epoch 3 before batch [0-9]+; the last good checkpoint is $sgd_run_b/last.safetensors" -- \
   "$exe" train --resume "$sgd_run_b" --set training.epochs=3 --set training.learning_rate=1e6 \
   --set output.runs_dir=nan2/runs --set output.model_save_dir=nan2/models -q
-# device memory: an estimate before training (exit 6, names the need, the device and the fix)
-expect 6 "needs about [0-9]+ MiB of device memory at batch 65536.*has [0-9]+ MiB; reduce training.batch_size" -- \
+# buffers past the kernels' 32-bit indices: refused before training (exit 2, names the layer, the
+# size it would need, the limit and the largest batch that fits)
+expect 2 "output of layer 'conv1' needs 210453397504 elements at batch 65536, more than the kernels' limit of 2147483647 per buffer; reduce the batch size to at most 668" -- \
   "$exe" train "${small[@]}" --set training.batch_size=65536 --set model.conv1_channels=4096 \
   --set model.conv2_channels=4096 --set model.conv3_channels=4096 --set output.runs_dir=mem/runs
 # checkpoint.every_epochs=0: no checkpoint files
