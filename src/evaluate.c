@@ -428,7 +428,7 @@ int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_resul
     ct_dataset test = {0};
     char **names = NULL;
     long *cm = NULL;
-    const int classes = CT_NUM_CLASSES; /* DigitCNN's */
+    int classes = 0;
     ct_ctx *ctx = NULL;
     ct_model *m = NULL;
     float *logits = NULL;
@@ -441,6 +441,7 @@ int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_resul
     if ((rc = ct_st_load(r->model_path, &f)) != CT_OK) goto out;
     /* the file's network; a file without one (PyTorch-written) takes the --config network */
     if ((rc = ct_modelio_file_netdef(f, r->model_path, cfg, &net)) != CT_OK) goto out;
+    classes = net.classes;
     if ((rc = ct_store_file_md5(r->model_path, r->model_md5)) != CT_OK) goto out;
     snprintf(r->data_dir, sizeof r->data_dir, "%s", cfg->data.dir);
     if ((rc = ct_load_dataset(cfg->data.dir, 0, 1, &test)) != CT_OK) goto out;
@@ -449,7 +450,7 @@ int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_resul
         rc = ct_fail(CT_ERR_INPUT, "%s: the test set is empty", cfg->data.dir);
         goto out;
     }
-    if ((rc = ct_dataset_check_network(&test, 1, 28, 28, classes, r->model_path)) != CT_OK) goto out;
+    if ((rc = ct_dataset_check_network(&test, net.in_c, net.in_h, net.in_w, classes, r->model_path)) != CT_OK) goto out;
     ct_augment norm;
     memset(&norm, 0, sizeof norm);
     r->channels = test.c;

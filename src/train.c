@@ -425,7 +425,17 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
 
     if ((rc = ct_load_train_data(cfg, 1, &train, &test, 0)) != CT_OK) goto out;
     if ((rc = ct_dataset_class_names_json(&train, &class_names)) != CT_OK) goto out;
-    if ((rc = ct_dataset_check_network(&train, 1, 28, 28, 10, "DigitCNN (the model: section)")) != CT_OK) goto out;
+    /* the network: a resumed run's from its checkpoint, else the config's */
+    if ((rc = ct_modelio_config_netdef(cfg, &net)) != CT_OK) goto out;
+    if (resuming) {
+        ct_netdef cn;
+        if ((rc = ct_checkpoint_netdef(ckf, o->resume, &net, &cn)) != CT_OK) goto out;
+        ct_netdef_free(&net);
+        net = cn;
+    }
+    if ((rc = ct_dataset_check_network(&train, net.in_c, net.in_h, net.in_w, net.classes,
+                                       resuming ? o->resume : "the network (the model: section)")) != CT_OK)
+        goto out;
     {
         /* data.mean / data.std must fit the channels before anything is written */
         ct_augment probe;
@@ -463,19 +473,6 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
     const char *dev = o->device && *o->device ? o->device : cfg->device;
     if ((rc = ct_ctx_create(dev, 0, &ctx)) != CT_OK) goto out;
     snprintf(r->device, sizeof r->device, "%s", ctx->dev.name);
-    /* the network: a resumed run's from its checkpoint, else the config's */
-    if ((rc = ct_modelio_config_netdef(cfg, &net)) != CT_OK) goto out;
-    if (resuming) {
-        ct_netdef cn;
-        if ((rc = ct_checkpoint_netdef(ckf, o->resume, &net, &cn)) != CT_OK) goto out;
-        ct_netdef_free(&net);
-        net = cn;
-    }
-    if (net.in_c * net.in_h * net.in_w != 784 || net.classes != 10) {
-        rc = ct_fail(CT_ERR_USAGE, "the network takes %dx%dx%d inputs and %d classes but the data are 1x28x28 images of "
-                     "10 classes", net.in_c, net.in_h, net.in_w, net.classes);
-        goto out;
-    }
     int max_batch = tr->batch_size > 250 ? tr->batch_size : 250;
     unsigned long long need = 0;
     if ((rc = ct_model_memory(&net, max_batch, 0, &need, NULL)) != CT_OK) goto out;
