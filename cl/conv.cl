@@ -98,6 +98,72 @@ __kernel void conv_col2im(__global const float *dcol, __global float *dx, const 
         col2im_row(dcol, dst, n, ih, ci, NP, KK, H, W, KH, KW, pad, OH, OW, pw);
 }
 
+/* ---- any stride and padding (SH, SW, PADH, PADW): the same col layout ------------------------
+ * conv_im2col_s: as conv_im2col, column p = (n, oh, ow) reads x[ci][n][oh*SH - PADH + kh][ow*SW - PADW + kw]
+ *                (zero outside); one work-item per (row r, CSEG columns).
+ * conv_col2im_s: dx[ci][n][ih][iw] = sum over (kh, kw) with ih + PADH - kh = oh*SH, iw + PADW - kw = ow*SW
+ *                (0 <= oh < OH, 0 <= ow < OW) of dcol[(ci, kh, kw)][(n, oh, ow)]; a gather (no atomics,
+ *                deterministic); one work-item per input row (n, ih) and channel. */
+inline size_t ct_col_at(const int r, const int p, const int KK, const int NP, const int pnw)
+{
+    const int pn = p / pnw * pnw, w = min(pnw, NP - pn);
+    return (size_t)pn * KK + (size_t)r * w + (p - pn);
+}
+
+__kernel void conv_im2col_s(__global const float *x, __global float *col, const int N, const int CI, const int H,
+                            const int W, const int KH, const int KW, const int SH, const int SW, const int PADH,
+                            const int PADW, const int OH, const int OW, const int pnw, const int rfirst)
+{
+    const int s = rfirst ? get_global_id(1) : get_global_id(0);
+    const int r = rfirst ? get_global_id(0) : get_global_id(1);
+    const int NP = N * OH * OW, KK = CI * KH * KW;
+    const int p0 = s * CSEG;
+    if (p0 >= NP || r >= KK) return;
+    const int kw = r % KW, kh = (r / KW) % KH, ci = r / (KW * KH);
+    const int cnt = min(CSEG, NP - p0);
+    int ow = p0 % OW, t = p0 / OW;
+    int oh = t % OH, n = t / OH;
+    for (int j = 0; j < cnt; j++) {
+        const int ih = oh * SH - PADH + kh, iw = ow * SW - PADW + kw;
+        float v = 0.0f;
+        if ((uint)ih < (uint)H && (uint)iw < (uint)W) v = x[((size_t)(ci * N + n) * H + ih) * W + iw];
+        col[ct_col_at(r, p0 + j, KK, NP, pnw)] = v;
+        if (++ow == OW) {
+            ow = 0;
+            if (++oh == OH) {
+                oh = 0;
+                n++;
+            }
+        }
+    }
+}
+
+__kernel void conv_col2im_s(__global const float *dcol, __global float *dx, const int N, const int CI, const int H,
+                            const int W, const int KH, const int KW, const int SH, const int SW, const int PADH,
+                            const int PADW, const int OH, const int OW, const int pnw)
+{
+    const int nih = get_global_id(0); /* n*H + ih */
+    const int ci = get_global_id(1);
+    if (nih >= N * H || ci >= CI) return;
+    const int n = nih / H, ih = nih - n * H;
+    const int NP = N * OH * OW, KK = CI * KH * KW;
+    __global float *dst = dx + ((size_t)(ci * N + n) * H + ih) * W;
+    for (int iw = 0; iw < W; iw++) {
+        float s = 0.0f;
+        for (int kh = 0; kh < KH; kh++) {
+            const int th = ih + PADH - kh;
+            if (th < 0 || th % SH != 0 || th / SH >= OH) continue;
+            const int prow = (n * OH + th / SH) * OW;
+            for (int kw = 0; kw < KW; kw++) {
+                const int tw = iw + PADW - kw;
+                if (tw < 0 || tw % SW != 0 || tw / SW >= OW) continue;
+                s += dcol[ct_col_at((ci * KH + kh) * KW + kw, prow + tw / SW, KK, NP, pnw)];
+            }
+        }
+        dst[iw] = s;
+    }
+}
+
 /* ---- direct convolution (CPUs): no im2col ------------------------------------------------
  * conv_pad:    x (C, N, H, W) -> xp (C, N, H+2p, W+2p) with zero borders; one item per padded row.
  * conv_wt:     W (CO, CI, KH, KW) -> wt (A, KH, KW, BP) with BP = B rounded up to 16 (zeros past

@@ -100,6 +100,8 @@ static void tune_defaults(const ct_device_info *d, ct_tune *t)
     t->fc_clblast = !(d->kind == CT_DEV_CPU || d->kind == CT_DEV_OTHER);
     const char *cd = getenv("CLTRAIN_CONV_DIRECT"); /* 0..3: conv_direct override (benchmarks) */
     if (cd && *cd) t->conv_direct = atoi(cd);
+    const char *ts = getenv("CLTRAIN_CONV_TILE"); /* 1|2|3: force a direct-conv tile (benchmarks) */
+    if (ts && *ts) t->conv_tile = atoi(ts);
     const char *fc = getenv("CLTRAIN_FC");
     if (fc && !strcmp(fc, "native")) t->fc_clblast = 0;
     if (fc && !strcmp(fc, "clblast")) t->fc_clblast = 1;

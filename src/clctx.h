@@ -44,6 +44,8 @@ typedef struct {
     int ew_vw;        /* vector width of elementwise kernels */
     int red_ls;       /* work-group size of per-channel reductions (1 on CPUs) */
     size_t gemm_local[2]; /* local size of the gemm kernels, {0,0} = let the driver choose */
+    int conv_tile;    /* direct conv tile: 0 = by shape (1x7x2 where OW >= 7, else 1x1x1), 1 = 1x14x1,
+                       * 2 = 2x7x1, 3 = 1x1x1 (CLTRAIN_CONV_TILE overrides; verify walks them all) */
     int fc_clblast;   /* 1: fully connected layers through CLBlast; 0: through gemm_nn/gemm_nt.
                        * CLTRAIN_FC=clblast|native overrides (for benchmarks) */
 } ct_tune;

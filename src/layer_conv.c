@@ -1,15 +1,16 @@
-/* layer_conv.c: conv2d (stride 1, zero padding, bias) as im2col + GEMM on channel-major data.
- * forward:  col = im2col(x); y(CO, N*P) = W(CO, CI*K*K) col + b
+/* layer_conv.c: conv2d (zero padding, optional bias) on channel-major data.
+ * forward:  col = im2col(x); y(CO, N*P) = W(CO, CI*KH*KW) col + b
  * backward: dW = dy col^T; db = rowsum(dy); dcol = W^T dy; dx = col2im(dcol)
  * col (and dcol) use the panel layout of cl/conv.cl: panels of the GEMM tile width on CPUs
- * (tune.conv_panels), the plain (KK, NP) matrix elsewhere.
+ * (tune.conv_panels), the plain (KK, NP) matrix elsewhere. Stride 1 with equal row/column
+ * padding uses conv_im2col/conv_col2im; any other stride or padding the general
+ * conv_im2col_s/conv_col2im_s (same layout, same GEMMs).
  * tune.conv_direct (CPUs): bit 1 = forward and dW without im2col (conv_pad + conv_direct_* +
  * conv_dyt/conv_dw_k*; col then holds the padded input), bit 0 = dx as the direct conv of the
  * padded dy with the flipped weights (replaces the dcol GEMM and col2im). Each path is taken only
- * where its scratch fits in col, else the im2col/GEMM path runs. */
+ * for stride 1, square 3x3/5x5 (forward, dW) or square (dx) kernels with equal padding, and where
+ * its scratch fits in col; else the im2col/GEMM path runs. */
 #include "ops.h"
-
-#include <stdlib.h>
 
 #define CSEG 32 /* columns per im2col work-item, as cl/conv.cl */
 #define DW5_CB 4
@@ -17,17 +18,33 @@
 
 void ct_conv_init(ct_conv *l, int ci, int co, int k, int pad, int h, int w, int w_off, int b_off)
 {
+    ct_conv_init2(l, ci, co, k, k, 1, 1, pad, pad, h, w, w_off, b_off);
+}
+
+static int conv_out(int in, int k, int s, int p) { return s > 0 && in + 2 * p >= k ? (in + 2 * p - k) / s + 1 : 0; }
+
+void ct_conv_init2(ct_conv *l, int ci, int co, int kh, int kw, int sh, int sw, int ph, int pw, int h, int w,
+                   int w_off, int b_off)
+{
     l->ci = ci;
     l->co = co;
-    l->kh = l->kw = k;
-    l->pad = pad;
+    l->kh = kh;
+    l->kw = kw;
+    l->sh = sh;
+    l->sw = sw;
+    l->ph = ph;
+    l->pw = pw;
+    l->pad = ph;
     l->h = h;
     l->w = w;
-    l->oh = h + 2 * pad - k + 1;
-    l->ow = w + 2 * pad - k + 1;
+    l->oh = conv_out(h, kh, sh, ph);
+    l->ow = conv_out(w, kw, sw, pw);
     l->w_off = w_off;
     l->b_off = b_off;
 }
+
+/* stride 1 and the same padding on both axes: the seed's im2col/col2im kernels */
+static int unit_stride(const ct_conv *l) { return l->sh == 1 && l->sw == 1 && l->ph == l->pw; }
 
 size_t ct_conv_col_floats(const ct_conv *l, int N)
 {
@@ -69,9 +86,9 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
 {
     const int OH = HP - KH + 1, OW = WP - KW + 1;
     /* tiles (measured on POCL 3.1, AVX-512): 1 row x 7 columns x 32 channels beat 1x14x16 and
-     * 2x7x16 (fewer loads per FMA). CLTRAIN_CONV_TILE=1|2 forces 1x14x1 / 2x7x1 (benchmarks). */
-    const char *ts = getenv("CLTRAIN_CONV_TILE");
-    const int tile = ts ? atoi(ts) : 0;
+     * 2x7x16 (fewer loads per FMA). tune.conv_tile 1|2|3 forces 1x14x1 / 2x7x1 / 1x1x1 where the
+     * output is large enough (benchmarks, verify). */
+    const int tile = c->tune.conv_tile;
     int tr = 1, tc = 1, cb = 1;
     const char *name = "conv_direct_1x1x1";
     if (tile == 1 && OW >= 14) {
@@ -81,7 +98,7 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
         tr = 2;
         tc = 7;
         name = "conv_direct_2x7x1";
-    } else if (OW >= 7) {
+    } else if (tile != 3 && OW >= 7) {
         tc = 7;
         cb = 2;
         name = "conv_direct_1x7x2";
@@ -99,7 +116,9 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
  * 1 when the layer takes that path (the same answer in forward and backward). */
 static int direct_fwd(const ct_ctx *c, const ct_conv *l, int N, size_t *xps)
 {
-    if (!(c->tune.conv_direct & 2) || l->kh != l->kw || (l->kh != 3 && l->kh != 5) || l->pad > l->kh - 1) return 0;
+    if (!(c->tune.conv_direct & 2) || !unit_stride(l) || l->kh != l->kw || (l->kh != 3 && l->kh != 5) ||
+        l->pad > l->kh - 1)
+        return 0;
     const int HP = l->h + 2 * l->pad, WP = l->w + 2 * l->pad;
     if (HP - l->kh + 1 != l->oh || WP - l->kw + 1 != l->ow) return 0;
     *xps = (size_t)align16((size_t)l->ci * N * HP * WP);
@@ -108,29 +127,72 @@ static int direct_fwd(const ct_ctx *c, const ct_conv *l, int N, size_t *xps)
     return *xps + more <= ct_conv_col_floats(l, N) && *xps + more < (size_t)1 << 31;
 }
 
+/* dx without col2im (tune.conv_direct bit 0): fits when the padded dy and the flipped weights fit
+ * in col; *dyp = the padded dy's size */
+static int direct_dx(const ct_ctx *c, const ct_conv *l, int N, size_t *dyp)
+{
+    if (!(c->tune.conv_direct & 1) || !unit_stride(l) || l->kh != l->kw) return 0;
+    const int ph = l->kh - 1 - l->pad, HP = l->oh + 2 * ph, WP = l->ow + 2 * ph;
+    *dyp = (size_t)align16((size_t)l->co * N * HP * WP);
+    const size_t wts = (size_t)l->co * l->kh * l->kw * align16((size_t)l->ci);
+    return ph >= 0 && HP - l->kh + 1 == l->h && WP - l->kw + 1 == l->w && *dyp + wts <= ct_conv_col_floats(l, N) &&
+           *dyp + wts < (size_t)1 << 31;
+}
+
+const char *ct_conv_path(const ct_ctx *c, const ct_conv *l, int N, int backward)
+{
+    size_t s;
+    const int NP = N * l->oh * l->ow, panels = panel_width(c, NP) < NP;
+    if (backward != 1 && direct_fwd(c, l, N, &s)) return backward ? "direct dW" : "direct";
+    if (backward == 1 && direct_dx(c, l, N, &s)) return "direct dx";
+    if (unit_stride(l)) return panels ? "im2col+panel gemm" : "im2col+gemm";
+    return panels ? "strided im2col+panel gemm" : "strided im2col+gemm";
+}
+
+static int valid(const ct_conv *l)
+{
+    if (l->ci < 1 || l->co < 1 || l->kh < 1 || l->kw < 1 || l->sh < 1 || l->sw < 1 || l->ph < 0 || l->pw < 0 ||
+        l->oh < 1 || l->ow < 1)
+        return ct_fail(CT_ERR_RUNTIME,
+                       "conv2d %d->%d kernel %dx%d stride %dx%d padding %dx%d on %dx%d gives no output; check the "
+                       "layer's shape",
+                       l->ci, l->co, l->kh, l->kw, l->sh, l->sw, l->ph, l->pw, l->h, l->w);
+    return CT_OK;
+}
+
 int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params, cl_mem col, cl_mem y)
 {
+    CT_TRY(valid(l));
+    const int hasBias = l->b_off >= 0;
     size_t xps;
     if (direct_fwd(c, l, N, &xps)) {
         const int HP = l->h + 2 * l->pad, WP = l->w + 2 * l->pad;
         CT_TRY(conv_pad(c, x, col, 0, l->ci, N, l->h, l->w, l->pad));
         CT_TRY(conv_wt(c, l, params, col, (int)xps, 0));
-        return conv_direct(c, col, 0, col, (int)xps, params, l->b_off, 1, y, N, l->ci, l->co, HP, WP, l->kh, l->kw);
+        return conv_direct(c, col, 0, col, (int)xps, params, hasBias ? l->b_off : 0, hasBias, y, N, l->ci, l->co, HP,
+                           WP, l->kh, l->kw);
     }
     cl_kernel k;
-    CT_TRY(ct_kernel(c, "conv", "conv_im2col", &k));
     const int KK = l->ci * l->kh * l->kw, NP = N * l->oh * l->ow, pw = panel_width(c, NP);
     const int panels = pw < NP, segs = (NP + CSEG - 1) / CSEG;
     size_t g[2] = {(size_t)(panels ? KK : segs), (size_t)(panels ? segs : KK)};
-    CT_TRY(ct_run(c, k, 2, g, NULL, "mmiiiiiiiiiii", x, col, N, l->ci, l->h, l->w, l->kh, l->kw, l->pad, l->oh,
-                  l->ow, pw, panels));
-    return ct_gemm_nn_ex(c, l->co, NP, KK, params, l->w_off, KK, 1, col, 0, NP, y, 0, NP, params, l->b_off, 0, pw,
-                         panels, 0);
+    if (unit_stride(l)) {
+        CT_TRY(ct_kernel(c, "conv", "conv_im2col", &k));
+        CT_TRY(ct_run(c, k, 2, g, NULL, "mmiiiiiiiiiii", x, col, N, l->ci, l->h, l->w, l->kh, l->kw, l->pad, l->oh,
+                      l->ow, pw, panels));
+    } else {
+        CT_TRY(ct_kernel(c, "conv", "conv_im2col_s", &k));
+        CT_TRY(ct_run(c, k, 2, g, NULL, "mmiiiiiiiiiiiiii", x, col, N, l->ci, l->h, l->w, l->kh, l->kw, l->sh, l->sw,
+                      l->ph, l->pw, l->oh, l->ow, pw, panels));
+    }
+    return ct_gemm_nn_ex(c, l->co, NP, KK, params, l->w_off, KK, 1, col, 0, NP, y, 0, NP, hasBias ? params : NULL,
+                         hasBias ? l->b_off : 0, 0, pw, panels, 0);
 }
 
 int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl_mem col, cl_mem grads,
                      cl_mem dx)
 {
+    CT_TRY(valid(l));
     const int KK = l->ci * l->kh * l->kw, NP = N * l->oh * l->ow, pw = panel_width(c, NP), panels = pw < NP;
     size_t xps;
     if (direct_fwd(c, l, N, &xps)) {
@@ -150,25 +212,26 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
         /* dW (CO, KK) = dy (CO, NP) col(KK, NP)^T */
         CT_TRY(ct_gemm_nt_ex(c, l->co, KK, NP, dy, 0, NP, col, 0, NP, grads, l->w_off, KK, 0, panels ? pw : 0));
     }
-    CT_TRY(ct_rowsum(c, l->co, NP, dy, grads, l->b_off));
+    if (l->b_off >= 0) CT_TRY(ct_rowsum(c, l->co, NP, dy, grads, l->b_off));
     if (!dx) return CT_OK;
-    if (c->tune.conv_direct & 1) {
+    size_t dyp;
+    if (direct_dx(c, l, N, &dyp)) {
         /* dx = conv(dy padded by K-1-pad, flipped transposed W): dypad and the weights go into col */
         const int ph = l->kh - 1 - l->pad, HP = l->oh + 2 * ph, WP = l->ow + 2 * ph;
-        const size_t dyp = (size_t)align16((size_t)l->co * N * HP * WP);
-        const size_t wts = (size_t)l->co * l->kh * l->kw * align16((size_t)l->ci);
-        if (ph >= 0 && l->kh == l->kw && HP - l->kh + 1 == l->h && WP - l->kw + 1 == l->w &&
-            dyp + wts <= ct_conv_col_floats(l, N) && dyp + wts < (size_t)1 << 31) {
-            CT_TRY(conv_pad(c, dy, col, 0, l->co, N, l->oh, l->ow, ph));
-            CT_TRY(conv_wt(c, l, params, col, (int)dyp, 1));
-            return conv_direct(c, col, 0, col, (int)dyp, NULL, 0, 0, dx, N, l->co, l->ci, HP, WP, l->kh, l->kw);
-        }
+        CT_TRY(conv_pad(c, dy, col, 0, l->co, N, l->oh, l->ow, ph));
+        CT_TRY(conv_wt(c, l, params, col, (int)dyp, 1));
+        return conv_direct(c, col, 0, col, (int)dyp, NULL, 0, 0, dx, N, l->co, l->ci, HP, WP, l->kh, l->kw);
     }
     /* dcol (KK, NP) = W^T dy: op(A) = W^T has (m, k) at W[k*KK + m] */
     CT_TRY(ct_gemm_nn_ex(c, KK, NP, l->co, params, l->w_off, 1, KK, dy, 0, NP, col, 0, NP, NULL, 0, 0, pw, 0, panels));
     cl_kernel k;
-    CT_TRY(ct_kernel(c, "conv", "conv_col2im", &k));
     size_t g[2] = {(size_t)N * l->h, (size_t)l->ci};
-    return ct_run(c, k, 2, g, NULL, "mmiiiiiiiiii", col, dx, N, l->ci, l->h, l->w, l->kh, l->kw, l->pad, l->oh, l->ow,
-                  pw);
+    if (unit_stride(l)) {
+        CT_TRY(ct_kernel(c, "conv", "conv_col2im", &k));
+        return ct_run(c, k, 2, g, NULL, "mmiiiiiiiiii", col, dx, N, l->ci, l->h, l->w, l->kh, l->kw, l->pad, l->oh,
+                      l->ow, pw);
+    }
+    CT_TRY(ct_kernel(c, "conv", "conv_col2im_s", &k));
+    return ct_run(c, k, 2, g, NULL, "mmiiiiiiiiiiiii", col, dx, N, l->ci, l->h, l->w, l->kh, l->kw, l->sh, l->sw,
+                  l->ph, l->pw, l->oh, l->ow, pw);
 }

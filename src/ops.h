@@ -21,12 +21,17 @@ int ct_gemm_nt_ex(ct_ctx *c, int M, int N, int K, cl_mem A, int offA, int lda, c
 int ct_gemm_nt(ct_ctx *c, int M, int N, int K, cl_mem A, int offA, int lda, cl_mem B, int offB, int ldb, cl_mem C,
                int offC, int ldc, int accumulate);
 
-/* --- layer_conv.c: conv2d stride 1, zero padding, with bias ---------------------------- */
+/* --- layer_conv.c: conv2d, zero padding; stride and rectangular shapes via ct_conv_init2 -- */
 typedef struct {
     int ci, co, kh, kw, pad, h, w, oh, ow;
-    int w_off, b_off; /* element offsets of weight (CO,CI,KH,KW) and bias (CO) in the parameter pool */
+    int w_off, b_off; /* element offsets of weight (CO,CI,KH,KW) and bias (CO, b_off < 0: none) */
+    int sh, sw, ph, pw; /* stride and padding per axis (pad == ph) */
 } ct_conv;
+/* stride 1, square padding `pad` (the seed's layers) */
 void ct_conv_init(ct_conv *l, int ci, int co, int k, int pad, int h, int w, int w_off, int b_off);
+/* which kernels a layer runs on this device ("direct", "im2col+gemm", "strided im2col+gemm", ...),
+ * forward (backward = 0), input gradient (1) or weight gradient (2): for verify and bench labels */
+const char *ct_conv_path(const ct_ctx *c, const ct_conv *l, int N, int backward);
 size_t ct_conv_col_floats(const ct_conv *l, int N); /* im2col workspace size */
 /* x (CI,N,H,W) -> y (CO,N,OH,OW); col (CI*KH*KW, N*OH*OW) keeps the unfolded input for backward */
 int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params, cl_mem col, cl_mem y);

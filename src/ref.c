@@ -8,11 +8,12 @@
 
 /* ---- conv2d ------------------------------------------------------------------------------- */
 
-void ref_conv2d_fwd(const float *x, const float *w, const float *b, float *y, int N, int CI, int H, int W,
-                    int CO, int KH, int KW, int pad)
+static int conv_out(int in, int k, int s, int p) { return s > 0 && in + 2 * p >= k ? (in + 2 * p - k) / s + 1 : 0; }
+
+void ref_conv2d_fwd_s(const float *x, const float *w, const float *b, float *y, int N, int CI, int H, int W,
+                      int CO, int KH, int KW, int sh, int sw, int ph, int pw)
 {
-    const int OH = H + 2 * pad - KH + 1, OW = W + 2 * pad - KW + 1;
-    if (OH <= 0 || OW <= 0) return;
+    const int OH = conv_out(H, KH, sh, ph), OW = conv_out(W, KW, sw, pw);
     for (int n = 0; n < N; n++)
         for (int co = 0; co < CO; co++)
             for (int oy = 0; oy < OH; oy++)
@@ -22,10 +23,10 @@ void ref_conv2d_fwd(const float *x, const float *w, const float *b, float *y, in
                         const float *xp = x + ((size_t)n * CI + ci) * H * W;
                         const float *wp = w + ((size_t)co * CI + ci) * KH * KW;
                         for (int ky = 0; ky < KH; ky++) {
-                            const int iy = oy + ky - pad;
+                            const int iy = oy * sh + ky - ph;
                             if (iy < 0 || iy >= H) continue;
                             for (int kx = 0; kx < KW; kx++) {
-                                const int ix = ox + kx - pad;
+                                const int ix = ox * sw + kx - pw;
                                 if (ix < 0 || ix >= W) continue;
                                 acc += (double)xp[(size_t)iy * W + ix] * (double)wp[ky * KW + kx];
                             }
@@ -35,12 +36,10 @@ void ref_conv2d_fwd(const float *x, const float *w, const float *b, float *y, in
                 }
 }
 
-void ref_conv2d_bwd(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int N,
-                    int CI, int H, int W, int CO, int KH, int KW, int pad)
+void ref_conv2d_bwd_s(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int N,
+                      int CI, int H, int W, int CO, int KH, int KW, int sh, int sw, int ph, int pw)
 {
-    int OH = H + 2 * pad - KH + 1, OW = W + 2 * pad - KW + 1;
-    if (OH < 0) OH = 0;
-    if (OW < 0) OW = 0;
+    const int OH = conv_out(H, KH, sh, ph), OW = conv_out(W, KW, sw, pw);
     if (db)
         for (int co = 0; co < CO; co++) {
             double acc = 0;
@@ -60,10 +59,10 @@ void ref_conv2d_bwd(const float *x, const float *w, const float *dy, float *dx, 
                             const float *xp = x + ((size_t)n * CI + ci) * H * W;
                             const float *g = dy + ((size_t)n * CO + co) * OH * OW;
                             for (int oy = 0; oy < OH; oy++) {
-                                const int iy = oy + ky - pad;
+                                const int iy = oy * sh + ky - ph;
                                 if (iy < 0 || iy >= H) continue;
                                 for (int ox = 0; ox < OW; ox++) {
-                                    const int ix = ox + kx - pad;
+                                    const int ix = ox * sw + kx - pw;
                                     if (ix < 0 || ix >= W) continue;
                                     acc += (double)g[(size_t)oy * OW + ox] * (double)xp[(size_t)iy * W + ix];
                                 }
@@ -81,17 +80,29 @@ void ref_conv2d_bwd(const float *x, const float *w, const float *dy, float *dx, 
                             const float *g = dy + ((size_t)n * CO + co) * OH * OW;
                             const float *wp = w + ((size_t)co * CI + ci) * KH * KW;
                             for (int ky = 0; ky < KH; ky++) {
-                                const int oy = iy - ky + pad;
-                                if (oy < 0 || oy >= OH) continue;
+                                const int ty = iy - ky + ph;
+                                if (ty < 0 || ty % sh != 0 || ty / sh >= OH) continue;
                                 for (int kx = 0; kx < KW; kx++) {
-                                    const int ox = ix - kx + pad;
-                                    if (ox < 0 || ox >= OW) continue;
-                                    acc += (double)g[(size_t)oy * OW + ox] * (double)wp[ky * KW + kx];
+                                    const int tx = ix - kx + pw;
+                                    if (tx < 0 || tx % sw != 0 || tx / sw >= OW) continue;
+                                    acc += (double)g[(size_t)(ty / sh) * OW + tx / sw] * (double)wp[ky * KW + kx];
                                 }
                             }
                         }
                         dx[(((size_t)n * CI + ci) * H + iy) * W + ix] = (float)acc;
                     }
+}
+
+void ref_conv2d_fwd(const float *x, const float *w, const float *b, float *y, int N, int CI, int H, int W,
+                    int CO, int KH, int KW, int pad)
+{
+    ref_conv2d_fwd_s(x, w, b, y, N, CI, H, W, CO, KH, KW, 1, 1, pad, pad);
+}
+
+void ref_conv2d_bwd(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int N,
+                    int CI, int H, int W, int CO, int KH, int KW, int pad)
+{
+    ref_conv2d_bwd_s(x, w, dy, dx, dw, db, N, CI, H, W, CO, KH, KW, 1, 1, pad, pad);
 }
 
 /* ---- batch norm ------------------------------------------------------------------------------ */

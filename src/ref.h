@@ -17,6 +17,14 @@ void ref_conv2d_fwd(const float *x, const float *w, const float *b, float *y, in
 void ref_conv2d_bwd(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int N,
                     int CI, int H, int W, int CO, int KH, int KW, int pad);
 
+/* conv2d with stride (sh, sw) and zero padding (ph, pw) per axis: OH = (H + 2*ph - KH) / sh + 1
+ * (PyTorch's formula, no output when H + 2*ph < KH), OW likewise. Same layouts and NULL rules as
+ * above; ref_conv2d_fwd/bwd are these with stride 1 and ph = pw = pad. */
+void ref_conv2d_fwd_s(const float *x, const float *w, const float *b, float *y, int N, int CI, int H, int W,
+                      int CO, int KH, int KW, int sh, int sw, int ph, int pw);
+void ref_conv2d_bwd_s(const float *x, const float *w, const float *dy, float *dx, float *dw, float *db, int N,
+                      int CI, int H, int W, int CO, int KH, int KW, int sh, int sw, int ph, int pw);
+
 /* BatchNorm2d training mode: batch mean and biased variance normalise; running_mean/var updated
  * in place with momentum (r = (1-m)*r + m*stat) using the UNBIASED variance (M/(M-1), M = N*HW)
  * for running_var; save_mean (C) and save_invstd (C) = 1/sqrt(var_biased+eps) written for

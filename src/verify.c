@@ -199,51 +199,6 @@ static int v_gemm_nt(vctx *v, int M, int N, int K)
     return CT_OK;
 }
 
-static int v_conv(vctx *v, int N, int CI, int H, int CO, int k, int pad)
-{
-    const int W = H, OH = H + 2 * pad - k + 1, OW = OH;
-    size_t nx = (size_t)N * CI * H * W, ny = (size_t)N * CO * OH * OW, nw = (size_t)CO * CI * k * k;
-    float *x = vf_harr(v, nx, -1, 1), *w = vf_harr(v, nw, -0.5f, 0.5f), *b = vf_harr(v, (size_t)CO, -1, 1);
-    float *dy = vf_harr(v, ny, -1, 1);
-    float *y = vf_harr(v, ny, 0, 0), *dx = vf_harr(v, nx, 0, 0), *dw = vf_harr(v, nw, 0, 0), *dbias = vf_harr(v, (size_t)CO, 0, 0);
-    VF_HOST(x, w, b, dy, y, dx, dw, dbias);
-    ref_conv2d_fwd(x, w, b, y, N, CI, H, W, CO, k, k, pad);
-    ref_conv2d_bwd(x, w, dy, dx, dw, dbias, N, CI, H, W, CO, k, k, pad);
-    /* parameters pooled as the model does: weight at 0, bias after it */
-    int b_off = (int)((nw + 15) / 16 * 16);
-    float *params = vf_harr(v, (size_t)b_off + CO, 0, 0);
-    VF_HOST(params);
-    memcpy(params, w, nw * 4);
-    memcpy(params + b_off, b, (size_t)CO * 4);
-    ct_conv l;
-    ct_conv_init(&l, CI, CO, k, pad, H, W, 0, b_off);
-    cl_mem dxm, dp, dg, dcol, dym, ddy, ddx;
-    CT_TRY(vf_dbuf_cm(v, x, N, CI, H * W, &dxm));
-    CT_TRY(vf_dbuf(v, (size_t)b_off + CO, params, &dp));
-    CT_TRY(vf_dbuf(v, (size_t)b_off + CO, NULL, &dg));
-    CT_TRY(vf_dbuf(v, ct_conv_col_floats(&l, N), NULL, &dcol));
-    CT_TRY(vf_dbuf(v, ny, NULL, &dym));
-    CT_TRY(vf_dbuf_cm(v, dy, N, CO, OH * OW, &ddy));
-    CT_TRY(vf_dbuf(v, nx, NULL, &ddx));
-    CT_TRY(ct_conv_forward(v->c, &l, N, dxm, dp, dcol, dym));
-    float *got;
-    CT_TRY(vf_readback(v, dym, ny, &got));
-    char name[64];
-    snprintf(name, sizeof name, "conv%dx%d pad%d fwd (%d->%d, %dx%d)", k, k, pad, CI, CO, H, W);
-    vf_check(v, name, vf_from_cm(v, got, N, CO, OH * OW), y, ny, 1e-4f, 1e-4f);
-    CT_TRY(ct_conv_backward(v->c, &l, N, ddy, dp, dcol, dg, ddx));
-    CT_TRY(vf_readback(v, ddx, nx, &got));
-    snprintf(name, sizeof name, "conv%dx%d pad%d bwd dx", k, k, pad);
-    vf_check(v, name, vf_from_cm(v, got, N, CI, H * W), dx, nx, 1e-4f, 1e-4f);
-    float *gp;
-    CT_TRY(vf_readback(v, dg, (size_t)b_off + CO, &gp));
-    snprintf(name, sizeof name, "conv%dx%d pad%d bwd dweight", k, k, pad);
-    vf_check(v, name, gp, dw, nw, 2e-4f, 1e-4f);
-    snprintf(name, sizeof name, "conv%dx%d pad%d bwd dbias", k, k, pad);
-    vf_check(v, name, gp + b_off, dbias, (size_t)CO, 2e-4f, 1e-4f);
-    return CT_OK;
-}
-
 static int v_bn(vctx *v, int N, int C, int HW)
 {
     size_t n = (size_t)N * C * HW;
@@ -622,10 +577,6 @@ int ct_verify_run(ct_ctx *c, FILE *out, ct_verify_result *res)
     RUN(v_gemm(&v, 29, 61, 33, 1));
     RUN(v_gemm_nt(&v, 13, 27, 301));
     RUN(v_gemm_nt(&v, 64, 96, 1024));
-    RUN(v_conv(&v, 3, 1, 12, 5, 5, 2));
-    RUN(v_conv(&v, 2, 7, 9, 6, 5, 2));
-    RUN(v_conv(&v, 3, 6, 7, 10, 3, 1));
-    RUN(v_conv(&v, 2, 3, 8, 4, 3, 0));
     RUN(v_bn(&v, 4, 5, 49));
     RUN(v_bn(&v, 3, 3, 37));
     RUN(v_relu_pool(&v, 2, 3, 14, 14));

@@ -249,6 +249,119 @@ static int v_adaptive(vctx *v, int N, int C, int H, int W, int OH, int OW, int n
     return CT_OK;
 }
 
+/* conv2d on whichever path the device's tune picks for the shape (named in the check), weights
+ * and bias pooled as the model does; bias < 0 means none */
+typedef struct {
+    int N, CI, H, W, CO, kh, kw, sh, sw, ph, pw, bias, nonfinite;
+} conv_case;
+
+static int v_conv2(vctx *v, const char *tag, conv_case k)
+{
+    ct_conv l;
+    const int nw = k.CO * k.CI * k.kh * k.kw, b_off = k.bias ? (nw + 15) / 16 * 16 : -1;
+    ct_conv_init2(&l, k.CI, k.CO, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw, k.H, k.W, 0, b_off);
+    const int OH = l.oh, OW = l.ow, np = (k.bias ? b_off + k.CO : nw);
+    const size_t nx = (size_t)k.N * k.CI * k.H * k.W, ny = (size_t)k.N * k.CO * OH * OW;
+    float *x = vf_harr(v, nx, -1, 1), *params = vf_harr(v, (size_t)np, -0.5f, 0.5f), *dy = vf_harr(v, ny, -1, 1);
+    float *y = vf_harr(v, ny, 0, 0), *dx = vf_harr(v, nx, 0, 0), *dw = vf_harr(v, (size_t)nw, 0, 0);
+    float *db = vf_harr(v, (size_t)k.CO, 0, 0);
+    VF_HOST(x, params, dy, y, dx, dw, db);
+    /* NaN/Inf in the input only: an Inf in dy times a padded zero is NaN on the im2col/direct paths
+     * (as in PyTorch's im2col convolution) but skipped by the reference, which never reads padding */
+    if (k.nonfinite) poison(x, nx);
+    const float *b = k.bias ? params + b_off : NULL;
+    ref_conv2d_fwd_s(x, params, b, y, k.N, k.CI, k.H, k.W, k.CO, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw);
+    ref_conv2d_bwd_s(x, params, dy, dx, dw, k.bias ? db : NULL, k.N, k.CI, k.H, k.W, k.CO, k.kh, k.kw, k.sh, k.sw,
+                     k.ph, k.pw);
+    cl_mem dxm, dp, dg, dcol, dym, ddy, ddx;
+    CT_TRY(vf_dbuf_cm(v, x, k.N, k.CI, k.H * k.W, &dxm));
+    CT_TRY(vf_dbuf(v, (size_t)np, params, &dp));
+    CT_TRY(vf_dbuf(v, (size_t)np, NULL, &dg));
+    CT_TRY(vf_dbuf(v, ct_conv_col_floats(&l, k.N), NULL, &dcol));
+    CT_TRY(vf_dbuf(v, ny, NULL, &dym));
+    CT_TRY(vf_dbuf_cm(v, dy, k.N, k.CO, OH * OW, &ddy));
+    CT_TRY(vf_dbuf(v, nx, NULL, &ddx));
+    char shape[96], name[160];
+    snprintf(shape, sizeof shape, "conv k%dx%d s%dx%d p%dx%d %d->%d %dx%d N=%d%s%s%s", k.kh, k.kw, k.sh, k.sw, k.ph,
+             k.pw, k.CI, k.CO, k.H, k.W, k.N, k.bias ? "" : " nobias", k.nonfinite ? " NaN/Inf" : "", tag);
+    /* dot products over many terms: the tolerance grows with their length */
+    const float tol = 1e-4f * (1.0f + sqrtf((float)(k.CI * k.kh * k.kw) / 64.0f));
+    const float tolw = 1e-4f * (1.0f + sqrtf((float)ny / (float)k.CO / 64.0f));
+    float *got;
+    CT_TRY(ct_conv_forward(v->c, &l, k.N, dxm, dp, dcol, dym));
+    CT_TRY(vf_readback(v, dym, ny, &got));
+    snprintf(name, sizeof name, "%s fwd [%s]", shape, ct_conv_path(v->c, &l, k.N, 0));
+    vf_check(v, name, vf_from_cm(v, got, k.N, k.CO, OH * OW), y, ny, tol, tol);
+    const char *pdx = ct_conv_path(v->c, &l, k.N, 1), *pdw = ct_conv_path(v->c, &l, k.N, 2);
+    CT_TRY(ct_conv_backward(v->c, &l, k.N, ddy, dp, dcol, dg, ddx));
+    CT_TRY(vf_readback(v, ddx, nx, &got));
+    snprintf(name, sizeof name, "%s dx [%s]", shape, pdx);
+    vf_check(v, name, vf_from_cm(v, got, k.N, k.CI, k.H * k.W), dx, nx, tol, tol);
+    CT_TRY(vf_readback(v, dg, (size_t)np, &got));
+    snprintf(name, sizeof name, "%s dweight [%s]", shape, pdw);
+    vf_check(v, name, got, dw, (size_t)nw, tolw, tolw);
+    if (k.bias) {
+        snprintf(name, sizeof name, "%s dbias", shape);
+        vf_check(v, name, got + b_off, db, (size_t)k.CO, tolw, tolw);
+    }
+    return CT_OK;
+}
+
+/* every conv path: the device's choice at the DigitCNN sizes training runs, the im2col paths
+ * with and without panels, the direct kernels with each tile, strided and rectangular shapes */
+static int v_conv_all(vctx *v)
+{
+    ct_tune saved = v->c->tune;
+    int rc = CT_OK;
+#define CONV(tag, ...)                                                            \
+    do {                                                                          \
+        if (rc == CT_OK) rc = v_conv2(v, tag, (conv_case){__VA_ARGS__});          \
+        vf_release(v);                                                            \
+    } while (0)
+    /* the device's own choices: DigitCNN's conv1..3 at training sizes, the seed's small cases */
+    CONV("", 8, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 0);
+    CONV("", 8, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 0);
+    CONV("", 8, 64, 7, 7, 128, 3, 3, 1, 1, 1, 1, 1, 0);
+    CONV("", 3, 1, 12, 12, 5, 5, 5, 1, 1, 2, 2, 1, 0);
+    CONV("", 2, 7, 9, 9, 6, 5, 5, 1, 1, 2, 2, 1, 0);
+    CONV("", 3, 6, 7, 7, 10, 3, 3, 1, 1, 1, 1, 1, 0);
+    CONV("", 2, 3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 1, 0);
+    /* strided and rectangular (ResNet-style stages and shortcuts, stems, odd shapes) */
+    CONV("", 4, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 0, 0);
+    CONV("", 4, 32, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 0);
+    CONV("", 4, 16, 28, 28, 32, 1, 1, 2, 2, 0, 0, 0, 0);
+    CONV("", 2, 3, 32, 32, 16, 7, 7, 2, 2, 3, 3, 0, 0);
+    CONV("", 2, 5, 11, 13, 7, 3, 5, 1, 2, 1, 2, 1, 0);
+    CONV("", 2, 4, 9, 8, 6, 3, 3, 1, 1, 1, 0, 1, 0);
+    CONV("", 3, 3, 10, 11, 5, 2, 2, 3, 3, 0, 1, 1, 0);
+    CONV("", 2, 4, 12, 10, 8, 1, 3, 1, 1, 0, 1, 0, 0);
+    CONV("", 2, 3, 9, 9, 5, 3, 3, 2, 2, 1, 1, 1, 1);
+    CONV("", 2, 3, 9, 9, 20, 5, 5, 1, 1, 2, 2, 1, 1);
+    /* the im2col paths everywhere: CPU panels, then the plain layout GPUs use */
+    v->c->tune.conv_direct = 0;
+    for (int panels = 1; panels >= 0; panels--) {
+        v->c->tune.conv_panels = panels;
+        CONV("", 8, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 0);
+        CONV("", 4, 32, 7, 7, 40, 3, 3, 1, 1, 1, 1, 1, 0);
+        CONV("", 8, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 0);
+        CONV("", 4, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 0, 0);
+        CONV("", 2, 5, 11, 13, 7, 3, 5, 1, 2, 1, 2, 1, 0);
+    }
+    v->c->tune = saved;
+    /* the direct kernels with every tile (1x7x2 is the default above) */
+    v->c->tune.conv_direct = 3;
+    const char *tiles[4] = {"", " tile 1x14x1", " tile 2x7x1", " tile 1x1x1"};
+    for (int t = 1; t <= 3; t++) {
+        v->c->tune.conv_tile = t;
+        CONV(tiles[t], 2, 16, 14, 14, 20, 5, 5, 1, 1, 2, 2, 1, 0);
+        CONV(tiles[t], 2, 8, 15, 17, 33, 3, 3, 1, 1, 1, 1, 1, 0);
+        CONV(tiles[t], 2, 6, 7, 7, 10, 3, 3, 1, 1, 1, 1, 0, 1);
+    }
+#undef CONV
+    v->c->tune = saved;
+    return rc;
+}
+
 int ct_verify_layers(vctx *v)
 {
     int rc = CT_OK;
@@ -281,6 +394,7 @@ int ct_verify_layers(vctx *v)
     RUN(v_adaptive(v, 3, 5, 7, 7, 3, 3, 0));
     RUN(v_adaptive(v, 2, 4, 7, 5, 1, 1, 0));
     RUN(v_adaptive(v, 2, 4, 5, 7, 3, 2, 1));
+    RUN(v_conv_all(v));
 #undef RUN
     return rc;
 }

@@ -198,6 +198,64 @@ static void test_conv_fd(void)
     }
 }
 
+/* ---- conv2d with stride, rectangular kernel and padding ------------------------------------------------ */
+
+typedef struct {
+    float *x, *w, *b, *y, *r;
+    int N, CI, H, W, CO, kh, kw, sh, sw, ph, pw;
+    size_t ny;
+} sconv_ctx;
+
+static double sconv_loss(void *p)
+{
+    sconv_ctx *c = p;
+    ref_conv2d_fwd_s(c->x, c->w, c->b, c->y, c->N, c->CI, c->H, c->W, c->CO, c->kh, c->kw, c->sh, c->sw, c->ph,
+                     c->pw);
+    return dot_d(c->y, c->r, c->ny);
+}
+
+static void test_conv_strided_fd(void)
+{
+    const int cfg[][8] = {/* H, W, kh, kw, sh, sw, ph, pw */
+                          {7, 7, 3, 3, 2, 2, 1, 1}, {8, 8, 3, 3, 2, 2, 1, 1}, {8, 7, 1, 1, 2, 2, 0, 0},
+                          {9, 11, 3, 5, 1, 2, 1, 2}, {10, 9, 2, 2, 3, 3, 0, 1}, {9, 9, 7, 7, 2, 2, 3, 3},
+                          {6, 8, 3, 3, 1, 1, 1, 0}};
+    for (size_t t = 0; t < sizeof cfg / sizeof cfg[0]; t++) {
+        sconv_ctx c = {0};
+        c.N = 2, c.CI = 3, c.CO = 4, c.H = cfg[t][0], c.W = cfg[t][1], c.kh = cfg[t][2], c.kw = cfg[t][3];
+        c.sh = cfg[t][4], c.sw = cfg[t][5], c.ph = cfg[t][6], c.pw = cfg[t][7];
+        const int OH = (c.H + 2 * c.ph - c.kh) / c.sh + 1, OW = (c.W + 2 * c.pw - c.kw) / c.sw + 1;
+        const size_t nx = (size_t)c.N * c.CI * c.H * c.W, nw = (size_t)c.CO * c.CI * c.kh * c.kw;
+        c.ny = (size_t)c.N * c.CO * OH * OW;
+        c.x = falloc(nx), c.w = falloc(nw), c.b = falloc(c.CO), c.y = falloc(c.ny), c.r = falloc(c.ny);
+        fill_q(c.x, nx, -1, 1, 800 + (unsigned)t);
+        fill_q(c.w, nw, -1, 1, 810 + (unsigned)t);
+        fill_q(c.b, c.CO, -1, 1, 820 + (unsigned)t);
+        tu_fill_uniform(c.r, c.ny, -1, 1, 830 + (unsigned)t);
+        float *dx = falloc(nx), *dw = falloc(nw), *db = falloc(c.CO);
+        for (size_t i = 0; i < nx; i++) dx[i] = 123.0f;
+        ref_conv2d_bwd_s(c.x, c.w, c.r, dx, dw, db, c.N, c.CI, c.H, c.W, c.CO, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw);
+        char name[80];
+        snprintf(name, sizeof name, "conv k%dx%d s%dx%d p%dx%d %dx%d dx", c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.H, c.W);
+        fd_check(name, sconv_loss, &c, c.x, nx, dx, 1.0f / 16, 80, 1e-4f, 1e-4f);
+        snprintf(name, sizeof name, "conv k%dx%d s%dx%d p%dx%d %dx%d dw", c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.H, c.W);
+        fd_check(name, sconv_loss, &c, c.w, nw, dw, 1.0f / 16, 80, 1e-4f, 1e-4f);
+        snprintf(name, sizeof name, "conv k%dx%d s%dx%d p%dx%d %dx%d db", c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.H, c.W);
+        fd_check(name, sconv_loss, &c, c.b, c.CO, db, 1.0f / 16, 80, 1e-4f, 1e-4f);
+        free(dx), free(dw), free(db), free(c.x), free(c.w), free(c.b), free(c.y), free(c.r);
+    }
+    /* stride 2 is the stride-1 output subsampled */
+    float x[2 * 9 * 9], w[3 * 2 * 9], y1[3 * 9 * 9], y2[3 * 5 * 5], sub[3 * 5 * 5];
+    tu_fill_uniform(x, sizeof x / sizeof x[0], -1, 1, 840);
+    tu_fill_uniform(w, sizeof w / sizeof w[0], -1, 1, 841);
+    ref_conv2d_fwd_s(x, w, NULL, y1, 1, 2, 9, 9, 3, 3, 3, 1, 1, 1, 1);
+    ref_conv2d_fwd_s(x, w, NULL, y2, 1, 2, 9, 9, 3, 3, 3, 2, 2, 1, 1);
+    for (int co = 0; co < 3; co++)
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 5; j++) sub[(co * 5 + i) * 5 + j] = y1[(co * 9 + 2 * i) * 9 + 2 * j];
+    tu_close("conv stride 2 == stride 1 subsampled", y2, sub, 75, 0, 0);
+}
+
 /* ---- batch norm ------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -1110,6 +1168,7 @@ int main(void)
 {
     test_conv_hand();
     test_conv_fd();
+    test_conv_strided_fd();
     test_bn_hand();
     test_bn_fd();
     test_relu();
