@@ -142,3 +142,80 @@ __kernel void bn_bwd_dx(__global const float *x, __global const float *dy, __glo
         }
     }
 }
+
+/* ---- BatchNorm1d on flat rows x (N, F): feature f's values are x[n*F + f] -------------------
+ * The same formulas as above with M = N; one work-item per feature for the statistics and the
+ * gradient sums (consecutive items read consecutive features), one per element otherwise. */
+__kernel void bn1d_stats(__global const float *x, const int N, const int F, __global float *save_mean,
+                         __global float *save_invstd, __global float *state, const int rm_off, const int rv_off,
+                         const float eps, const float momentum, const int update_running)
+{
+    const int f = get_global_id(0);
+    if (f >= F) return;
+    float s = 0.0f;
+    for (int n = 0; n < N; n++) s += x[(size_t)n * F + f];
+    const float mean = s / (float)N;
+    float ss = 0.0f;
+    for (int n = 0; n < N; n++) {
+        const float d = x[(size_t)n * F + f] - mean;
+        ss = mad(d, d, ss);
+    }
+    const float var = ss / (float)N;
+    save_mean[f] = mean;
+    save_invstd[f] = 1.0f / sqrt(var + eps);
+    if (update_running) {
+        const float unbiased = N > 1 ? ss / (float)(N - 1) : var;
+        state[rm_off + f] = (1.0f - momentum) * state[rm_off + f] + momentum * mean;
+        state[rv_off + f] = (1.0f - momentum) * state[rv_off + f] + momentum * unbiased;
+    }
+}
+
+__kernel void bn1d_apply(__global const float *x, __global float *y, const int N, const int F,
+                         __global const float *mean_buf, const int mean_off, __global const float *stat_buf,
+                         const int stat_off, const int stats_are_var, const float eps, __global const float *params,
+                         const int g_off, const int b_off, const int relu)
+{
+    const int f = get_global_id(0), n = get_global_id(1);
+    if (f >= F || n >= N) return;
+    const float st = stat_buf[stat_off + f];
+    const float invstd = stats_are_var ? 1.0f / sqrt(st + eps) : st;
+    const float scale = invstd * params[g_off + f];
+    const float shift = params[b_off + f] - mean_buf[mean_off + f] * scale;
+    const size_t at = (size_t)n * F + f;
+    const float v = mad(x[at], scale, shift);
+    y[at] = relu && v < 0.0f ? 0.0f : v;
+}
+
+__kernel void bn1d_bwd_reduce(__global const float *x, __global const float *dy, __global const float *relu_y,
+                              const int N, const int F, __global const float *mean, __global const float *invstd,
+                              __global float *grads, const int dg_off, const int db_off)
+{
+    const int f = get_global_id(0);
+    if (f >= F) return;
+    const float mu = mean[f];
+    float sdy = 0.0f, sdyx = 0.0f;
+    for (int n = 0; n < N; n++) {
+        const size_t at = (size_t)n * F + f;
+        float g = dy[at];
+        if (relu_y && relu_y[at] <= 0.0f) g = 0.0f;
+        sdy += g;
+        sdyx = mad(g, x[at] - mu, sdyx);
+    }
+    grads[db_off + f] = sdy;
+    grads[dg_off + f] = sdyx * invstd[f];
+}
+
+__kernel void bn1d_bwd_dx(__global const float *x, __global const float *dy, __global const float *relu_y,
+                          const int N, const int F, __global const float *mean, __global const float *invstd,
+                          __global const float *params, const int g_off, __global const float *grads,
+                          const int dg_off, const int db_off, __global float *dx)
+{
+    const int f = get_global_id(0), n = get_global_id(1);
+    if (f >= F || n >= N) return;
+    const size_t at = (size_t)n * F + f;
+    const float is = invstd[f], fm = (float)N;
+    float g = dy[at];
+    if (relu_y && relu_y[at] <= 0.0f) g = 0.0f;
+    const float xhat = (x[at] - mean[f]) * is;
+    dx[at] = params[g_off + f] * is / fm * (fm * g - grads[db_off + f] - xhat * grads[dg_off + f]);
+}

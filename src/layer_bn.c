@@ -1,5 +1,6 @@
-/* layer_bn.c: BatchNorm2d on channel-major activations (C, M), M = N*H*W, with the layer's
- * eps and momentum, PyTorch's semantics (see cl/batchnorm.cl). ReLU may be fused into apply. */
+/* layer_bn.c: BatchNorm2d on channel-major activations (C, M), M = N*H*W, and BatchNorm1d on
+ * rows (N, F), with the layer's eps and momentum, PyTorch's semantics (see cl/batchnorm.cl).
+ * ReLU may be fused into apply. */
 #include "ops.h"
 
 #define CT_BN_EPS 1e-5f
@@ -51,5 +52,40 @@ int ct_bn_backward(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem
     CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_dx", &k));
     size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
     return ct_run(c, k, 2, g, NULL, "mmmimmmimiim", x, dy, relu_y, M, save_mean, save_invstd, params, l->g_off,
+                  grads, l->g_off, l->b_off, dx);
+}
+
+int ct_bn1d_forward(ct_ctx *c, const ct_bn *l, int N, int training, cl_mem x, cl_mem params, cl_mem state,
+                    cl_mem save_mean, cl_mem save_invstd, cl_mem y, int relu)
+{
+    cl_kernel k;
+    if (N < 1 || l->C < 1) return ct_fail(CT_ERR_RUNTIME, "batchnorm1d on %d rows of %d features", N, l->C);
+    if (training) {
+        CT_TRY(ct_kernel(c, "batchnorm", "bn1d_stats", &k));
+        size_t g = (size_t)l->C;
+        CT_TRY(ct_run(c, k, 1, &g, NULL, "miimmmiiffi", x, N, l->C, save_mean, save_invstd, state, l->rm_off,
+                      l->rv_off, bn_eps(l), bn_momentum(l), 1));
+    }
+    CT_TRY(ct_kernel(c, "batchnorm", "bn1d_apply", &k));
+    size_t g[2] = {(size_t)l->C, (size_t)N};
+    if (training)
+        return ct_run(c, k, 2, g, NULL, "mmiimimiifmiii", x, y, N, l->C, save_mean, 0, save_invstd, 0, 0, bn_eps(l),
+                      params, l->g_off, l->b_off, relu);
+    return ct_run(c, k, 2, g, NULL, "mmiimimiifmiii", x, y, N, l->C, state, l->rm_off, state, l->rv_off, 1,
+                  bn_eps(l), params, l->g_off, l->b_off, relu);
+}
+
+int ct_bn1d_backward(ct_ctx *c, const ct_bn *l, int N, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
+                     cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx)
+{
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "batchnorm", "bn1d_bwd_reduce", &k));
+    size_t g1 = (size_t)l->C;
+    CT_TRY(ct_run(c, k, 1, &g1, NULL, "mmmiimmmii", x, dy, relu_y, N, l->C, save_mean, save_invstd, grads, l->g_off,
+                  l->b_off));
+    if (!dx) return CT_OK;
+    CT_TRY(ct_kernel(c, "batchnorm", "bn1d_bwd_dx", &k));
+    size_t g[2] = {(size_t)l->C, (size_t)N};
+    return ct_run(c, k, 2, g, NULL, "mmmiimmmimiim", x, dy, relu_y, N, l->C, save_mean, save_invstd, params, l->g_off,
                   grads, l->g_off, l->b_off, dx);
 }

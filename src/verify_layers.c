@@ -362,6 +362,81 @@ static int v_conv_all(vctx *v)
     return rc;
 }
 
+/* BatchNorm1d on rows (N, F) (oned), or BatchNorm2d on (C, N, HW), with the layer's eps and
+ * momentum and optionally the fused ReLU; the reference is BatchNorm2d with HW = 1 for 1d */
+static int v_bn_any(vctx *v, int oned, int N, int C, int HW, float eps, float mom, int relu)
+{
+    const size_t n = (size_t)N * C * HW;
+    const int a = (C + 15) / 16 * 16;
+    float *x = vf_harr(v, n, -2, 3), *dy = vf_harr(v, n, -1, 1), *params = vf_harr(v, (size_t)2 * a, 0.5f, 1.5f);
+    float *state = vf_harr(v, (size_t)2 * a, 0.5f, 1.5f), *st = vf_harr(v, (size_t)2 * a, 0, 0);
+    float *ye = vf_harr(v, n, 0, 0), *y = vf_harr(v, n, 0, 0), *g = vf_harr(v, n, 0, 0), *dx = vf_harr(v, n, 0, 0);
+    float *sm = vf_harr(v, (size_t)C, 0, 0), *si = vf_harr(v, (size_t)C, 0, 0), *dg = vf_harr(v, (size_t)C, 0, 0);
+    float *db = vf_harr(v, (size_t)C, 0, 0);
+    VF_HOST(x, dy, params, state, st, ye, y, g, dx, sm, si, dg, db);
+    memcpy(st, state, (size_t)2 * a * 4);
+    ref_bn_fwd_eval(x, params, params + a, st, st + a, ye, N, C, HW, eps);
+    ref_bn_fwd_train(x, params, params + a, y, st, st + a, sm, si, N, C, HW, eps, mom);
+    if (relu) {
+        ref_relu_fwd(ye, ye, n);
+        ref_relu_fwd(y, y, n);
+        ref_relu_bwd(y, dy, g, n);
+    } else {
+        memcpy(g, dy, n * 4);
+    }
+    ref_bn_bwd(x, g, params, sm, si, dx, dg, db, N, C, HW);
+    ct_bn l;
+    ct_bn_init(&l, C, 0, a, 0, a, eps, mom);
+    cl_mem dxm, dp, ds, dsm, dsi, dym, ddy, ddx, dgr;
+    if (oned) {
+        CT_TRY(vf_dbuf(v, n, x, &dxm));
+        CT_TRY(vf_dbuf(v, n, dy, &ddy));
+    } else {
+        CT_TRY(vf_dbuf_cm(v, x, N, C, HW, &dxm));
+        CT_TRY(vf_dbuf_cm(v, dy, N, C, HW, &ddy));
+    }
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, params, &dp));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, state, &ds));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsm));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsi));
+    CT_TRY(vf_dbuf(v, n, NULL, &dym));
+    CT_TRY(vf_dbuf(v, n, NULL, &ddx));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, NULL, &dgr));
+    char tag[96], name[160];
+    snprintf(tag, sizeof tag, "%s (N=%d, C=%d, HW=%d) eps %g mom %g%s", oned ? "batchnorm1d" : "batchnorm2d", N, C,
+             HW, eps, mom, relu ? " +relu" : "");
+    float *got;
+#define BN_FWD(tr) (oned ? ct_bn1d_forward(v->c, &l, N, tr, dxm, dp, ds, dsm, dsi, dym, relu) \
+                         : ct_bn_forward(v->c, &l, N * HW, tr, dxm, dp, ds, dsm, dsi, dym, relu))
+#define HOST(p) (oned ? (p) : vf_from_cm(v, (p), N, C, HW))
+    CT_TRY(BN_FWD(0));
+    CT_TRY(vf_readback(v, dym, n, &got));
+    snprintf(name, sizeof name, "%s eval fwd", tag);
+    vf_check(v, name, HOST(got), ye, n, 1e-5f, 1e-5f);
+    CT_TRY(BN_FWD(1));
+    CT_TRY(vf_readback(v, dym, n, &got));
+    snprintf(name, sizeof name, "%s train fwd", tag);
+    vf_check(v, name, HOST(got), y, n, 1e-4f, 1e-4f);
+    CT_TRY(vf_readback(v, ds, (size_t)2 * a, &got));
+    snprintf(name, sizeof name, "%s running mean", tag);
+    vf_check(v, name, got, st, (size_t)C, 1e-6f, 1e-5f);
+    snprintf(name, sizeof name, "%s running var", tag);
+    vf_check(v, name, got + a, st + a, (size_t)C, 1e-6f, 1e-5f);
+    CT_TRY(oned ? ct_bn1d_backward(v->c, &l, N, dxm, ddy, relu ? dym : NULL, dp, dsm, dsi, dgr, ddx)
+                : ct_bn_backward(v->c, &l, N * HW, dxm, ddy, relu ? dym : NULL, dp, dsm, dsi, dgr, ddx));
+    CT_TRY(vf_readback(v, ddx, n, &got));
+    snprintf(name, sizeof name, "%s bwd dx", tag);
+    vf_check(v, name, HOST(got), dx, n, 1e-4f, 1e-3f);
+    CT_TRY(vf_readback(v, dgr, (size_t)2 * a, &got));
+    snprintf(name, sizeof name, "%s bwd dgamma", tag);
+    vf_check(v, name, got, dg, (size_t)C, 2e-4f, 1e-4f);
+    snprintf(name, sizeof name, "%s bwd dbeta", tag);
+    vf_check(v, name, got + a, db, (size_t)C, 2e-4f, 1e-4f);
+#undef BN_FWD
+#undef HOST
+    return CT_OK;
+}
+
 int ct_verify_layers(vctx *v)
 {
     int rc = CT_OK;
@@ -395,6 +470,10 @@ int ct_verify_layers(vctx *v)
     RUN(v_adaptive(v, 2, 4, 7, 5, 1, 1, 0));
     RUN(v_adaptive(v, 2, 4, 5, 7, 3, 2, 1));
     RUN(v_conv_all(v));
+    RUN(v_bn_any(v, 1, 64, 256, 1, 1e-5f, 0.1f, 0));
+    RUN(v_bn_any(v, 1, 7, 37, 1, 1e-3f, 0.3f, 1));
+    RUN(v_bn_any(v, 1, 2, 5, 1, 1e-5f, 0.1f, 0));
+    RUN(v_bn_any(v, 0, 3, 6, 25, 1e-3f, 0.3f, 1));
 #undef RUN
     return rc;
 }
