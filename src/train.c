@@ -241,6 +241,22 @@ static void shuffle(uint32_t *a, long n, uint64_t seed)
 }
 
 /* --- interruption --------------------------------------------------------------------------- */
+
+/* Test hook: with CLTRAIN_TEST_PAUSE_AT_STEP=N the process stops itself (SIGSTOP) once, just
+ * before training step N (counted from 0 over the whole run), so a test can send a signal that
+ * is handled exactly there when it continues the process (tests/cli_signals.sh), on any device. */
+static void test_pause(unsigned step)
+{
+    static long at = -2;
+    if (at == -2) {
+        const char *e = getenv("CLTRAIN_TEST_PAUSE_AT_STEP");
+        at = e && *e ? strtol(e, NULL, 10) : -1;
+    }
+    if (at >= 0 && (unsigned long)at == step) {
+        at = -1;
+        raise(SIGSTOP);
+    }
+}
 static volatile sig_atomic_t g_interrupted;
 
 static void on_signal(int sig)
@@ -656,6 +672,7 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
             goto out;
         }
         for (long b = b0; b < nb; b++) {
+            test_pause(step);
             if (g_interrupted) {
                 /* the steps enqueued so far complete; the checkpoint is taken before batch b */
                 if ((rc = ct_finish(ctx)) != CT_OK) goto out;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Interruption: SIGINT once the first epoch's checkpoint exists -> exit 4, the checkpoint path
-# and the exact resume command printed, an intact last.safetensors, and a resume whose final
-# model is bit-identical to an uninterrupted run (mid-epoch checkpoints included). SIGTERM
-# behaves the same; a second SIGINT exits at once (130) leaving the earlier checkpoint intact.
+# Interruption: SIGINT in the middle of epoch 2 -> exit 4, the checkpoint path and the exact
+# resume command printed, an intact last.safetensors, and a resume whose final model is
+# bit-identical to an uninterrupted run (mid-epoch checkpoints included). SIGTERM behaves the
+# same; a second SIGINT exits at once (130) leaving the earlier checkpoint intact. The signal
+# lands at a known step on any device: CLTRAIN_TEST_PAUSE_AT_STEP=15 makes train stop itself
+# (SIGSTOP) before step 15 (epoch 2, batch 3 of 13); the test sends the signal, then SIGCONT.
 set -u
 exe=${1:?usage: cli_signals.sh path/to/cltrain}
 case "$exe" in /*) ;; *) exe="$PWD/$exe";; esac
@@ -16,20 +18,27 @@ bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 tensors() { local n; n=$(od -An -t u8 -N8 "$1" | tr -d ' '); tail -c +$((9 + n)) "$1" | md5sum | cut -d' ' -f1; }
 args=(--data "$here/fixtures/mnist-small" --subset 800 --set model.conv1_channels=16 --set model.conv2_channels=16
       --set model.conv3_channels=32 --set model.hidden_size=64 --set training.log_interval=3 --set training.epochs=3)
-wait_for() { # wait_for GLOB: up to 120 s
-  for _ in $(seq 1 1200); do compgen -G "$1" > /dev/null && return 0; sleep 0.1; done; return 1
+wait_stopped() { # wait_stopped PID: up to 120 s for the process to stop itself at the hook
+  for _ in $(seq 1 1200); do
+    [ "$(awk '{print $3}' "/proc/$1/stat" 2> /dev/null)" = T ] && return 0
+    kill -0 "$1" 2> /dev/null || return 1
+    sleep 0.1
+  done
+  return 1
 }
 "$exe" train "${args[@]}" --set output.runs_dir=S/runs --set output.model_save_dir=S/models -q > s.txt 2>&1 ||
   { bad "straight run"; cat s.txt; }
 for sig in INT TERM; do
   d=$sig
-  "$exe" train "${args[@]}" --set output.runs_dir=$d/runs --set output.model_save_dir=$d/models > $d.out 2> $d.err &
+  CLTRAIN_TEST_PAUSE_AT_STEP=15 "$exe" train "${args[@]}" --set output.runs_dir=$d/runs \
+    --set output.model_save_dir=$d/models > $d.out 2> $d.err &
   pid=$!
-  wait_for "$d/runs/*.running/last.safetensors" || bad "$sig: no checkpoint after epoch 1"
-  sleep 0.3
-  kill -$sig $pid
+  wait_stopped $pid || bad "$sig: train did not stop at step 15"
+  kill -$sig $pid; kill -CONT $pid
   wait $pid; rc=$?
   [ $rc -eq 4 ] && ok "$sig: exit 4" || { bad "$sig: exit $rc"; cat $d.err; }
+  grep -q "interrupted in epoch 2 before batch 3 of 13" $d.err && ok "$sig: stopped mid-epoch, before batch 3 of 13" ||
+    { bad "$sig: not interrupted at the paused step"; cat $d.err; }
   grep -q "checkpoint written: .*\.interrupted/last.safetensors" $d.err && ok "$sig: checkpoint path printed" ||
     { bad "$sig: no checkpoint path"; cat $d.err; }
   cmd=$(sed -n 's/^cltrain: resume with: //p' $d.err)
@@ -45,10 +54,11 @@ for sig in INT TERM; do
     ok "$sig: metrics identical" || bad "$sig: metrics differ"
 done
 # a second SIGINT exits at once; the checkpoint of epoch 1 stays intact and resumable
-"$exe" train "${args[@]}" --set output.runs_dir=D/runs --set output.model_save_dir=D/models > D.out 2> D.err &
+CLTRAIN_TEST_PAUSE_AT_STEP=15 "$exe" train "${args[@]}" --set output.runs_dir=D/runs --set output.model_save_dir=D/models \
+  > D.out 2> D.err &
 pid=$!
-wait_for "D/runs/*.running/last.safetensors" || bad "double: no checkpoint after epoch 1"
-kill -INT $pid; sleep 0.05; kill -INT $pid
+wait_stopped $pid || bad "double: train did not stop at step 15"
+kill -INT $pid; kill -CONT $pid; sleep 0.05; kill -INT $pid
 wait $pid; rc=$?
 [ $rc -eq 130 ] || [ $rc -eq 4 ] && ok "double SIGINT: exit $rc" || { bad "double SIGINT: exit $rc"; cat D.err; }
 run=$(ls -d D/runs/* | head -n 1)

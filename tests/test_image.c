@@ -7,6 +7,7 @@
 #include "image.h"
 #include "testutil.h"
 
+#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,8 +183,113 @@ static void test_roundtrip(void)
     TU_CHECK(ct_file_kind_of((const unsigned char *)"P6\n", 3) == CT_FILE_UNKNOWN, "P6 (color PPM) is not a PGM");
 }
 
+/* --- exact pixels ------------------------------------------------------------------------ */
+
+typedef struct {
+    unsigned char *p;
+    size_t n, cap;
+} membuf;
+
+static void mem_write(png_structp png, png_bytep d, png_size_t n)
+{
+    membuf *m = png_get_io_ptr(png);
+    if (m->n + n > m->cap) {
+        m->cap = (m->n + n) * 2;
+        m->p = realloc(m->p, m->cap);
+    }
+    memcpy(m->p + m->n, d, n);
+    m->n += n;
+}
+
+static void mem_flush(png_structp png)
+{
+    (void)png;
+}
+
+/* A one-row PNG of `w` pixels: `samples` holds the channel values (16-bit when depth is 16). */
+static membuf make_png(int w, int ctype, int depth, const unsigned *samples)
+{
+    membuf m = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        free(m.p);
+        return (membuf){0};
+    }
+    png_set_write_fn(png, &m, mem_write, mem_flush);
+    png_set_IHDR(png, info, (png_uint_32)w, 1, depth, ctype, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    int ch = png_get_channels(png, info), bps = depth / 8;
+    png_byte row[64];
+    for (int i = 0; i < w * ch; i++) {
+        if (bps == 2) {
+            row[2 * i] = (png_byte)(samples[i] >> 8);
+            row[2 * i + 1] = (png_byte)samples[i];
+        } else {
+            row[i] = (png_byte)samples[i];
+        }
+    }
+    png_write_row(png, row);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return m;
+}
+
+static void expect_pixels(const char *what, const unsigned char *buf, size_t len, const uint8_t *want, int n)
+{
+    ct_image im;
+    int rc = ct_image_parse(buf, len, what, &im);
+    TU_CHECK(rc == CT_OK && im.width == n && im.height == 1, "%s decodes: %s", what, rc ? ct_last_error() : "ok");
+    if (rc) return;
+    for (int i = 0; i < n; i++)
+        TU_CHECK(im.pixels[i] == want[i], "%s pixel %d: %d, want %d", what, i, im.pixels[i], want[i]);
+    ct_image_free(&im);
+}
+
+/* Expected values from the definitions, not from the reader: gray = round(0.299 R + 0.587 G +
+ * 0.114 B) (Rec. 601 luma), alpha over white paper = round((g a + 255 (255 - a)) / 255),
+ * 16 -> 8 bits = round(v * 255 / 65535), PGM = round(v * 255 / maxval). Each value is away
+ * from a rounding tie, and wrong weights (Rec. 709, a plain mean) or truncating 16-bit scaling
+ * (v >> 8) give other numbers. */
+static void test_exact_pixels(void)
+{
+    /* RGB: pure red, green, blue, white, a mix */
+    const unsigned rgb[] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255, 10, 200, 30};
+    const uint8_t rgb_want[] = {76, 150, 29, 255, 124};
+    membuf m = make_png(5, PNG_COLOR_TYPE_RGB, 8, rgb);
+    expect_pixels("rgb8.png", m.p, m.n, rgb_want, 5);
+    free(m.p);
+    /* 16-bit RGB: the same colours scaled to 16 bits read back the same */
+    unsigned rgb16[15];
+    for (int i = 0; i < 15; i++) rgb16[i] = rgb[i] * 257u;
+    m = make_png(5, PNG_COLOR_TYPE_RGB, 16, rgb16);
+    expect_pixels("rgb16.png", m.p, m.n, rgb_want, 5);
+    free(m.p);
+    /* 16-bit gray: 511 -> 2 (v >> 8 gives 1), 16383 -> 64 (>> 8: 63), 65279 -> 254, 0, 65535 */
+    const unsigned g16[] = {511, 16383, 65279, 0, 65535};
+    const uint8_t g16_want[] = {2, 64, 254, 0, 255};
+    m = make_png(5, PNG_COLOR_TYPE_GRAY, 16, g16);
+    expect_pixels("gray16.png", m.p, m.n, g16_want, 5);
+    free(m.p);
+    /* RGBA over white: opaque red, half-transparent black (a 128 -> 127), transparent, a 64 green */
+    const unsigned rgba[] = {255, 0, 0, 255, 0, 0, 0, 128, 12, 34, 56, 0, 0, 255, 0, 64};
+    const uint8_t rgba_want[] = {76, 127, 255, 229};
+    m = make_png(4, PNG_COLOR_TYPE_RGB_ALPHA, 8, rgba);
+    expect_pixels("rgba8.png", m.p, m.n, rgba_want, 4);
+    free(m.p);
+    /* PGM: 16-bit binary (maxval 65535) and ASCII with maxval 1000 */
+    const unsigned char p16[] = "P5 5 1 65535\n\x01\xff\x3f\xff\xfe\xff\x00\x00\xff\xff";
+    expect_pixels("gray16.pgm", p16, sizeof p16 - 1, g16_want, 5);
+    const char *p2 = "P2 4 1 1000\n0 3 500 999\n";
+    const uint8_t p2_want[] = {0, 1, 128, 255}; /* 0.765 -> 1, 127.5 -> 128 (round half up), 254.7 -> 255 */
+    expect_pixels("maxval1000.pgm", (const unsigned char *)p2, strlen(p2), p2_want, 4);
+}
+
 int main(void)
 {
+    test_exact_pixels();
     test_good();
     test_bad();
     test_truncation_and_flips("gray8_d7.png");
