@@ -28,6 +28,7 @@ typedef struct {
     ct_bench_kernel kernels[64];
     int n_kernels;
     double profiled_ms_per_step;
+    int timed_queue_profiling; /* 1 when the timed (no-event) steps ran on a profiling queue: never */
 } ct_bench_result;
 
 /* sel: device selector. Runs everything; fills r. */
