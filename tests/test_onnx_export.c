@@ -7,17 +7,21 @@
  * exported; Debian's python3-onnx checks it (onnx_check.py: full checker, strict shape
  * inference); ONNX Runtime (onnx_ref_compare.js, npm onnxruntime-node in $CLTRAIN_ORT_NODE_DIR)
  * runs it on a random batch, and its logits must match this file's C reference forward pass
- * (inference semantics) within 1e-4 with the same argmax. Then the refusals: no file is
+ * (inference semantics) within 1e-4 with the same argmax. The same for every shipped network
+ * config (configs/networks/\*.yaml, through ct_config_netdef). Then the refusals: no file is
  * written and the message names the layer. A missing python3-onnx / node / runtime fails. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "config.h"
 #include "io/onnx_export.h"
+#include "nn/netparse.h"
 #include "nn/netdef.h"
 #include "ref.h"
 #include "safetensors.h"
@@ -286,6 +290,39 @@ static void check_json_net(const char *label, const char *json, const char *want
     ct_netdef_free(&n);
 }
 
+/* every shipped network config (configs/networks/\*.yaml), through ct_config_netdef */
+static void check_shipped(void)
+{
+    const char *root = getenv("CLTRAIN_SOURCE_DIR") ? getenv("CLTRAIN_SOURCE_DIR") : "..";
+    char folder[600];
+    snprintf(folder, sizeof folder, "%s/configs/networks", root);
+    DIR *d = opendir(folder);
+    TU_CHECK(d != NULL, "cannot open %s", folder);
+    if (!d) return;
+    int seen = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".yaml")) continue;
+        char path[900], label[300];
+        snprintf(path, sizeof path, "%s/%s", folder, e->d_name);
+        snprintf(label, sizeof label, "shipped_%.*s", (int)(l - 5), e->d_name);
+        ct_config cfg;
+        ct_config_defaults(&cfg);
+        ct_netdef n = {0};
+        int rc = ct_config_load(&cfg, path);
+        if (rc == CT_OK) rc = ct_config_netdef(&cfg, &n);
+        TU_CHECK(rc == CT_OK, "%s: %s", path, ct_last_error());
+        if (rc == CT_OK) check_net(label, &n, "Gemm", 13, NULL);
+        ct_netdef_free(&n);
+        ct_config_free(&cfg);
+        seen++;
+    }
+    closedir(d);
+    TU_CHECK(seen > 0, "no network configs in %s", folder);
+    printf("shipped network configs exported and checked: %d\n", seen);
+}
+
 /* --- refusals ------------------------------------------------------------------------------------ */
 static void check_refusals(void)
 {
@@ -373,6 +410,7 @@ int main(void)
     TU_CHECK(ct_netdef_digitcnn(8, 16, 24, 48, 0.1, 0.2, 0, &d) == CT_OK, "digitcnn no bn: %s", ct_last_error());
     check_net("digitcnn_nobn", &d, "Conv,MaxPool,AveragePool,Gemm", 13, NULL);
     ct_netdef_free(&d);
+    check_shipped();
     check_refusals();
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "io/onnx_export.h"
+#include "nn/netparse.h"
 #include "store.h"
 
 enum { K_MODEL = 256, K_FORMAT, K_OPSET, K_SOFTMAX };
@@ -66,15 +67,7 @@ static int print_json(const ct_onnx_info *in, const char *out, const char *path,
     return CT_OK;
 }
 
-/* the network of a --config file (used for model files without `network` metadata) */
-static int config_netdef(const ct_config *cfg, ct_netdef *net)
-{
-    const ct_config_model *m = &cfg->model;
-    return ct_netdef_digitcnn(m->conv1_channels, m->conv2_channels, m->conv3_channels, m->hidden_size, m->dropout1_rate,
-                              m->dropout2_rate, m->use_batch_norm, net);
-}
-
-int cli_export(int argc, char **argv)
+static int export_main(int argc, char **argv, ct_config *cfg)
 {
     static const cli_option opts[] = {
         {"model", 1, K_MODEL, "NAME|PATH", "the model to export (default: the newest)"},
@@ -89,20 +82,18 @@ int cli_export(int argc, char **argv)
                              "Runtime)",
                              CLI_CONFIG | CLI_JSON, opts, take, &e};
     cli_opts o;
-    ct_config cfg;
-    ct_config_defaults(&cfg);
     int opset = CT_ONNX_DEFAULT_OPSET, rc = cli_parse(argc, argv, &cmd, &o);
     if (rc || o.help) return rc ? cli_die(rc) : 0;
-    if ((rc = cli_apply_config(&o, &cfg)) != CT_OK) return cli_die(rc);
+    if ((rc = cli_apply_config(&o, cfg)) != CT_OK) return cli_die(rc);
     const char *model = e.model, *format = e.format, *out = e.out, *ops = e.ops;
     int softmax = e.softmax, have_config = o.config != NULL;
     if (format && strcmp(format, "onnx"))
         return cli_die(ct_fail(CT_ERR_USAGE, "export: --format '%s': the only format is onnx", format));
     if (ops && (rc = parse_opset(ops, &opset)) != CT_OK) return cli_die(rc);
-    if ((rc = ct_config_validate(&cfg)) != CT_OK) return cli_die(rc);
+    if ((rc = ct_config_validate(cfg)) != CT_OK) return cli_die(rc);
 
     char path[CT_STORE_PATH_MAX], name[CT_STORE_NAME_MAX], dflt[CT_STORE_PATH_MAX + 8];
-    if ((rc = ct_store_resolve(&cfg, model, path, name)) != CT_OK) return cli_die(rc);
+    if ((rc = ct_store_resolve(cfg, model, path, name)) != CT_OK) return cli_die(rc);
     if (!out) {
         snprintf(dflt, sizeof dflt, "%s", path);
         char *dot = strstr(dflt, ".safetensors");
@@ -110,8 +101,10 @@ int cli_export(int argc, char **argv)
         strcat(dflt, ".onnx");
         out = dflt;
     }
+    /* --config's network (its network: section, else the DigitCNN of its model: keys) serves
+     * model files without `network` metadata */
     ct_netdef net = {0};
-    if (have_config && (rc = config_netdef(&cfg, &net)) != CT_OK) return cli_die(rc);
+    if (have_config && (rc = ct_config_netdef(cfg, &net)) != CT_OK) return cli_die(rc);
     ct_onnx_file_opts eo = {path, name, have_config ? &net : NULL, opset, softmax};
     ct_onnx_info info;
     rc = ct_onnx_export_file(&eo, out, &info);
@@ -127,4 +120,13 @@ int cli_export(int argc, char **argv)
            info.in_c, info.in_h, info.in_w, info.mean_text, info.std_text, info.classes,
            softmax ? " and 'probabilities'" : "");
     return CT_OK;
+}
+
+int cli_export(int argc, char **argv)
+{
+    ct_config cfg;
+    ct_config_defaults(&cfg);
+    int rc = export_main(argc, argv, &cfg);
+    ct_config_free(&cfg);
+    return rc;
 }
