@@ -3,15 +3,20 @@
  * the kernel table, and every figure is filled. Speeds are not asserted (no timed tests). */
 #include "bench.h"
 #include "common.h"
+#include "nn/netdef.h"
 #include "testutil.h"
 
 #include <stdio.h>
 
 int main(void)
 {
-    ct_bench_opts o = {8, 2, 2, 8, {8, 8, 16, 16, 0.1f, 0.2f, 1}, 1};
+    ct_netdef net;
+    int rc = ct_netdef_digitcnn(8, 8, 16, 16, 0.1, 0.2, 1, &net);
+    TU_CHECK(rc == CT_OK, "small DigitCNN: %s", ct_last_error());
+    if (rc) return tu_finish();
+    ct_bench_opts o = {8, 2, 2, 8, &net, 1};
     ct_bench_result r;
-    int rc = ct_bench_run(NULL, &o, &r);
+    rc = ct_bench_run(NULL, &o, &r);
     TU_CHECK(rc == CT_OK, "bench runs: %s", ct_last_error());
     if (rc == CT_OK) {
         TU_CHECK(r.timed_queue_profiling == 0, "timed steps ran on a queue without profiling");
