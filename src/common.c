@@ -15,6 +15,7 @@
 
 static _Thread_local char g_err[2048];
 int ct_verbosity = 1;
+void (*ct_log_sink)(int level, const char *text);
 
 int ct_fail(int code, const char *fmt, ...)
 {
@@ -46,8 +47,15 @@ void ct_clear_error(void) { g_err[0] = 0; }
 
 void ct_log(const char *fmt, ...)
 {
-    if (ct_verbosity < 1) return;
     va_list ap;
+    if (ct_log_sink) {
+        char buf[2048];
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        ct_log_sink(strncmp(buf, "warning", 7) == 0, buf);
+    }
+    if (ct_verbosity < 1) return;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

@@ -34,6 +34,9 @@ void ct_clear_error(void);
 extern int ct_verbosity;
 void ct_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ct_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A second destination for log lines (Dagster Pipes sets it; NULL otherwise): ct_log messages
+ * (level 1 when they start with "warning", else 0) and train's progress lines (0). */
+extern void (*ct_log_sink)(int level, const char *text);
 
 /* Monotonic clock in seconds. */
 double ct_now(void);

@@ -19,6 +19,7 @@
 #include "augment.h"
 #include "checkpoint.h"
 #include "io/jsonutil.h"
+#include "io/pipes.h"
 #include "modelio.h"
 #include "split.h"
 #include "tools.h"
@@ -222,6 +223,7 @@ static void logline(logger *L, const char *fmt, ...)
     fputs(buf, stdout);
     fputc('\n', stdout);
     fflush(stdout);
+    if (ct_log_sink) ct_log_sink(0, buf);
     if (L->log) {
         fputs(buf, L->log);
         fputc('\n', L->log);
@@ -261,12 +263,12 @@ static volatile sig_atomic_t g_interrupted;
 
 static void on_signal(int sig)
 {
-    (void)sig;
     if (g_interrupted) {
         static const char msg[] = "\ncltrain: second interrupt: exiting at once (files on disk are intact; the last "
                                   "checkpoint is the previous one)\n";
         ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
         (void)w;
+        ct_pipes_signal_closed(sig); /* Dagster Pipes: `closed` with the interruption */
         _exit(130);
     }
     g_interrupted = 1;

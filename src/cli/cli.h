@@ -60,6 +60,11 @@ int cli_apply_config(const cli_opts *o, ct_config *cfg);
 /* Prints a JSON document (built with jansson; NULL when a builder ran out of memory) as one
  * stdout line and drops the reference. */
 int cli_print_json(json_t *v);
+/* A command's --json result (the reference is dropped): printed as one stdout line when `print`,
+ * handed to Dagster Pipes when a session is open; cli_wants_result: whether to build it at all. */
+int cli_emit_json(json_t *v, int print);
+void cli_emit_result(const char *json, int print);
+int cli_wants_result(int json_flag);
 
 int cli_devices(int argc, char **argv);
 int cli_verify(int argc, char **argv);

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "io/pipes.h"
+#include "io/pipes_cltrain.h"
 
 int cli_die(int rc)
 {
@@ -226,6 +228,27 @@ int cli_print_json(json_t *v)
     } else {
         ct_fail(rc, "could not write the JSON result (out of memory)");
     }
+    free(s);
+    return rc;
+}
+
+int cli_wants_result(int json_flag) { return json_flag || ct_pipes_active(); }
+
+void cli_emit_result(const char *json, int print)
+{
+    if (print) {
+        printf("%s\n", json);
+        fflush(stdout);
+    }
+    ct_pipes_cli_result(json);
+}
+
+int cli_emit_json(json_t *v, int print)
+{
+    char *s = NULL;
+    int rc = ct_jdump_take(v, &s, NULL);
+    if (rc == CT_OK) cli_emit_result(s, print);
+    else ct_fail(rc, "could not write the JSON result (out of memory)");
     free(s);
     return rc;
 }

@@ -90,9 +90,9 @@ int cli_deploy(int argc, char **argv)
             printf("marker: %s/%s\n", cfg.output.model_save_dir, CT_STORE_MARKER);
         }
     }
-    if (r.status[0] && o.json) {
+    if (r.status[0] && cli_wants_result(o.json)) {
         char *s = NULL;
-        if (ct_deploy_to_json(&r, &s) == CT_OK) printf("%s\n", s);
+        if (ct_deploy_to_json(&r, &s) == CT_OK) cli_emit_result(s, o.json);
         free(s);
     }
     if (rc == CT_ERR_SKIPPED) {

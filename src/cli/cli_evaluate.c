@@ -41,9 +41,9 @@ int cli_evaluate(int argc, char **argv)
     rc = ct_evaluate_model(&cfg, &eo, r);
     if (rc == CT_OK) {
         if (!o.json) ct_eval_print(stdout, r);
-        else {
+        if (cli_wants_result(o.json)) {
             char *s = NULL;
-            if ((rc = ct_eval_to_json(r, &s)) == CT_OK) printf("%s\n", s);
+            if ((rc = ct_eval_to_json(r, &s)) == CT_OK) cli_emit_result(s, o.json);
             free(s);
         }
     }

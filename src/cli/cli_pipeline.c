@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "io/jsonutil.h"
+#include "io/pipes_cltrain.h"
 #include "pipeline.h"
 
 static void print_value(const json_t *v)
@@ -57,6 +58,7 @@ static void print_fields(const json_t *obj, const char *const *skip)
 static void on_step(const char *step, const char *json, const void *detail, void *user)
 {
     const cli_opts *o = user;
+    ct_pipes_cli_step(step, json);
     if (o->json) {
         cli_print_json(json_pack("{s:s,s:o}", "step", step, "metadata", ct_jraw(json)));
         return;
@@ -100,8 +102,8 @@ int cli_pipeline(int argc, char **argv)
     ct_pipeline_opts po = {o.device, o.json, on_step, &o};
     rc = ct_pipeline_run(&cfg, &po, r);
     if (r->json) {
-        if (o.json) printf("%s\n", r->json);
-        else printf("\npipeline %s in %.1f s: %s\n", r->status, r->seconds, r->pipeline_json);
+        cli_emit_result(r->json, o.json);
+        if (!o.json) printf("\npipeline %s in %.1f s: %s\n", r->status, r->seconds, r->pipeline_json);
     }
     ct_pipeline_free(r);
     free(r);

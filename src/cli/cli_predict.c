@@ -141,7 +141,8 @@ int cli_predict(int argc, char **argv)
         if (r.n_blank) printf(", %zu blank skipped", r.n_blank);
         if (r.n_failed) printf(", %zu input%s failed", r.n_failed, r.n_failed == 1 ? "" : "s");
         printf("; model %s%s%s\n", model_name, r.device[0] ? " on " : "", r.device);
-    } else {
+    }
+    if (cli_wants_result(o.json)) {
         json_t *w = json_object();
         json_t *predictions = json_array();
         json_object_set_new(w, "predictions", predictions);
@@ -201,7 +202,7 @@ int cli_predict(int argc, char **argv)
         json_object_set_new(w, "batch_size", json_integer((json_int_t)(r.batch_size)));
         if (r.device[0]) json_object_set_new(w, "device", ct_jstr(r.device));
         else json_object_set_new(w, "device", json_null());
-        int jrc = cli_print_json(w);
+        int jrc = cli_emit_json(w, o.json);
         if (jrc) {
             ct_predict_result_free(&r);
                 return cli_die(jrc);

@@ -88,7 +88,7 @@ int cli_train(int argc, char **argv)
             fprintf(stderr, "cltrain: the last checkpoint is %s\n", r.checkpoint_path);
         return e;
     }
-    if (o.json) {
+    if (cli_wants_result(o.json)) {
         json_t *w = json_object();
         json_object_set_new(w, "model_path", ct_jstr(r.model_path));
         json_object_set_new(w, "model_name", ct_jstr(r.model_name));
@@ -115,7 +115,7 @@ int cli_train(int argc, char **argv)
         if (r.checkpoint_path[0]) json_object_set_new(w, "checkpoint_path", ct_jstr(r.checkpoint_path));
         else json_object_set_new(w, "checkpoint_path", json_null());
         json_object_set_new(w, "resumed_from_epoch", json_integer((json_int_t)(r.resumed_from_epoch)));
-        int jrc = cli_print_json(w);
+        int jrc = cli_emit_json(w, o.json);
         if (jrc) return cli_die(jrc);
     }
     return CT_OK;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "io/pipes_cltrain.h"
 
 static const struct {
     const char *name;
@@ -48,7 +49,7 @@ static void usage(FILE *f)
                "            4 interrupted, 5 deployment skipped, 6 out of memory\n");
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -78,4 +79,18 @@ int main(int argc, char **argv)
     fprintf(stderr, "cltrain: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return CT_ERR_USAGE;
+}
+
+/* The single exit path: under Dagster Pipes (DAGSTER_PIPES_CONTEXT set) the command runs inside a
+ * session that ends with `closed` whatever the outcome (src/io/pipes_cltrain.h). */
+int main(int argc, char **argv)
+{
+    char **av;
+    int ac;
+    int rc = ct_pipes_cli_begin(argc, argv, &ac, &av);
+    if (rc) {
+        fprintf(stderr, "cltrain: error: Dagster Pipes: %s\n", ct_last_error());
+        return ct_pipes_cli_end(rc);
+    }
+    return ct_pipes_cli_end(dispatch(ac, av));
 }
