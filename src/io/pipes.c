@@ -691,7 +691,8 @@ int ct_pipes_md_json(json_t *md, const char *key, json_t *v) { return ct_pipes_m
 int ct_pipes_md_path(json_t *md, const char *key, const char *path)
 {
     char abs[PATH_MAX];
-    if (path && realpath(path, abs)) path = abs;
+    if (!path) return ct_pipes_md_set(md, key, "null", NULL);
+    if (realpath(path, abs)) path = abs;
     return ct_pipes_md_set(md, key, "path", ct_pipes_string(path));
 }
 

@@ -76,7 +76,7 @@ int ct_pipes_md_float(json_t *md, const char *key, double v);
 int ct_pipes_md_int(json_t *md, const char *key, long long v);
 int ct_pipes_md_bool(json_t *md, const char *key, int v);
 int ct_pipes_md_text(json_t *md, const char *key, const char *s);     /* NULL s: null */
-int ct_pipes_md_path(json_t *md, const char *key, const char *path);  /* made absolute when it exists */
+int ct_pipes_md_path(json_t *md, const char *key, const char *path);  /* absolute when it exists; NULL: null */
 int ct_pipes_md_markdown(json_t *md, const char *key, const char *s);
 int ct_pipes_md_json(json_t *md, const char *key, json_t *v); /* v stolen */
 

@@ -229,6 +229,7 @@ static void report_predictions(const json_t *r, int single)
     static const char *const skip[] = {"predictions", "skipped", "errors", NULL};
     json_t *md = json_object();
     add_fields(md, r, floats, paths, skip);
+    ct_pipes_md_int(md, "total_predictions", (long long)json_integer_value(json_object_get(r, "count")));
     ct_pipes_md_int(md, "skipped_count", (long long)json_array_size(json_object_get(r, "skipped")));
     ct_pipes_md_int(md, "error_count", (long long)json_array_size(json_object_get(r, "errors")));
     long long by_label[10] = {0};
