@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo
       libclblast-dev libyaml-dev libjansson-dev nettle-dev zlib1g-dev libpng-dev libcairo2-dev fonts-dejavu-core ca-certificates
-      clang libclang-rt-14-dev dataset-fashion-mnist protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx)
+      clang libclang-rt-14-dev dataset-fashion-mnist protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx
+      python3 python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
