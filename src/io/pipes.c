@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "common.h"
+#include "io/jsonutil.h"
 
 enum { W_NONE, W_PATH, W_STDIO, W_BUFFERED };
 
@@ -37,30 +38,7 @@ static struct {
 } S = {.fd = -1};
 
 /* --- strings ------------------------------------------------------------------------------------ */
-json_t *ct_pipes_string(const char *s)
-{
-    if (!s) return json_null();
-    json_t *j = json_string(s);
-    if (j) return j;
-    char *c = strdup(s);
-    if (!c) return NULL;
-    /* replace every byte that is not part of a valid UTF-8 sequence */
-    for (unsigned char *p = (unsigned char *)c; *p; p++) {
-        int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
-        int ok = n >= 0;
-        for (int k = 1; ok && k <= n; k++) ok = (p[k] & 0xC0) == 0x80;
-        if (!ok) *p = '?';
-        else p += n;
-    }
-    j = json_string(c);
-    if (!j) { /* overlong or surrogate sequences: keep ASCII only */
-        for (unsigned char *p = (unsigned char *)c; *p; p++)
-            if (*p >= 0x80) *p = '?';
-        j = json_string(c);
-    }
-    free(c);
-    return j;
-}
+json_t *ct_pipes_string(const char *s) { return s ? ct_jstr(s) : json_null(); }
 
 /* --- parameters --------------------------------------------------------------------------------- */
 static int b64_value(unsigned char c)
@@ -180,8 +158,8 @@ int ct_pipes_decode_param(const char *what, const char *text, json_t **out)
 
 char *ct_pipes_encode_param(const json_t *value)
 {
-    char *js = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!js) return NULL;
+    char *js = NULL;
+    if (ct_jdump(value, &js, NULL) != CT_OK) return NULL;
     uLong n = (uLong)strlen(js), cap = compressBound(n);
     unsigned char *z = malloc(cap);
     char *out = NULL;
@@ -228,9 +206,9 @@ static json_t *make_message(const char *method, json_t *params /* stolen; NULL: 
 /* one message as one line ending in '\n'; malloc'd */
 static char *message_line(json_t *msg, size_t *n)
 {
-    char *s = json_dumps(msg, JSON_COMPACT);
-    if (!s) return NULL;
-    size_t l = strlen(s);
+    char *s = NULL;
+    size_t l = 0;
+    if (ct_jdump(msg, &s, &l) != CT_OK) return NULL; /* doubles in their shortest form, reals with a '.' */
     char *line = realloc(s, l + 2);
     if (!line) {
         free(s);

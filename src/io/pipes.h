@@ -84,7 +84,7 @@ int ct_pipes_md_json(json_t *md, const char *key, json_t *v); /* v stolen */
 /* The last part of an escaped '/'-separated asset key, unescaped, into out. */
 void ct_pipes_asset_key_last(const char *key, char *out, size_t cap);
 
-/* A JSON string from text that may not be valid UTF-8 (invalid bytes become '?'). */
+/* A JSON string from text that may not be valid UTF-8 (invalid bytes become U+FFFD); NULL: null. */
 json_t *ct_pipes_string(const char *s);
 
 #endif
