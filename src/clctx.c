@@ -91,7 +91,9 @@ static void tune_defaults(const ct_device_info *d, ct_tune *t)
         t->gemm_nt_tn = 2;
         t->gemm_nt_vw = 4;
         t->ew_vw = 4;
-        t->red_ls = d->max_wg_size >= 256 ? 256 : 64;
+        /* at most 256 and the device's limit; ct_ctx_fit_reductions then checks the kernels' own */
+        t->red_ls = 1;
+        while (t->red_ls < 256 && (size_t)t->red_ls * 2 <= d->max_wg_size) t->red_ls *= 2;
         t->gemm_local[0] = 16;
         t->gemm_local[1] = 8;
     }
@@ -134,7 +136,43 @@ int ct_ctx_create(const char *sel, int profiling, ct_ctx **out)
         return rc;
     }
     tune_defaults(&c->dev, &c->tune);
+    if ((rc = ct_ctx_fit_reductions(c)) != CT_OK) {
+        ct_ctx_free(c);
+        return rc;
+    }
     *out = c;
+    return CT_OK;
+}
+
+static void release_programs(ct_ctx *c)
+{
+    for (int i = 0; i < c->n_programs; i++) {
+        for (int k = 0; k < c->programs[i].n_kernels; k++) clReleaseKernel(c->programs[i].kernels[k].k);
+        clReleaseProgram(c->programs[i].program);
+    }
+    c->n_programs = 0;
+}
+
+int ct_ctx_fit_reductions(ct_ctx *c)
+{
+    static const char *const red[][2] = {
+        {"reduce", "rowsum"}, {"batchnorm", "bn_stats"}, {"batchnorm", "bn_bwd_reduce"}, {"loss", "xent_fwd_bwd"}};
+    while (c->tune.red_ls > 1) {
+        size_t lim = (size_t)c->tune.red_ls;
+        for (size_t i = 0; i < sizeof red / sizeof red[0]; i++) {
+            cl_kernel k;
+            size_t w = 0;
+            CT_TRY(ct_kernel(c, red[i][0], red[i][1], &k));
+            CL_CHECK(clGetKernelWorkGroupInfo(k, c->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof w, &w, NULL));
+            if (w < lim) lim = w;
+        }
+        if (lim >= (size_t)c->tune.red_ls) return CT_OK;
+        int ls = 1;
+        while ((size_t)ls * 2 <= lim) ls *= 2;
+        ct_debug("reductions: work-group size %d -> %d (CL_KERNEL_WORK_GROUP_SIZE %zu)\n", c->tune.red_ls, ls, lim);
+        release_programs(c); /* built with the old RED_LS; rebuilt on demand */
+        c->tune.red_ls = ls;
+    }
     return CT_OK;
 }
 

@@ -81,6 +81,11 @@ typedef struct ct_ctx {
 /* Opens the device chosen by selector `sel` (see ct_device_select). */
 int ct_ctx_create(const char *sel, int profiling, ct_ctx **out);
 void ct_ctx_free(ct_ctx *c);
+/* Lowers tune.red_ls (the work-group size of the reduction kernels, compiled in as RED_LS) to
+ * the largest power of two that every compiled reduction kernel accepts
+ * (CL_KERNEL_WORK_GROUP_SIZE, which may be below the device's maximum). Programs built with the
+ * old size are dropped. ct_ctx_create calls it; call it again after changing tune.red_ls. */
+int ct_ctx_fit_reductions(ct_ctx *c);
 
 /* Returns the kernel `name` from program family `family` (built on first use with the
  * device's tunables as -D options; extra_opts appended). Kernels are owned by the ctx. */

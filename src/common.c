@@ -155,8 +155,13 @@ int ct_write_file_atomic(const char *path, const void *data, size_t len)
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
+    /* the descriptor is closed whatever fsync says (it used to leak when fsync failed) */
+    int bad = fsync(fd) != 0, e = errno;
+    if (close(fd) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
         unlink(tmp);
         free(tmp);
         return ct_fail(CT_ERR_RUNTIME, "%s: flush failed: %s; the previous file, if any, is intact", path,
