@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/netparse.h"
+
 /* DigitCNN sizes from the tensor shapes of a file without `network` metadata */
 static int digitcnn_from_shapes(const ct_st_file *f, const char *path, ct_netdef *out)
 {
@@ -40,19 +42,12 @@ int ct_modelio_netdef(const ct_st_file *f, const char *path, const ct_netdef *fa
     return digitcnn_from_shapes(f, path, out);
 }
 
-int ct_modelio_config_netdef(const ct_config *cfg, ct_netdef *out)
-{
-    const ct_config_model *mc = &cfg->model;
-    return ct_netdef_digitcnn(mc->conv1_channels, mc->conv2_channels, mc->conv3_channels, mc->hidden_size,
-                              mc->dropout1_rate, mc->dropout2_rate, mc->use_batch_norm, out);
-}
+int ct_modelio_config_netdef(const ct_config *cfg, ct_netdef *out) { return ct_config_netdef(cfg, out); }
 
 int ct_modelio_config_network(const ct_config *cfg, ct_netdef *out, int *found)
 {
-    (void)cfg;
-    (void)out;
-    *found = 0; /* configs have no network: section yet */
-    return CT_OK;
+    *found = cfg->network != NULL;
+    return *found ? ct_netdef_copy(cfg->network, out) : CT_OK;
 }
 
 int ct_modelio_file_netdef(const ct_st_file *f, const char *path, const ct_config *cfg, ct_netdef *out)

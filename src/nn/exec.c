@@ -10,73 +10,12 @@ int ct_graph_supported(const ct_netdef *net, int i)
 {
     const ct_layer_def *d = &net->layers[i];
     const char *why = NULL;
-    switch (d->type) {
-    case CT_L_CONV2D:
-        if (!CT_GRAPH_GENERAL_OPS &&
-            (d->kernel[0] != d->kernel[1] || d->stride[0] != 1 || d->stride[1] != 1 || d->padding[0] != d->padding[1] ||
-             !d->bias))
-            why = "conv2d with stride, a rectangular kernel/padding or without bias";
-        break;
-    case CT_L_BATCHNORM2D:
-    case CT_L_BATCHNORM1D:
-        if (!CT_GRAPH_GENERAL_OPS && d->type == CT_L_BATCHNORM1D) why = "batchnorm1d";
-        else if (!CT_GRAPH_GENERAL_OPS && (d->eps != 1e-5 || d->momentum != 0.1))
-            why = "batchnorm with eps other than 1e-5 or momentum other than 0.1";
-        break;
-    case CT_L_LINEAR:
-        if (!d->bias) why = "linear without bias";
-        break;
-    case CT_L_RELU:
-        break;
-    case CT_L_LEAKY_RELU:
-    case CT_L_TANH:
-    case CT_L_SIGMOID:
-    case CT_L_ADD:
-    case CT_L_AVGPOOL2D:
-        if (!CT_GRAPH_GENERAL_OPS) why = ct_layer_type_name(d->type);
-        break;
-    case CT_L_MAXPOOL2D:
-        if (!CT_GRAPH_GENERAL_OPS && (d->kernel[0] != 2 || d->kernel[1] != 2 || d->stride[0] != 2 ||
-                                      d->stride[1] != 2 || d->padding[0] || d->padding[1]))
-            why = "maxpool2d other than kernel 2, stride 2, no padding";
-        break;
-    case CT_L_ADAPTIVE_AVGPOOL2D: {
-        /* without the general kernel only the fused form (read by flatten alone) runs */
-        int readers = 0, flat = 0;
-        for (int k = i + 1; k < net->n_layers; k++)
-            for (int q = 0; q < net->layers[k].n_inputs; q++)
-                if (net->layers[k].inputs[q] == i) readers++, flat = net->layers[k].type == CT_L_FLATTEN;
-        if (!CT_GRAPH_GENERAL_OPS && !(readers == 1 && flat))
-            why = "adaptive_avgpool2d not followed by flatten alone";
-        break;
-    }
-    case CT_L_FLATTEN: {
-        int j = d->inputs[0];
-        int fused = j >= 0 && net->layers[j].type == CT_L_ADAPTIVE_AVGPOOL2D;
-        if (!CT_GRAPH_GENERAL_OPS && !fused && d->in.rank == 4 && d->in.c > 1)
-            why = "flatten of a multi-channel image other than after adaptive_avgpool2d";
-        break;
-    }
-    case CT_L_DROPOUT:
-    case CT_L_DROPOUT2D:
-        if (d->type == CT_L_DROPOUT2D && d->in.rank != 4) why = "dropout2d of a flat input";
-        break;
-    default:
-        why = "this layer type";
-        break;
-    }
-    if (!why && !CT_GRAPH_GENERAL_OPS) {
-        /* summing gradients of a layer read by several layers needs the accumulate kernel */
-        int readers = 0;
-        for (int k = i + 1; k < net->n_layers; k++)
-            for (int q = 0; q < net->layers[k].n_inputs; q++) readers += net->layers[k].inputs[q] == i;
-        if (readers > 1) why = "a layer read by several layers (gradient sums)";
-    }
+    if (d->type == CT_L_LINEAR && !d->bias) why = "linear without bias";
+    else if (d->type == CT_L_DROPOUT2D && d->in.rank != 4) why = "dropout2d of a flat input";
+    else if ((int)d->type < 0 || d->type >= CT_L_COUNT) why = "this layer type";
     if (why)
-        return ct_fail(CT_ERR_USAGE,
-                       "layer %d (%s%s%s): %s is not implemented by this build's kernels yet; use the layer types "
-                       "of configs/networks/digitcnn.yaml",
-                       i, d->name, d->name[0] ? ", " : "", ct_layer_type_name(d->type), why);
+        return ct_fail(CT_ERR_USAGE, "layer %d (%s%s%s): %s is not implemented by this build's kernels", i, d->name,
+                       d->name[0] ? ", " : "", ct_layer_type_name(d->type) ? ct_layer_type_name(d->type) : "?", why);
     return CT_OK;
 }
 
@@ -100,12 +39,7 @@ int ct_g_dx_done(ct_model *m, int j, int N)
     m->g_pending = 0;
     m->gwritten[b] = 1;
     if (!pending) return CT_OK;
-#if CT_GRAPH_GENERAL_OPS
     return ct_accumulate(m->ctx, m->nodes[j].per_image * (size_t)N, m->bufs[m->scratch].mem, m->bufs[b].mem);
-#else
-    (void)N;
-    return ct_fail(CT_ERR_RUNTIME, "internal: gradient sum without the accumulate kernel");
-#endif
 }
 
 /* copies (first writer) or adds (later writers) src into layer j's gradient */
@@ -114,14 +48,11 @@ int ct_g_pass(ct_model *m, int j, cl_mem src, int N)
     if (j < 0 || !m->nodes[j].needs_grad || m->nodes[j].grad < 0) return CT_OK;
     int b = m->nodes[j].grad;
     size_t n = m->nodes[j].per_image * (size_t)N;
-    if (m->bufs[b].mem == src) return CT_OK;
-    if (m->gwritten[b]) {
-#if CT_GRAPH_GENERAL_OPS
-        return ct_accumulate(m->ctx, n, src, m->bufs[b].mem);
-#else
-        return ct_fail(CT_ERR_RUNTIME, "internal: gradient sum without the accumulate kernel");
-#endif
+    if (m->bufs[b].mem == src) { /* shared with the alias: already there */
+        m->gwritten[b] = 1;
+        return CT_OK;
     }
+    if (m->gwritten[b]) return ct_accumulate(m->ctx, n, src, m->bufs[b].mem);
     m->gwritten[b] = 1;
     CL_CHECK(clEnqueueCopyBuffer(m->ctx->queue, src, m->bufs[b].mem, 0, 0, n * 4, 0, NULL, NULL));
     return CT_OK;

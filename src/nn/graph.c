@@ -60,8 +60,9 @@ static void layout_params(ct_model *m, int i)
     case CT_L_CONV2D:
         add_tensor(m, i, CT_POOL_PARAMS, "weight", 4, d->out_channels, d->in.c, d->kernel[0], d->kernel[1]);
         if (d->bias) add_tensor(m, i, CT_POOL_PARAMS, "bias", 1, d->out_channels, 0, 0, 0);
-        ct_conv_init(&n->conv, d->in.c, d->out_channels, d->kernel[0], d->padding[0], d->in.h, d->in.w,
-                     (int)m->t[first].offset, d->bias ? (int)m->t[first + 1].offset : -1);
+        ct_conv_init2(&n->conv, d->in.c, d->out_channels, d->kernel[0], d->kernel[1], d->stride[0], d->stride[1],
+                      d->padding[0], d->padding[1], d->in.h, d->in.w, (int)m->t[first].offset,
+                      d->bias ? (int)m->t[first + 1].offset : -1);
         break;
     case CT_L_BATCHNORM2D:
     case CT_L_BATCHNORM1D:
@@ -69,11 +70,8 @@ static void layout_params(ct_model *m, int i)
         add_tensor(m, i, CT_POOL_PARAMS, "bias", 1, d->out.c, 0, 0, 0);
         add_tensor(m, i, CT_POOL_STATE, "running_mean", 1, d->out.c, 0, 0, 0);
         add_tensor(m, i, CT_POOL_STATE, "running_var", 1, d->out.c, 0, 0, 0);
-        n->bn.C = d->out.c;
-        n->bn.g_off = (int)m->t[first].offset;
-        n->bn.b_off = (int)m->t[first + 1].offset;
-        n->bn.rm_off = (int)m->t[first + 2].offset;
-        n->bn.rv_off = (int)m->t[first + 3].offset;
+        ct_bn_init(&n->bn, d->out.c, (int)m->t[first].offset, (int)m->t[first + 1].offset, (int)m->t[first + 2].offset,
+                   (int)m->t[first + 3].offset, (float)d->eps, (float)d->momentum);
         break;
     case CT_L_LINEAR:
         add_tensor(m, i, CT_POOL_PARAMS, "weight", 2, d->out_features, d->in.c, 0, 0);
@@ -99,7 +97,7 @@ static void plan_runs(ct_model *m)
         int sole = p && m->nodes[j].consumers == 1 && m->nodes[j].run == CT_RUN_OWN;
         n->run = CT_RUN_OWN;
         if (d->type == CT_L_RELU && sole &&
-            (p->type == CT_L_BATCHNORM2D || p->type == CT_L_LINEAR)) {
+            (p->type == CT_L_BATCHNORM2D || p->type == CT_L_BATCHNORM1D || p->type == CT_L_LINEAR)) {
             m->nodes[j].fuse_relu = 1;
             n->run = CT_RUN_FUSED;
         } else if (d->type == CT_L_FLATTEN && sole && p->type == CT_L_ADAPTIVE_AVGPOOL2D) {
@@ -137,7 +135,7 @@ static void plan_buffers(ct_model *m, int i, size_t *col_max, int *drop_k)
     }
     switch (d->type) {
     case CT_L_CONV2D: {
-        size_t per = (size_t)n->conv.ci * n->conv.kh * n->conv.kw * (size_t)n->conv.oh * n->conv.ow;
+        size_t per = ct_conv_col_floats(&n->conv, 1);
         if (tr) n->col = add_buf(m, per, 0, 1, "im2col workspace of layer '%s'", d->name);
         else if (per > *col_max) *col_max = per;
         break;

@@ -5,11 +5,6 @@
 #define CLTRAIN_NN_GRAPH_INTERNAL_H
 #include "model.h"
 
-/* 1 once the general layer kernels declared at the end of ops.h exist (strided conv, pooling,
- * activations, add/accumulate, flatten, batchnorm1d); until then networks that need them are
- * refused by ct_graph_supported. */
-#define CT_GRAPH_GENERAL_OPS 0
-
 /* a device buffer of the plan: floats = per_image * max_batch + fixed */
 typedef struct ct_gbuf {
     char what[CT_NET_NAME_MAX + 48];
@@ -75,8 +70,8 @@ int ct_layer_dropout_bwd(ct_model *m, ct_node *n, int N);
 int ct_layer_shape_fwd(ct_model *m, ct_node *n, int N, int tr); /* flatten, add */
 int ct_layer_shape_bwd(ct_model *m, ct_node *n, int N);
 
-/* Which layer types/settings the kernels on this build implement; CT_OK or CT_ERR_USAGE naming
- * the layer and what is missing (nn/graph.c). */
+/* Which layer types/settings the kernels implement; CT_OK or CT_ERR_USAGE naming the layer
+ * and what is missing (nn/exec.c). */
 int ct_graph_supported(const ct_netdef *net, int i);
 
 #endif

@@ -3,13 +3,11 @@
  * linear layer its backward masks the shared gradient in place (as DigitCNN's FC + ReLU). */
 #include "nn/graph_internal.h"
 
-#if CT_GRAPH_GENERAL_OPS
 static ct_act_kind kind_of(ct_layer_type t)
 {
     return t == CT_L_LEAKY_RELU ? CT_ACT_LEAKY_RELU : t == CT_L_TANH ? CT_ACT_TANH : t == CT_L_SIGMOID ? CT_ACT_SIGMOID
                                                                                                       : CT_ACT_RELU;
 }
-#endif
 
 int ct_layer_act_fwd(ct_model *m, ct_node *n, int N, int tr)
 {
@@ -18,11 +16,7 @@ int ct_layer_act_fwd(ct_model *m, ct_node *n, int N, int tr)
     const size_t cnt = n->per_image * (size_t)N;
     cl_mem x = ct_g_in(m, d->inputs[0]), y = ct_g_buf(m, n->out);
     if (d->type == CT_L_RELU) return ct_relu_forward(m->ctx, (int)cnt, x, y);
-#if CT_GRAPH_GENERAL_OPS
     return ct_act_forward(m->ctx, kind_of(d->type), (float)d->negative_slope, cnt, x, y);
-#else
-    return ct_fail(CT_ERR_USAGE, "%s is not implemented by this build's kernels", ct_layer_type_name(d->type));
-#endif
 }
 
 int ct_layer_act_bwd(ct_model *m, ct_node *n, int N)
@@ -40,11 +34,7 @@ int ct_layer_act_bwd(ct_model *m, ct_node *n, int N)
     if (d->type == CT_L_RELU) {
         CT_TRY(ct_relu_backward(m->ctx, (int)cnt, y, dy, dx));
     } else {
-#if CT_GRAPH_GENERAL_OPS
         CT_TRY(ct_act_backward(m->ctx, kind_of(d->type), (float)d->negative_slope, cnt, ct_g_in(m, j), y, dy, dx));
-#else
-        return ct_fail(CT_ERR_USAGE, "%s is not implemented by this build's kernels", ct_layer_type_name(d->type));
-#endif
     }
     return ct_g_dx_done(m, j, N);
 }

@@ -9,11 +9,7 @@ int ct_layer_batchnorm_fwd(ct_model *m, ct_node *n, int N, int tr)
     cl_mem x = ct_g_in(m, d->inputs[0]), y = ct_g_buf(m, n->out);
     cl_mem mean = ct_g_buf(m, n->mean), inv = ct_g_buf(m, n->invstd);
     if (d->type == CT_L_BATCHNORM1D) {
-#if CT_GRAPH_GENERAL_OPS
         return ct_bn1d_forward(m->ctx, &n->bn, N, tr, x, m->params, m->state, mean, inv, y, n->fuse_relu);
-#else
-        return ct_fail(CT_ERR_USAGE, "batchnorm1d is not implemented by this build's kernels");
-#endif
     }
     const int M = N * d->out.h * d->out.w;
     return ct_bn_forward(m->ctx, &n->bn, M, tr, x, m->params, m->state, mean, inv, y, n->fuse_relu);
@@ -28,11 +24,7 @@ int ct_layer_batchnorm_bwd(ct_model *m, ct_node *n, int N)
     if (!dx) dx = dy; /* the input needs no gradient: elementwise, in place into this layer's own */
     cl_mem mean = ct_g_buf(m, n->mean), inv = ct_g_buf(m, n->invstd);
     if (d->type == CT_L_BATCHNORM1D) {
-#if CT_GRAPH_GENERAL_OPS
         CT_TRY(ct_bn1d_backward(m->ctx, &n->bn, N, x, dy, relu_y, m->params, mean, inv, m->grads, dx));
-#else
-        return ct_fail(CT_ERR_USAGE, "batchnorm1d is not implemented by this build's kernels");
-#endif
     } else {
         const int M = N * d->out.h * d->out.w;
         CT_TRY(ct_bn_backward(m->ctx, &n->bn, M, x, dy, relu_y, m->params, mean, inv, m->grads, dx));

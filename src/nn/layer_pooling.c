@@ -9,13 +9,11 @@ static int is_pool2(const ct_layer_def *d)
            !d->padding[1];
 }
 
-#if CT_GRAPH_GENERAL_OPS
 static void pool_desc(const ct_layer_def *d, ct_pool2d *p)
 {
     ct_pool2d_init(p, d->kernel[0], d->kernel[1], d->stride[0], d->stride[1], d->padding[0], d->padding[1], d->in.h,
                    d->in.w, d->count_include_pad);
 }
-#endif
 
 int ct_layer_pool_fwd(ct_model *m, ct_node *n, int N, int tr)
 {
@@ -26,15 +24,11 @@ int ct_layer_pool_fwd(ct_model *m, ct_node *n, int N, int tr)
     if (d->type == CT_L_MAXPOOL2D && is_pool2(d)) return ct_maxpool2_forward(m->ctx, planes, d->in.h, d->in.w, x, y);
     if (d->type == CT_L_ADAPTIVE_AVGPOOL2D && n->fuse_flatten)
         return ct_avgpool_forward(m->ctx, C, N, d->in.h, d->in.w, d->out.h, d->out.w, x, y);
-#if CT_GRAPH_GENERAL_OPS
     if (d->type == CT_L_ADAPTIVE_AVGPOOL2D)
         return ct_adaptive_avgpool_forward(m->ctx, C, N, d->in.h, d->in.w, d->out.h, d->out.w, x, y);
     pool_desc(d, &n->pool);
     if (d->type == CT_L_MAXPOOL2D) return ct_maxpool_forward(m->ctx, &n->pool, planes, x, y);
     return ct_avgpool2d_forward(m->ctx, &n->pool, planes, x, y);
-#else
-    return ct_fail(CT_ERR_USAGE, "this %s is not implemented by this build's kernels", ct_layer_type_name(d->type));
-#endif
 }
 
 int ct_layer_pool_bwd(ct_model *m, ct_node *n, int N)
@@ -48,16 +42,12 @@ int ct_layer_pool_bwd(ct_model *m, ct_node *n, int N)
     } else if (d->type == CT_L_ADAPTIVE_AVGPOOL2D && n->fuse_flatten) {
         CT_TRY(ct_avgpool_backward(m->ctx, C, N, d->in.h, d->in.w, d->out.h, d->out.w, dy, dx));
     } else {
-#if CT_GRAPH_GENERAL_OPS
         if (d->type == CT_L_ADAPTIVE_AVGPOOL2D)
             CT_TRY(ct_adaptive_avgpool_backward(m->ctx, C, N, d->in.h, d->in.w, d->out.h, d->out.w, dy, dx));
         else if (d->type == CT_L_MAXPOOL2D)
             CT_TRY(ct_maxpool_backward(m->ctx, &n->pool, planes, x, dy, dx));
         else
             CT_TRY(ct_avgpool2d_backward(m->ctx, &n->pool, planes, dy, dx));
-#else
-        return ct_fail(CT_ERR_USAGE, "this %s is not implemented by this build's kernels", ct_layer_type_name(d->type));
-#endif
     }
     return ct_g_dx_done(m, j, N);
 }

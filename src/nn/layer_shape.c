@@ -9,7 +9,6 @@ int ct_layer_shape_fwd(ct_model *m, ct_node *n, int N, int tr)
     (void)tr;
     const ct_layer_def *d = n->def;
     cl_mem y = ct_g_buf(m, n->out);
-#if CT_GRAPH_GENERAL_OPS
     const size_t cnt = n->per_image * (size_t)N;
     if (d->type == CT_L_FLATTEN)
         return ct_flatten_forward(m->ctx, d->in.c, N, d->in.h * d->in.w, ct_g_in(m, d->inputs[0]), y);
@@ -18,11 +17,7 @@ int ct_layer_shape_fwd(ct_model *m, ct_node *n, int N, int tr)
         for (int k = 2; k < d->n_inputs; k++) CT_TRY(ct_accumulate(m->ctx, cnt, ct_g_in(m, d->inputs[k]), y));
         return CT_OK;
     }
-#else
-    (void)y;
-    (void)N;
-#endif
-    return ct_fail(CT_ERR_USAGE, "%s is not implemented by this build's kernels", ct_layer_type_name(d->type));
+    return ct_fail(CT_ERR_RUNTIME, "internal: %s is not a shape layer", ct_layer_type_name(d->type));
 }
 
 int ct_layer_shape_bwd(ct_model *m, ct_node *n, int N)
@@ -30,7 +25,6 @@ int ct_layer_shape_bwd(ct_model *m, ct_node *n, int N)
     const ct_layer_def *d = n->def;
     if (n->run == CT_RUN_FUSED) return CT_OK; /* flatten after avgpool: the gradient buffer is shared */
     cl_mem dy = ct_g_buf(m, n->grad);
-#if CT_GRAPH_GENERAL_OPS
     if (d->type == CT_L_FLATTEN) {
         const int j = d->inputs[0];
         cl_mem dx = ct_g_dx(m, j);
@@ -42,9 +36,5 @@ int ct_layer_shape_bwd(ct_model *m, ct_node *n, int N)
         for (int k = 0; k < d->n_inputs; k++) CT_TRY(ct_g_pass(m, d->inputs[k], dy, N));
         return CT_OK;
     }
-#else
-    (void)dy;
-    (void)N;
-#endif
-    return ct_fail(CT_ERR_USAGE, "%s is not implemented by this build's kernels", ct_layer_type_name(d->type));
+    return ct_fail(CT_ERR_RUNTIME, "internal: %s is not a shape layer", ct_layer_type_name(d->type));
 }
