@@ -29,6 +29,7 @@ typedef struct ynode {
     char *tag;  /* NULL when none */
     yaml_mark_t mark;
     int n;      /* children; a mapping has 2n: key, value, key, value, ... */
+    int nk;     /* nodes stored in kids (2n, or 2n + 1 while a mapping's value is read) */
     struct ynode **kids;
 } ynode;
 
@@ -96,8 +97,7 @@ static const char *shown(const ynode *v, char *buf, size_t cap)
 static void node_free(ynode *v)
 {
     if (!v) return;
-    int kids = v->kind == N_MAP ? 2 * v->n : v->n;
-    for (int i = 0; i < kids; i++) node_free(v->kids[i]);
+    for (int i = 0; i < v->nk; i++) node_free(v->kids[i]);
     free(v->kids);
     free(v->text);
     free(v->tag);
@@ -115,25 +115,29 @@ static char *dup_n(const void *s, size_t n)
 }
 
 static int load_node(np *P, const yaml_event_t *e, int depth, ynode **out);
-
-static int add_kid(ynode *v, ynode *k, int *cap)
+/* appends child k (kept by v from now on, also on failure) */
+static int add_kid(np *P, ynode *v, ynode *k, int *cap)
 {
-    int count = v->kind == N_MAP ? 2 * v->n + 1 : v->n;
-    if (count + 1 > *cap) {
+    if (v->nk + 1 > *cap) {
         int nc = *cap ? 2 * *cap : 8;
         ynode **t = realloc(v->kids, (size_t)nc * sizeof *t);
-        if (!t) return -1;
+        if (!t) {
+            node_free(k);
+            return ct_fail(CT_ERR_NOMEM, "%s: out of memory reading the network", P->path);
+        }
         v->kids = t;
         *cap = nc;
     }
-    v->kids[count] = k;
-    return 0;
+    v->kids[v->nk++] = k;
+    if (v->kind == N_SEQ) v->n = v->nk;
+    else v->n = v->nk / 2;
+    return CT_OK;
 }
 
 /* reads the children of a sequence or mapping up to its end event */
 static int load_children(np *P, ynode *v, int depth)
 {
-    int cap = 0, half = 0;
+    int cap = 0;
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(P->p, &ev)) return syntax_error(P);
@@ -144,28 +148,7 @@ static int load_children(np *P, ynode *v, int depth)
         ynode *k = NULL;
         int rc = load_node(P, &ev, depth + 1, &k);
         yaml_event_delete(&ev);
-        if (rc) return rc;
-        if (v->kind == N_MAP) {
-            int count = 2 * v->n + half;
-            if (count + 1 > cap) {
-                int nc = cap ? 2 * cap : 8;
-                ynode **t = realloc(v->kids, (size_t)nc * sizeof *t);
-                if (!t) {
-                    node_free(k);
-                    return ct_fail(CT_ERR_NOMEM, "%s: out of memory reading the network", P->path);
-                }
-                v->kids = t;
-                cap = nc;
-            }
-            v->kids[count] = k;
-            if (half) v->n++;
-            half = !half;
-        } else if (add_kid(v, k, &cap)) {
-            node_free(k);
-            return ct_fail(CT_ERR_NOMEM, "%s: out of memory reading the network", P->path);
-        } else {
-            v->n++;
-        }
+        if (rc || (rc = add_kid(P, v, k, &cap))) return rc;
     }
 }
 

@@ -1,5 +1,5 @@
 /* fuzz_config.c: YAML configs (ct_config_load over the built-in defaults, then validation and
- * the YAML/JSON writers) and --set assignments (ct_config_set). */
+ * the YAML/JSON writers; `network:` sections included) and --set assignments (ct_config_set). */
 #include "fuzz_memfile.h"
 
 #include <stdint.h>
@@ -21,11 +21,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ct_config_defaults(&d);
             const char *p2 = fuzz_memfile((const uint8_t *)y, strlen(y), "config.yaml");
             if (p2 && ct_config_load(&d, p2) != CT_OK) abort();
+            ct_config_free(&d);
         }
         ct_config_to_json(&c, &j);
         free(y);
         free(j);
     }
+    ct_config_free(&c);
     /* the same bytes as one --set assignment (up to the first NUL) */
     if (size < 4096) {
         char *s = malloc(size + 1);
