@@ -437,6 +437,108 @@ static int v_bn_any(vctx *v, int oned, int N, int C, int HW, float eps, float mo
     return CT_OK;
 }
 
+/* NaN/Inf through the remaining kernels: gemm, linear (both back ends), dropout, the loss and
+ * its accuracy count (a NaN logit counts as the maximum, as torch.argmax), Adam */
+static int v_nonfinite_misc(vctx *v)
+{
+    const int N = 6, IN = 19, OUT = 7, K = 10;
+    float *x = vf_harr(v, (size_t)N * IN, -1, 1), *w = vf_harr(v, (size_t)OUT * IN + 16 + OUT, -0.5f, 0.5f);
+    float *y = vf_harr(v, (size_t)N * OUT, 0, 0), *dy = vf_harr(v, (size_t)N * OUT, -1, 1);
+    float *dx = vf_harr(v, (size_t)N * IN, 0, 0), *dw = vf_harr(v, (size_t)OUT * IN, 0, 0);
+    float *z = vf_harr(v, (size_t)N * K, -3, 3), *dz = vf_harr(v, (size_t)N * K, 0, 0);
+    float *mask = vf_harr(v, (size_t)N * IN, 0, 0), *yd = vf_harr(v, (size_t)N * IN, 0, 0);
+    VF_HOST(x, w, y, dy, dx, dw, z, dz, mask, yd);
+    poison(x, (size_t)N * IN);
+    const int b_off = (OUT * IN + 15) / 16 * 16;
+    ref_linear_fwd(x, w, w + b_off, y, N, IN, OUT);
+    ref_linear_bwd(x, w, dy, dx, dw, NULL, N, IN, OUT);
+    cl_mem dxm, dp, dym, ddy, ddx, dg;
+    CT_TRY(vf_dbuf(v, (size_t)N * IN, x, &dxm));
+    CT_TRY(vf_dbuf(v, (size_t)b_off + OUT, w, &dp));
+    CT_TRY(vf_dbuf(v, (size_t)N * OUT, NULL, &dym));
+    CT_TRY(vf_dbuf(v, (size_t)N * OUT, dy, &ddy));
+    CT_TRY(vf_dbuf(v, (size_t)N * IN, NULL, &ddx));
+    CT_TRY(vf_dbuf(v, (size_t)b_off + OUT, NULL, &dg));
+    ct_fc l = {IN, OUT, 0, b_off};
+    float *got;
+    char name[80];
+    const int fc_default = v->c->tune.fc_clblast;
+    for (int be = 0; be < 2; be++) {
+        v->c->tune.fc_clblast = be;
+        const char *bn = be ? "CLBlast" : "gemm";
+        int rc = ct_fc_forward(v->c, &l, N, dxm, dp, dym, 0);
+        if (rc == CT_OK) rc = vf_readback(v, dym, (size_t)N * OUT, &got);
+        if (rc == CT_OK) {
+            snprintf(name, sizeof name, "linear fwd (%s) NaN/Inf input", bn);
+            vf_check(v, name, got, y, (size_t)N * OUT, 1e-4f, 1e-4f);
+            rc = ct_fc_backward(v->c, &l, N, dxm, ddy, dp, dg, ddx);
+        }
+        if (rc == CT_OK) rc = vf_readback(v, dg, (size_t)OUT * IN, &got);
+        if (rc == CT_OK) {
+            snprintf(name, sizeof name, "linear bwd dweight (%s) NaN/Inf input", bn);
+            vf_check(v, name, got, dw, (size_t)OUT * IN, 1e-4f, 1e-4f);
+            rc = vf_readback(v, ddx, (size_t)N * IN, &got);
+        }
+        if (rc == CT_OK) {
+            snprintf(name, sizeof name, "linear bwd dx (%s)", bn);
+            vf_check(v, name, got, dx, (size_t)N * IN, 1e-4f, 1e-4f);
+        }
+        v->c->tune.fc_clblast = fc_default;
+        CT_TRY(rc);
+    }
+    /* dropout: y = x * mask keeps NaN/Inf where kept, NaN*0 = NaN where dropped (as x * mask in PyTorch) */
+    for (int i = 0; i < N * IN; i++) mask[i] = (i % 3) ? 2.0f : 0.0f;
+    for (int i = 0; i < N * IN; i++) yd[i] = x[i] * mask[i];
+    cl_mem dmask;
+    CT_TRY(vf_dbuf(v, (size_t)N * IN, mask, &dmask));
+    CT_TRY(ct_dropout_apply(v->c, N * IN, dxm, dmask, ddx));
+    CT_TRY(vf_readback(v, ddx, (size_t)N * IN, &got));
+    vf_check(v, "dropout apply NaN/Inf input", got, yd, (size_t)N * IN, 0, 0);
+    /* loss: row 0 has a NaN at its target (counts as correct), row 2 a NaN elsewhere */
+    int32_t *t = (int32_t *)vf_harr(v, (size_t)N, 0, 0);
+    VF_HOST(t);
+    for (int i = 0; i < N; i++) t[i] = (i * 3 + 1) % K;
+    z[0 * K + t[0]] = NAN;      /* the target (not the first class) is NaN: correct */
+    z[2 * K + t[2]] = 100.0f;   /* the target is the largest finite logit, but a NaN comes first: wrong */
+    z[2 * K + t[2] - 1] = NAN;
+    z[3 * K + 0] = NAN;         /* t[3] = 0: NaN first class and target: correct */
+    z[5 * K + t[5]] = 100.0f;   /* a NaN before the largest logit: wrong */
+    z[5 * K + t[5] - 2] = NAN;
+    z[4 * K + 1] = INFINITY;
+    const float loss = ref_softmax_xent(z, t, dz, N, K);
+    const float sums_want[3] = {loss * N, (float)ref_count_correct(z, t, N, K), (float)N};
+    cl_mem dzm, dt, ddz, dl, ds;
+    const float zero4[4] = {0, 0, 0, 0};
+    CT_TRY(vf_dbuf(v, (size_t)N * K, z, &dzm));
+    CT_TRY(vf_dbuf(v, (size_t)N, (const float *)t, &dt));
+    CT_TRY(vf_dbuf(v, (size_t)N * K, NULL, &ddz));
+    CT_TRY(vf_dbuf(v, 1, NULL, &dl));
+    CT_TRY(vf_dbuf(v, 4, zero4, &ds));
+    CT_TRY(ct_xent(v->c, N, K, dzm, dt, ddz, dl, ds));
+    CT_TRY(vf_readback(v, dl, 1, &got));
+    vf_check(v, "cross-entropy loss with NaN/Inf logits", got, &loss, 1, 1e-5f, 1e-5f);
+    CT_TRY(vf_readback(v, ddz, (size_t)N * K, &got));
+    vf_check(v, "cross-entropy dlogits with NaN/Inf logits", got, dz, (size_t)N * K, 1e-6f, 1e-4f);
+    CT_TRY(vf_readback(v, ds, 3, &got));
+    vf_check(v, "accuracy count: NaN logit is the maximum", got + 1, sums_want + 1, 1, 0, 0);
+    /* Adam with NaN/Inf gradients: those parameters become NaN, the others step normally */
+    const int n = 37;
+    float *p = vf_harr(v, (size_t)n, -1, 1), *gr = vf_harr(v, (size_t)n, -1, 1), *m = vf_harr(v, (size_t)n, 0, 0);
+    float *s2 = vf_harr(v, (size_t)n, 0, 0);
+    VF_HOST(p, gr, m, s2);
+    poison(gr, (size_t)n);
+    cl_mem dpp, dgg, dmm, dss;
+    CT_TRY(vf_dbuf(v, (size_t)n, p, &dpp));
+    CT_TRY(vf_dbuf(v, (size_t)n, gr, &dgg));
+    CT_TRY(vf_dbuf(v, (size_t)n, m, &dmm));
+    CT_TRY(vf_dbuf(v, (size_t)n, s2, &dss));
+    ref_adam_step(p, gr, m, s2, (size_t)n, 0.01f, 0.9f, 0.999f, 1e-8f, 0.0f, 1);
+    CT_TRY(ct_adam_step(v->c, n, dpp, dgg, dmm, dss, 0.01f, 0.9f, 0.999f, 1e-8f, 0.0f, 1));
+    CT_TRY(vf_readback(v, dpp, (size_t)n, &got));
+    vf_check(v, "adam step with NaN/Inf gradients", got, p, (size_t)n, 1e-6f, 1e-5f);
+    return CT_OK;
+}
+
 int ct_verify_layers(vctx *v)
 {
     int rc = CT_OK;
@@ -474,6 +576,7 @@ int ct_verify_layers(vctx *v)
     RUN(v_bn_any(v, 1, 7, 37, 1, 1e-3f, 0.3f, 1));
     RUN(v_bn_any(v, 1, 2, 5, 1, 1e-5f, 0.1f, 0));
     RUN(v_bn_any(v, 0, 3, 6, 25, 1e-3f, 0.3f, 1));
+    RUN(v_nonfinite_misc(v));
 #undef RUN
     return rc;
 }
