@@ -5,7 +5,8 @@
 # without the variables the output has no Pipes trace and `predict` prints the same stdout (--json
 # and text) as with them; predict's asset and check; deploy skipped = exit 0 and a failed WARN check
 # under Pipes (exit 5 without); a bad config and undecodable / unsupported parameters exit 2 with
-# the reason (in `closed` when the channel works); the stdio writer. ~20 s.
+# the reason (in `closed` when the channel works); the stdio writer; SIGTERM and a double SIGINT
+# during train end with `closed` carrying cltrain.Interrupted. ~30 s.
 set -u
 exe=${1:?usage: cli_pipes.sh path/to/cltrain}
 harness="$(dirname "$exe")/pipes_harness"
@@ -93,6 +94,48 @@ check '[ $? -eq 2 ] && grep -q "DAGSTER_PIPES_MESSAGES is not" "$work/err"' "con
 DAGSTER_PIPES_CONTEXT=$(enc '{"data": {"asset_keys": ["batch_digit_predictions"]}}') \
   DAGSTER_PIPES_MESSAGES=$(enc '{"stdio": "stderr"}') "$exe" "${pred[@]}" -q > "$work/o" 2> "$work/e"
 check '[ $? -eq 0 ] && grep -q "^{\"__dagster_pipes_version\":\"0.1\",\"method\":\"opened\"" "$work/e" && grep -q "\"method\":\"closed\"" "$work/e"' "stdio writer on stderr"
+
+# --- interruption under Pipes: train's own handler (checkpoint, exit 4) and a second signal (130) ---
+# CLTRAIN_TEST_PAUSE_AT_STEP makes train stop itself before step 5, so the signal lands mid-training
+wait_stopped() { # wait_stopped PID: up to 120 s for the process to stop itself at the hook
+  for _ in $(seq 1 1200); do
+    [ "$(awk '{print $3}' "/proc/$1/stat" 2> /dev/null)" = T ] && return 0
+    kill -0 "$1" 2> /dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+small=(--data "$mnist" --subset 400 --set model.conv1_channels=4 --set model.conv2_channels=8
+       --set model.conv3_channels=8 --set model.hidden_size=16 --set training.epochs=2 "${cfg[@]}")
+ctx=$(enc '{"data": {"asset_keys": ["digit_classifier"], "run_id": "r", "job_name": "j"}}')
+msgs=$(enc "{\"path\": \"$work/msgs\"}")
+# paused_train SIGNALS...: train under Pipes, stopped at step 5, then the signals, then SIGCONT; sets rc
+paused_train() {
+  rm -f "$work/msgs"
+  CLTRAIN_TEST_PAUSE_AT_STEP=5 DAGSTER_PIPES_CONTEXT="$ctx" DAGSTER_PIPES_MESSAGES="$msgs" \
+    "$exe" train "${small[@]}" > /dev/null 2> "$work/err" &
+  local pid=$!
+  if ! wait_stopped $pid; then
+    bad "train under Pipes did not stop at step 5"
+    kill -9 $pid 2> /dev/null
+    wait $pid
+    rc=-1
+    return
+  fi
+  kill -$1 $pid
+  kill -CONT $pid
+  if [ $# -gt 1 ]; then sleep 0.05; kill -$2 $pid; fi
+  wait $pid
+  rc=$?
+}
+paused_train TERM
+check '[ $rc -eq 4 ]' "SIGTERM during train under Pipes: exit $rc (checkpoint written)"
+check 'tail -n 1 "$work/msgs" | grep -q "\"method\":\"closed\",\"params\":{\"exception\":{\"name\":\"cltrain.Interrupted\",\"message\":\"interrupted in epoch"' \
+  "closed with cltrain.Interrupted"
+paused_train INT INT
+check '[ $rc -eq 130 ] || [ $rc -eq 4 ]' "double SIGINT under Pipes: exit $rc"
+check '[ "$(count closed)" = 1 ] && tail -n 1 "$work/msgs" | grep -q "\"exception\":{\"name\":\"cltrain.Interrupted\""' \
+  "double SIGINT: one closed, with the interruption"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
