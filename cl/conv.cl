@@ -102,14 +102,8 @@ __kernel void conv_col2im(__global const float *dcol, __global float *dx, const 
  * conv_im2col_s: as conv_im2col, column p = (n, oh, ow) reads x[ci][n][oh*SH - PADH + kh][ow*SW - PADW + kw]
  *                (zero outside); one work-item per (row r, CSEG columns).
  * conv_col2im_s: dx[ci][n][ih][iw] = sum over (kh, kw) with ih + PADH - kh = oh*SH, iw + PADW - kw = ow*SW
- *                (0 <= oh < OH, 0 <= ow < OW) of dcol[(ci, kh, kw)][(n, oh, ow)]; a gather (no atomics,
- *                deterministic); one work-item per input row (n, ih) and channel. */
-inline size_t ct_col_at(const int r, const int p, const int KK, const int NP, const int pnw)
-{
-    const int pn = p / pnw * pnw, w = min(pnw, NP - pn);
-    return (size_t)pn * KK + (size_t)r * w + (p - pn);
-}
-
+ *                (0 <= oh < OH, 0 <= ow < OW) of dcol[(ci, kh, kw)][(n, oh, ow)]; no atomics (each
+ *                work-item owns one input row (n, ih) of one channel, kept in cache), deterministic. */
 __kernel void conv_im2col_s(__global const float *x, __global float *col, const int N, const int CI, const int H,
                             const int W, const int KH, const int KW, const int SH, const int SW, const int PADH,
                             const int PADW, const int OH, const int OW, const int pnw, const int rfirst)
@@ -120,19 +114,60 @@ __kernel void conv_im2col_s(__global const float *x, __global float *col, const 
     const int p0 = s * CSEG;
     if (p0 >= NP || r >= KK) return;
     const int kw = r % KW, kh = (r / KW) % KH, ci = r / (KW * KH);
+    /* pnw is a multiple of CSEG (or >= NP): the segment lies in one panel, contiguous */
+    const int pn = p0 / pnw * pnw, w = min(pnw, NP - pn);
+    __global float *dst = col + (size_t)pn * KK + (size_t)r * w + (p0 - pn);
     const int cnt = min(CSEG, NP - p0);
     int ow = p0 % OW, t = p0 / OW;
     int oh = t % OH, n = t / OH;
-    for (int j = 0; j < cnt; j++) {
-        const int ih = oh * SH - PADH + kh, iw = ow * SW - PADW + kw;
-        float v = 0.0f;
-        if ((uint)ih < (uint)H && (uint)iw < (uint)W) v = x[((size_t)(ci * N + n) * H + ih) * W + iw];
-        col[ct_col_at(r, p0 + j, KK, NP, pnw)] = v;
-        if (++ow == OW) {
-            ow = 0;
-            if (++oh == OH) {
-                oh = 0;
-                n++;
+    for (int j = 0; j < cnt;) {
+        const int run = min(OW - ow, cnt - j), ih = oh * SH - PADH + kh;
+        if ((uint)ih < (uint)H) {
+            __global const float *src = x + ((size_t)(ci * N + n) * H + ih) * W;
+            for (int q = 0; q < run; q++) {
+                const int iw = (ow + q) * SW - PADW + kw;
+                dst[j + q] = (uint)iw < (uint)W ? src[iw] : 0.0f;
+            }
+        } else {
+            for (int q = 0; q < run; q++) dst[j + q] = 0.0f;
+        }
+        j += run;
+        ow = 0;
+        if (++oh == OH) {
+            oh = 0;
+            n++;
+        }
+    }
+}
+
+/* dst (one input row) = sum over (kh, kw) of the dcol entries of the outputs that read it: for a
+ * kernel row kh with (ih + PADH - kh) = oh*SH, the columns iw = ow*SW - PADW + kw of each kw */
+inline void col2im_row_s(__global const float *dcol, __global float *dst, const int n, const int ih, const int ci,
+                         const int NP, const int KK, const int H, const int W, const int KH, const int KW,
+                         const int SH, const int SW, const int PADH, const int PADW, const int OH, const int OW,
+                         const int pnw)
+{
+    for (int iw = 0; iw < W; iw++) dst[iw] = 0.0f;
+    for (int kh = 0; kh < KH; kh++) {
+        const int th = ih + PADH - kh;
+        if (th < 0 || th % SH != 0 || th / SH >= OH) continue;
+        const int prow = (n * OH + th / SH) * OW;
+        for (int kw = 0; kw < KW; kw++) {
+            /* outputs ow with 0 <= ow*SW - PADW + kw < W */
+            const int lo = max(0, (PADW - kw + SW - 1) / SW), hi = min(OW, (W + PADW - kw + SW - 1) / SW);
+            if (lo >= hi) continue;
+            const int r = (ci * KH + kh) * KW + kw;
+            const int p = prow + lo;
+            int pn = p / pnw * pnw, off = p - pn, w = min(pnw, NP - pn);
+            __global const float *src = dcol + (size_t)pn * KK + (size_t)r * w;
+            for (int ow = lo; ow < hi; ow++) {
+                if (off == w) { /* crossed into the next panel */
+                    pn += pnw;
+                    off = 0;
+                    w = min(pnw, NP - pn);
+                    src = dcol + (size_t)pn * KK + (size_t)r * w;
+                }
+                dst[ow * SW - PADW + kw] += src[off++];
             }
         }
     }
@@ -148,20 +183,13 @@ __kernel void conv_col2im_s(__global const float *dcol, __global float *dx, cons
     const int n = nih / H, ih = nih - n * H;
     const int NP = N * OH * OW, KK = CI * KH * KW;
     __global float *dst = dx + ((size_t)(ci * N + n) * H + ih) * W;
-    for (int iw = 0; iw < W; iw++) {
-        float s = 0.0f;
-        for (int kh = 0; kh < KH; kh++) {
-            const int th = ih + PADH - kh;
-            if (th < 0 || th % SH != 0 || th / SH >= OH) continue;
-            const int prow = (n * OH + th / SH) * OW;
-            for (int kw = 0; kw < KW; kw++) {
-                const int tw = iw + PADW - kw;
-                if (tw < 0 || tw % SW != 0 || tw / SW >= OW) continue;
-                s += dcol[ct_col_at((ci * KH + kh) * KW + kw, prow + tw / SW, KK, NP, pnw)];
-            }
-        }
-        dst[iw] = s;
-    }
+    /* constant panel widths and strides let the compiler turn divisions into shifts */
+    if (pnw == 32 && SH == 2 && SW == 2)
+        col2im_row_s(dcol, dst, n, ih, ci, NP, KK, H, W, KH, KW, 2, 2, PADH, PADW, OH, OW, 32);
+    else if (pnw == 32)
+        col2im_row_s(dcol, dst, n, ih, ci, NP, KK, H, W, KH, KW, SH, SW, PADH, PADW, OH, OW, 32);
+    else
+        col2im_row_s(dcol, dst, n, ih, ci, NP, KK, H, W, KH, KW, SH, SW, PADH, PADW, OH, OW, pnw);
 }
 
 /* ---- direct convolution (CPUs): no im2col ------------------------------------------------
