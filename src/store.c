@@ -71,7 +71,11 @@ int ct_store_peek(const char *path, char **metadata_json)
         json_decref(j);
         return ct_fail(CT_ERR_INPUT, "%s: not a safetensors file: the header is not a JSON object", path);
     }
-    for (size_t i = 0; i < sizeof digitcnn_required / sizeof digitcnn_required[0]; i++) {
+    /* a file that describes its network (`network` metadata) is checked against it when it is
+     * loaded; one without is DigitCNN's and must have its tensors */
+    const json_t *meta = json_object_get(j, "__metadata__");
+    const int own_network = json_is_string(json_object_get(meta, "network"));
+    for (size_t i = 0; !own_network && i < sizeof digitcnn_required / sizeof digitcnn_required[0]; i++) {
         const json_t *t = json_object_get(j, digitcnn_required[i]);
         if (!json_is_object(t) || !json_object_get(t, "shape")) {
             rc = ct_fail(CT_ERR_INPUT,

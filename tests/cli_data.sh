@@ -70,6 +70,29 @@ expect_rc 0 $? "predict pictures with a folder-trained model"
 grep -qE '"class_name":"[0-9]-[a-z]+"' "$work/pred3.txt" && ok "picture prediction named" \
   || { bad "picture prediction lacks the folder name"; cat "$work/pred3.txt" >&2; }
 
+# --- an RGB image-folder set (3 x 8 x 8, 3 classes) with a network from YAML -------------------
+rgb="$here/fixtures/imagefolder"
+rgbcfg="$here/fixtures/imagefolder-rgb.yaml"
+rm -rf "$work/runs" "$work/models"
+"$exe" train --config "$rgbcfg" --data "$rgb" "${store[@]}" -q --json > "$work/train3.txt" 2> "$work/err"
+expect_rc 0 $? "train a network from YAML on RGB image folders"
+has "$work/train3.txt" "3 x 8 x 8 images, 3 classes:" "RGB folder data line"
+model3=$(tail -n 1 "$work/train3.txt" | sed -n 's/.*"model_path":"\([^"]*\)".*/\1/p')
+grep -aqF '"class_names":"[\"circle\",\"cross\",\"square\"]"' "$model3" && ok "RGB folder names in the model" \
+  || bad "RGB folder names"
+"$exe" evaluate --config "$rgbcfg" --data "$rgb" --model "$model3" "${store[@]}" > "$work/eval3.txt" 2> "$work/err"
+expect_rc 0 $? "evaluate the RGB model"
+has "$work/eval3.txt" "test set: $rgb, 6 images" "6 RGB test pictures"
+has "$work/eval3.txt" "      square  " "RGB report row named"
+run3=$(ls -d "$work"/runs/*/ | head -n 1)
+has "$run3/evaluation.json" '"mean_per_channel":[0.5,0.5,0.5]' "per-channel normalisation in evaluation.json"
+# pictures of the model's size, of another size (resized) and gray (to RGB)
+"$exe" predict --model "$model3" --json "$rgb"/test/*/*.png "$here/fixtures/images/rgb_d0.png" \
+  "$here/fixtures/imagefolder-gray/test/cross/cross_0.png" > "$work/pred4.txt" 2> "$work/err"
+expect_rc 0 $? "predict pictures with the RGB model"
+n=$(grep -oE '"class_name":"(circle|cross|square)"' "$work/pred4.txt" | wc -l)
+[ "$n" -eq 8 ] && ok "8 pictures named circle/cross/square" || { bad "$n of 8 named"; cat "$work/pred4.txt" >&2; }
+
 # --- refusals: nothing is written --------------------------------------------------------------
 refuse() { # what want args...
   local what=$1 want=$2
