@@ -437,7 +437,8 @@ int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_resul
     ct_netdef net = {0};
 
     if ((rc = ct_store_resolve(cfg, o->model, r->model_path, r->model_name)) != CT_OK) goto out;
-    if ((rc = ct_store_peek(r->model_path, NULL)) != CT_OK) goto out;
+    /* a file of the --config network need not have DigitCNN's names */
+    if (!cfg->network && (rc = ct_store_peek(r->model_path, NULL)) != CT_OK) goto out;
     if ((rc = ct_st_load(r->model_path, &f)) != CT_OK) goto out;
     /* the file's network; a file without one (PyTorch-written) takes the --config network */
     if ((rc = ct_modelio_file_netdef(f, r->model_path, cfg, &net)) != CT_OK) goto out;
