@@ -452,9 +452,13 @@ int ct_train(const ct_config *cfg, const ct_train_opts *o, ct_train_result *r)
         ct_netdef_free(&net);
         net = cn;
     }
-    /* a config's network is checked with its file positions; a checkpoint's names the checkpoint */
-    rc = resuming ? ct_dataset_check_network(&train, net.in_c, net.in_h, net.in_w, net.classes, o->resume)
-                  : ct_config_check_data(cfg, train.c, train.h, train.w, train.classes);
+    /* a config's network: section is checked with its file positions; a checkpoint's network names
+     * the checkpoint, the DigitCNN of the model: keys says what to set */
+    if (!resuming && cfg->network)
+        rc = ct_config_check_data(cfg, train.c, train.h, train.w, train.classes);
+    else
+        rc = ct_dataset_check_network(&train, net.in_c, net.in_h, net.in_w, net.classes,
+                                      resuming ? o->resume : "the network (the model: section)");
     if (rc != CT_OK) goto out;
     {
         /* data.mean / data.std must fit the channels before anything is written */
