@@ -66,6 +66,8 @@ int ct_bench_run(const char *sel, const ct_bench_opts *o, ct_bench_result *r)
     ct_ctx *c;
     CT_TRY(ct_ctx_create(sel, 1, &c));
     snprintf(r->device, sizeof r->device, "%s", c->dev.name);
+    ct_tune_describe(c, r->tunables, sizeof r->tunables);
+    r->gpu_profile = c->tune.gpu_profile;
     int maxb = o->batch > o->eval_batch ? o->batch : o->eval_batch;
     ct_model *m = NULL;
     const size_t per = (size_t)o->net->in_c * o->net->in_h * o->net->in_w;

@@ -20,6 +20,8 @@ typedef struct {
 
 typedef struct {
     char device[256];
+    char tunables[1024]; /* profile and every tunable in use (ct_tune_describe) */
+    int gpu_profile;
     double train_images_per_second, eval_images_per_second;
     double ms_per_step;
     double build_cold_seconds, build_cached_seconds; /* all kernel programs */

@@ -60,9 +60,22 @@ struct ct_program {
     int n_kernels;
 };
 
-static void tune_defaults(const ct_device_info *d, ct_tune *t)
+/* The profile asked for by --kernels (ct_kernels_request); "" = none. */
+static char requested_profile[8];
+
+int ct_kernels_request(const char *profile)
 {
-    if (d->kind == CT_DEV_CPU || d->kind == CT_DEV_OTHER) {
+    if (!profile || (strcmp(profile, "cpu") != 0 && strcmp(profile, "gpu") != 0))
+        return ct_fail(CT_ERR_USAGE, "--kernels '%s': the kernel profile is 'cpu' or 'gpu'", profile ? profile : "");
+    snprintf(requested_profile, sizeof requested_profile, "%s", profile);
+    return CT_OK;
+}
+
+void ct_tune_profile(const ct_device_info *d, int gpu, ct_tune *t)
+{
+    memset(t, 0, sizeof *t);
+    t->gpu_profile = gpu;
+    if (!gpu) {
         /* POCL and other CPU drivers: explicit wide vectors, register blocking, tiny groups */
         t->gemm_tm = 8;
         t->gemm_vw = 16;
@@ -99,7 +112,27 @@ static void tune_defaults(const ct_device_info *d, ct_tune *t)
     }
     /* FC layers: on CPUs our register-blocked gemm kernels beat untuned CLBlast (measured on
      * POCL 3.1: ~12% more training images/s overall); CLBlast stays the default on GPUs */
-    t->fc_clblast = !(d->kind == CT_DEV_CPU || d->kind == CT_DEV_OTHER);
+    t->fc_clblast = gpu;
+}
+
+/* The profile (--kernels, else CLTRAIN_KERNELS, else by device type), its defaults, then the
+ * benchmark overrides CLTRAIN_CONV_DIRECT and CLTRAIN_FC. */
+static int tune_defaults(const ct_device_info *d, ct_tune *t)
+{
+    const char *env = getenv("CLTRAIN_KERNELS");
+    int gpu = !(d->kind == CT_DEV_CPU || d->kind == CT_DEV_OTHER);
+    const char *why = "by device type";
+    if (requested_profile[0]) {
+        gpu = strcmp(requested_profile, "gpu") == 0;
+        why = "--kernels";
+    } else if (env && *env) {
+        if (strcmp(env, "cpu") != 0 && strcmp(env, "gpu") != 0)
+            return ct_fail(CT_ERR_USAGE, "CLTRAIN_KERNELS='%s': the kernel profile is 'cpu' or 'gpu'", env);
+        gpu = strcmp(env, "gpu") == 0;
+        why = "CLTRAIN_KERNELS";
+    }
+    ct_tune_profile(d, gpu, t);
+    snprintf(t->origin, sizeof t->origin, "%s", why);
     const char *cd = getenv("CLTRAIN_CONV_DIRECT"); /* 0..3: conv_direct override (benchmarks) */
     if (cd && *cd) t->conv_direct = atoi(cd);
     const char *ts = getenv("CLTRAIN_CONV_TILE"); /* 1|2|3: force a direct-conv tile (benchmarks) */
@@ -107,6 +140,26 @@ static void tune_defaults(const ct_device_info *d, ct_tune *t)
     const char *fc = getenv("CLTRAIN_FC");
     if (fc && !strcmp(fc, "native")) t->fc_clblast = 0;
     if (fc && !strcmp(fc, "clblast")) t->fc_clblast = 1;
+    return CT_OK;
+}
+
+int ct_tune_format(const ct_tune *t, char *buf, size_t cap)
+{
+    return snprintf(buf, cap,
+                    "gemm_tm=%d gemm_vw=%d gemm_nv=%d gemm_row_loop=%d gemm_local=%zux%zu gemm_nt_tm=%d "
+                    "gemm_nt_tn=%d gemm_nt_vw=%d gemm_nt_kc=%d conv_panels=%d conv_direct=%d ew_vw=%d red_ls=%d "
+                    "fc=%s",
+                    t->gemm_tm, t->gemm_vw, t->gemm_nv, t->gemm_row_loop, t->gemm_local[0], t->gemm_local[1],
+                    t->gemm_nt_tm, t->gemm_nt_tn, t->gemm_nt_vw, t->gemm_nt_kc, t->conv_panels, t->conv_direct,
+                    t->ew_vw, t->red_ls, t->fc_clblast ? "clblast" : "gemm");
+}
+
+void ct_tune_describe(const ct_ctx *c, char *buf, size_t cap)
+{
+    char vals[512];
+    ct_tune_format(&c->tune, vals, sizeof vals);
+    snprintf(buf, cap, "kernels: %s profile (%s)%s%s: %s", c->tune.gpu_profile ? "gpu" : "cpu", c->tune.origin,
+             c->tune.tuned[0] ? ", tuned: " : "", c->tune.tuned, vals);
 }
 
 int ct_ctx_create(const char *sel, int profiling, ct_ctx **out)
@@ -135,11 +188,16 @@ int ct_ctx_create(const char *sel, int profiling, ct_ctx **out)
         free(c);
         return rc;
     }
-    tune_defaults(&c->dev, &c->tune);
-    if ((rc = ct_ctx_fit_reductions(c)) != CT_OK) {
+    rc = tune_defaults(&c->dev, &c->tune);
+    if (rc == CT_OK) rc = ct_ctx_fit_reductions(c);
+    if (rc) {
         ct_ctx_free(c);
         return rc;
     }
+    char desc[1024];
+    ct_tune_describe(c, desc, sizeof desc);
+    ct_debug("%s
+", desc);
     *out = c;
     return CT_OK;
 }

@@ -48,6 +48,9 @@ typedef struct {
                        * 2 = 2x7x1, 3 = 1x1x1 (CLTRAIN_CONV_TILE overrides; verify walks them all) */
     int fc_clblast;   /* 1: fully connected layers through CLBlast; 0: through gemm_nn/gemm_nt.
                        * CLTRAIN_FC=clblast|native overrides (for benchmarks) */
+    int gpu_profile;  /* the profile these started from: 0 cpu, 1 gpu */
+    char origin[24];  /* why that profile: "by device type", "--kernels", "CLTRAIN_KERNELS" */
+    char tuned[160];  /* "" or where tuned values came from (see tune.h) */
 } ct_tune;
 
 typedef struct {
@@ -77,6 +80,17 @@ typedef struct ct_ctx {
     ct_prof_entry *prof;
     int n_prof, cap_prof;
 } ct_ctx;
+
+/* Kernel profiles: the "cpu" or "gpu" set of tunables and code paths, whatever the device type.
+ * Chosen by ct_kernels_request (the --kernels flag), else CLTRAIN_KERNELS, else the device type
+ * (CPU and other: cpu; GPU, integrated GPU, accelerator: gpu). Bad names are CT_ERR_USAGE. */
+int ct_kernels_request(const char *profile);
+/* The defaults of one profile on device d (no environment overrides). */
+void ct_tune_profile(const ct_device_info *d, int gpu, ct_tune *t);
+/* Every tunable as "name=value ..." (the -D options and code paths). */
+int ct_tune_format(const ct_tune *t, char *buf, size_t cap);
+/* "kernels: gpu profile (CLTRAIN_KERNELS)[, tuned: ...]: gemm_tm=4 ..." for c. */
+void ct_tune_describe(const struct ct_ctx *c, char *buf, size_t cap);
 
 /* Opens the device chosen by selector `sel` (see ct_device_select). */
 int ct_ctx_create(const char *sel, int profiling, ct_ctx **out);

@@ -33,6 +33,25 @@ static void dev_str(cl_device_id d, cl_device_info what, char *buf, size_t cap)
     while (n > 0 && isspace((unsigned char)buf[n - 1])) buf[--n] = 0;
 }
 
+static int strcasestr_simple(const char *hay, const char *needle)
+{
+    size_t nl = strlen(needle);
+    for (const char *h = hay; *h; h++)
+        if (strncasecmp(h, needle, nl) == 0) return 1;
+    return 0;
+}
+
+/* Simulators execute kernels in an interpreter to check them (Oclgrind reports itself as a GPU
+ * with one compute unit). They are recognised by their platform or device name, "Oclgrind";
+ * no capability query distinguishes them from a small real device. */
+static int is_simulator(const ct_device_info *di)
+{
+    const char *names[] = {di->platform_name, di->name, di->vendor};
+    for (int i = 0; i < 3; i++)
+        if (strcasestr_simple(names[i], "oclgrind")) return 1;
+    return 0;
+}
+
 static void describe(ct_device_info *di)
 {
     cl_device_id d = di->device;
@@ -131,6 +150,7 @@ int ct_devices_list(ct_device_info **devs, int *count)
             snprintf(di->platform_name, sizeof di->platform_name, "%s", pname);
             snprintf(di->platform_version, sizeof di->platform_version, "%s", pver);
             describe(di);
+            di->simulator = is_simulator(di);
             n++;
         }
         free(ids);
@@ -163,6 +183,35 @@ static int parse_uint(const char *s, int *out)
     return 1;
 }
 
+int ct_device_best(const ct_device_info *devs, int n)
+{
+    for (int sim = 0; sim < 2; sim++)
+        for (int k = CT_DEV_GPU; k <= CT_DEV_OTHER; k++)
+            for (int i = 0; i < n; i++)
+                if ((int)devs[i].kind == k && devs[i].simulator == sim) return i;
+    return n > 0 ? 0 : -1;
+}
+
+/* Says on stderr which device the "best device" rule chose and why. */
+static void announce_best(const ct_device_info *devs, int n, int pick)
+{
+    const ct_device_info *d = &devs[pick];
+    int sims = 0;
+    for (int i = 0; i < n; i++) sims += devs[i].simulator;
+    if (d->simulator) {
+        fprintf(stderr,
+                "cltrain: warning: no --device given and the only OpenCL device is the simulator '%s' (%s): it "
+                "runs kernels in an interpreter, thousands of times slower than a CPU driver. Install a driver "
+                "(e.g. pocl-opencl-icd) or pass --device explicitly\n",
+                d->name, d->platform_name);
+        return;
+    }
+    ct_log("cltrain: device [%d] %s (%s, %s) chosen as the best of %d (GPU, then integrated GPU, accelerator, "
+           "CPU%s); --device, the config's device or CLTRAIN_DEVICE choose another\n",
+           d->index, d->name, ct_dev_kind_name(d->kind), d->platform_name, n,
+           sims ? "; simulators such as Oclgrind last" : "");
+}
+
 int ct_device_select(const char *sel, ct_device_info *out)
 {
     const char *origin = "--device";
@@ -183,9 +232,8 @@ int ct_device_select(const char *sel, ct_device_info *out)
     }
     int pick = -1;
     if (!sel) {
-        for (int k = CT_DEV_GPU; k <= CT_DEV_OTHER && pick < 0; k++)
-            for (int i = 0; i < n && pick < 0; i++)
-                if ((int)devs[i].kind == k) pick = i;
+        pick = ct_device_best(devs, n);
+        announce_best(devs, n, pick);
     } else {
         int a, b;
         const char *colon = strchr(sel, ':');
@@ -267,7 +315,7 @@ static void appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 /* One device as a JSON object (field names are part of `devices --json`). */
 static json_t *device_json(const ct_device_info *d)
 {
-    return json_pack("{s:i,s:i,s:i,s:o,s:o,s:o,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:b,s:b,s:b,s:o}", "index",
+    return json_pack("{s:i,s:i,s:i,s:o,s:o,s:o,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:b,s:b,s:b,s:b,s:o}", "index",
                      d->index, "platform_index", d->platform_index, "device_index", d->device_index, "platform",
                      ct_jstr(d->platform_name), "name", ct_jstr(d->name), "vendor", ct_jstr(d->vendor), "type",
                      ct_dev_kind_name(d->kind), "compute_units", (json_int_t)d->compute_units, "clock_mhz",
@@ -275,7 +323,7 @@ static json_t *device_json(const ct_device_info *d)
                      (json_int_t)d->max_alloc, "local_mem_bytes", (json_int_t)d->local_mem, "max_work_group_size",
                      (json_int_t)d->max_wg_size, "opencl_c_version", ct_jstr(d->c_version), "device_version",
                      ct_jstr(d->device_version), "fp16", d->fp16, "fp64", d->fp64, "unified_memory",
-                     d->unified_memory, "driver_version", ct_jstr(d->driver_version));
+                     d->unified_memory, "simulator", d->simulator, "driver_version", ct_jstr(d->driver_version));
 }
 
 char *ct_devices_format(const ct_device_info *devs, int count, int json)
@@ -299,10 +347,11 @@ char *ct_devices_format(const ct_device_info *devs, int count, int json)
         const ct_device_info *d = &devs[i];
         {
             appendf(&buf, &len, &cap,
-                    "[%d] %d:%d  %s\n      platform: %s (%s)\n      vendor: %s   type: %s   compute units: %u   "
+                    "[%d] %d:%d  %s%s\n      platform: %s (%s)\n      vendor: %s   type: %s   compute units: %u   "
                     "clock: %u MHz\n      global memory: %.1f GiB   max allocation: %.1f GiB   local memory: %llu KiB"
                     "   max work-group: %zu\n      %s   fp16: %s   fp64: %s   driver: %s\n",
-                    d->index, d->platform_index, d->device_index, d->name, d->platform_name, d->platform_version,
+                    d->index, d->platform_index, d->device_index, d->name,
+                    d->simulator ? "  (simulator: checks kernels, ranked last)" : "", d->platform_name, d->platform_version,
                     d->vendor, ct_dev_kind_name(d->kind), d->compute_units, d->clock_mhz,
                     d->global_mem / 1073741824.0, d->max_alloc / 1073741824.0, d->local_mem / 1024,
                     d->max_wg_size, d->c_version, d->fp16 ? "yes" : "no", d->fp64 ? "yes" : "no",

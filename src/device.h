@@ -21,6 +21,7 @@ typedef struct {
     unsigned long long global_mem, max_alloc, local_mem;
     size_t max_wg_size;
     int fp16, fp64;
+    int simulator;                 /* a device simulator (Oclgrind): correct, not fast; ranked last */
 } ct_device_info;
 
 const char *ct_dev_kind_name(ct_dev_kind k); /* "GPU", "integrated GPU", ... */
@@ -30,9 +31,14 @@ int ct_devices_list(ct_device_info **devs, int *count);
 
 /* Picks a device: sel = global index, "P:D", a type (gpu, igpu, cpu, accelerator) or a
  * case-insensitive substring of platform/vendor/device name. sel NULL or "" -> the
- * CLTRAIN_DEVICE environment variable, else the best (GPU, integrated GPU, accelerator, CPU).
+ * CLTRAIN_DEVICE environment variable, else the best (GPU, integrated GPU, accelerator, CPU;
+ * simulators after every real device, whatever type they report), announced on stderr with
+ * the reason (ct_log; a simulator chosen that way is a warning even with -q).
  * No match: CT_ERR_USAGE with a message that lists the devices. */
 int ct_device_select(const char *sel, ct_device_info *out);
+
+/* Index in devs of the best device by the rule above (-1 when n == 0); announces nothing. */
+int ct_device_best(const ct_device_info *devs, int n);
 
 /* Human-readable listing and a JSON array (malloc'd strings). */
 char *ct_devices_format(const ct_device_info *devs, int count, int json);

@@ -8,10 +8,12 @@
 int main(void)
 {
     ct_ctx *c;
-    int rc = ct_ctx_create(NULL, 0, &c);
+    int rc = ct_ctx_create(tu_device(), 0, &c);
     TU_CHECK(rc == CT_OK, "no OpenCL device: %s", ct_last_error());
     if (rc) return tu_finish();
-    printf("device: %s\n", c->dev.name);
+    char desc[1024];
+    ct_tune_describe(c, desc, sizeof desc);
+    printf("device: %s\n%s\n", c->dev.name, desc);
     ct_verify_result res;
     rc = ct_verify_run(c, stdout, &res);
     TU_CHECK(rc == CT_OK, "verification could not run: %s", ct_last_error());

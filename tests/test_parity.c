@@ -60,7 +60,7 @@ int main(void)
         return tu_finish();
     }
     ct_ctx *c;
-    if (ct_ctx_create(NULL, 0, &c) != CT_OK) {
+    if (ct_ctx_create(tu_device(), 0, &c) != CT_OK) {
         TU_CHECK(0, "no OpenCL device: %s", ct_last_error());
         return tu_finish();
     }

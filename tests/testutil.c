@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int tu_pass, tu_fail;
 
@@ -89,4 +90,10 @@ int tu_finish(void)
 {
     printf("%d passed, %d failed\n", tu_pass, tu_fail);
     return tu_fail ? 1 : 0;
+}
+
+const char *tu_device(void)
+{
+    const char *d = getenv("CLTRAIN_DEVICE");
+    return d && *d ? d : "cpu";
 }

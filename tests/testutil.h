@@ -20,5 +20,9 @@ double tu_max_abs_diff(const float *a, const float *b, size_t n, size_t *where);
 /* Deterministic pseudo-random fill in [lo, hi). */
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, unsigned seed);
 
+/* The OpenCL device the tests run on, chosen explicitly: $CLTRAIN_DEVICE (CTest sets "cpu",
+ * i.e. POCL), else "cpu". Never the "best" device: that could be a simulator or a GPU. */
+const char *tu_device(void);
+
 int tu_finish(void);
 #endif

@@ -73,6 +73,8 @@ int cli_bench(int argc, char **argv)
     if (o.json) {
         json_t *w = json_object();
         json_object_set_new(w, "device", ct_jstr(r.device));
+        json_object_set_new(w, "kernel_profile", ct_jstr(r.gpu_profile ? "gpu" : "cpu"));
+        json_object_set_new(w, "tunables", ct_jstr(strrchr(r.tunables, ':') ? strrchr(r.tunables, ':') + 2 : r.tunables));
         json_object_set_new(w, "batch", json_integer((json_int_t)(b.batch)));
         json_object_set_new(w, "train_images_per_second", ct_jreal(r.train_images_per_second));
         json_object_set_new(w, "eval_images_per_second", ct_jreal(r.eval_images_per_second));
@@ -95,7 +97,7 @@ int cli_bench(int argc, char **argv)
         if (jrc) return cli_die(jrc);
         return CT_OK;
     }
-    printf("device: %s\n", r.device);
+    printf("device: %s\n%s\n", r.device, r.tunables);
     printf("training:   %8.1f images/s  (%.1f ms per step of %d)\n", r.train_images_per_second, r.ms_per_step, b.batch);
     printf("evaluation: %8.1f images/s  (batch %d)\n", r.eval_images_per_second, b.eval_batch);
     printf("kernel builds: %.2f s cold (program cache off), %.2f s from the cache\n", r.build_cold_seconds,

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "io/pipes.h"
 #include "io/pipes_cltrain.h"
+#include "clctx.h"
 
 int cli_die(int rc)
 {
@@ -16,14 +17,17 @@ int cli_die(int rc)
 }
 
 /* keys of the options every command may have (command options use letters or 256..999) */
-enum { K_DEVICE = 1000, K_JSON, K_CONFIG, K_SET, K_DATA };
+enum { K_DEVICE = 1000, K_JSON, K_CONFIG, K_SET, K_DATA, K_KERNELS };
 
 static const cli_option std_opts[] = {
     {"config", 1, K_CONFIG, "F", "YAML config file (read first, whatever the order on the command line)"},
     {"data", 1, K_DATA, "DIR", "data folder (data.dir), applied after --config"},
     {"set", 1, K_SET, "section.key=value", "override one config key, after --config and --data; repeatable"},
     {0}};
-static const cli_option dev_opt[] = {{"device", 1, K_DEVICE, "SEL", "index, P:D, type or part of a name"}, {0}};
+static const cli_option dev_opt[] = {
+    {"device", 1, K_DEVICE, "SEL", "index, P:D, type or part of a name"},
+    {"kernels", 1, K_KERNELS, "cpu|gpu", "kernel profile (tile options, code paths); default by device type"},
+    {0}};
 static const cli_option json_opt[] = {{"json", 0, K_JSON, NULL, "the last line of stdout is one JSON object"}, {0}};
 static const cli_option misc_opts[] = {{"verbose", 0, 'v', NULL, "more messages"},
                                        {"quiet", 0, 'q', NULL, "fewer messages"},
@@ -129,6 +133,7 @@ static int take_std(const cli_command *c, int key, const char *val, cli_opts *o)
         o->config = val;
         return CT_OK;
     case K_DATA: o->data = val; return CT_OK;
+    case K_KERNELS: return ct_kernels_request(val);
     case K_SET: o->sets[o->n_sets++] = val; return CT_OK;
     }
     return 1; /* not a standard option */

@@ -26,8 +26,13 @@ int cli_devices(int argc, char **argv)
         printf("no OpenCL device found: install a driver (Debian: apt-get install pocl-opencl-icd for the CPU)\n");
     } else {
         printf("%s", txt ? txt : "");
-        ct_device_info best;
-        if (ct_device_select(NULL, &best) == CT_OK) printf("default device: [%d] %s\n", best.index, best.name);
+        const char *env = getenv("CLTRAIN_DEVICE");
+        int b = ct_device_best(devs, n);
+        if (env && *env)
+            printf("default device: CLTRAIN_DEVICE=%s\n", env);
+        else if (b >= 0)
+            printf("default device: [%d] %s (the best: GPU, integrated GPU, accelerator, CPU; simulators last)\n",
+                   devs[b].index, devs[b].name);
     }
     free(txt);
     free(devs);
@@ -44,7 +49,11 @@ int cli_verify(int argc, char **argv)
     ct_ctx *c;
     int rc = ct_ctx_create(o.device, 0, &c);
     if (rc) return cli_die(rc);
-    if (!o.json) printf("verifying %s (%s, %s)\n", c->dev.name, c->dev.platform_name, c->dev.driver_version);
+    if (!o.json) {
+        char desc[1024];
+        ct_tune_describe(c, desc, sizeof desc);
+        printf("verifying %s (%s, %s)\n%s\n", c->dev.name, c->dev.platform_name, c->dev.driver_version, desc);
+    }
     double t0 = ct_now();
     ct_verify_result res;
     rc = ct_verify_run(c, o.json ? NULL : stdout, &res);

@@ -12,7 +12,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"devices", cli_devices, "devices [--json]\n      list every OpenCL platform and device"},
-    {"verify", cli_verify, "verify [--device SEL] [--json]\n      check every kernel on a device against the C reference"},
+    {"verify", cli_verify, "verify [--device SEL] [--kernels cpu|gpu] [--json]\n      check every kernel on a device against the C reference"},
     {"train", cli_train,
      "train [--config F] [--set section.key=value]... [--data DIR] [--device SEL] [--json]\n"
      "      [--resume RUN_DIR|CHECKPOINT]\n"
@@ -43,7 +43,10 @@ static void usage(FILE *f)
                "the same, and options may come in any order: the config file is read first, then --data,\n"
                "then each --set in turn.\n"
                "--device SEL: a global index, P:D, a type (gpu, igpu, cpu, accelerator) or part of a\n"
-               "platform/vendor/device name; default: the config's device, $CLTRAIN_DEVICE, else the best.\n"
+               "platform/vendor/device name; default: the config's device, $CLTRAIN_DEVICE, else the best\n"
+               "(simulators such as Oclgrind last).\n"
+               "--kernels cpu|gpu: the kernel profile (tile options, code paths) whatever the device type;\n"
+               "default: $CLTRAIN_KERNELS, else by device type.\n"
                "--json: the last line of stdout is one JSON object. -q quieter, -v verbose.\n"
                "exit codes: 0 ok, 1 runtime error, 2 usage/config error, 3 bad input file,\n"
                "            4 interrupted, 5 deployment skipped, 6 out of memory\n");
