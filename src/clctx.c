@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "embedded.h"
+#include "tune.h"
 
 const char *ct_cl_errstr(cl_int e)
 {
@@ -52,6 +53,7 @@ static const struct {
 
 struct ct_program {
     char family[32];
+    char opts[512]; /* the build options it was built with */
     cl_program program;
     struct {
         char name[64];
@@ -62,6 +64,10 @@ struct ct_program {
 
 /* The profile asked for by --kernels (ct_kernels_request); "" = none. */
 static char requested_profile[8];
+/* 1: ct_ctx_create applies the values cached by `cltrain tune` (ct_tune_use_cache). */
+static int use_tuned_cache;
+
+void ct_tune_use_cache(int on) { use_tuned_cache = on; }
 
 int ct_kernels_request(const char *profile)
 {
@@ -189,6 +195,7 @@ int ct_ctx_create(const char *sel, int profiling, ct_ctx **out)
         return rc;
     }
     rc = tune_defaults(&c->dev, &c->tune);
+    if (rc == CT_OK && use_tuned_cache) rc = ct_tune_apply_cached(c);
     if (rc == CT_OK) rc = ct_ctx_fit_reductions(c);
     if (rc) {
         ct_ctx_free(c);
@@ -196,8 +203,7 @@ int ct_ctx_create(const char *sel, int profiling, ct_ctx **out)
     }
     char desc[1024];
     ct_tune_describe(c, desc, sizeof desc);
-    ct_debug("%s
-", desc);
+    ct_debug("%s\n", desc);
     *out = c;
     return CT_OK;
 }
@@ -231,6 +237,38 @@ int ct_ctx_fit_reductions(ct_ctx *c)
         release_programs(c); /* built with the old RED_LS; rebuilt on demand */
         c->tune.red_ls = ls;
     }
+    return CT_OK;
+}
+
+/* -D options of a program family: the GEMM tiles go only to the gemm family (so tuning them
+ * rebuilds one program), the elementwise width and reduction group size to every family. */
+static void options_for(const ct_tune *t, const char *family, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "-cl-std=CL1.2 -DEW_VW=%d -DRED_LS=%d", t->ew_vw, t->red_ls);
+    if (strcmp(family, "gemm") == 0 && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, " -DTM=%d -DVW=%d -DNV=%d -DNT_TM=%d -DNT_TN=%d -DNT_VW=%d", t->gemm_tm,
+                 t->gemm_vw, t->gemm_nv, t->gemm_nt_tm, t->gemm_nt_tn, t->gemm_nt_vw);
+}
+
+int ct_ctx_set_tune(ct_ctx *c, const ct_tune *t)
+{
+    CL_CHECK(clFinish(c->queue));
+    c->tune = *t;
+    /* programs whose options changed are dropped (rebuilt on next use); recorded profiling
+     * events and totals name kernels by the program table's strings, so they are dropped too */
+    ct_prof_reset(c);
+    int keep = 0;
+    for (int i = 0; i < c->n_programs; i++) {
+        char opts[512];
+        options_for(&c->tune, c->programs[i].family, opts, sizeof opts);
+        if (strcmp(opts, c->programs[i].opts) == 0) {
+            c->programs[keep++] = c->programs[i];
+            continue;
+        }
+        for (int k = 0; k < c->programs[i].n_kernels; k++) clReleaseKernel(c->programs[i].kernels[k].k);
+        clReleaseProgram(c->programs[i].program);
+    }
+    c->n_programs = keep;
     return CT_OK;
 }
 
@@ -314,14 +352,6 @@ static int build_log_fail(ct_ctx *c, cl_program p, const char *family, cl_int er
                    c->dev.name, ct_cl_errstr(err));
 }
 
-static void options_for(const ct_ctx *c, char *buf, size_t cap)
-{
-    const ct_tune *t = &c->tune;
-    snprintf(buf, cap,
-             "-cl-std=CL1.2 -DTM=%d -DVW=%d -DNV=%d -DNT_TM=%d -DNT_TN=%d -DNT_VW=%d -DEW_VW=%d -DRED_LS=%d",
-             t->gemm_tm, t->gemm_vw, t->gemm_nv, t->gemm_nt_tm, t->gemm_nt_tn, t->gemm_nt_vw, t->ew_vw, t->red_ls);
-}
-
 static int build_program(ct_ctx *c, const char *family, cl_program *out)
 {
     int fi = -1;
@@ -353,7 +383,7 @@ static int build_program(ct_ctx *c, const char *family, cl_program *out)
         free(part);
     }
     char opts[512];
-    options_for(c, opts, sizeof opts);
+    options_for(&c->tune, family, opts, sizeof opts);
     double t0 = ct_now();
 
     /* cache key: source, options, device, driver, platform, our version */
@@ -447,6 +477,7 @@ int ct_kernel(ct_ctx *c, const char *family, const char *name, cl_kernel *out)
         pr = &c->programs[c->n_programs++];
         memset(pr, 0, sizeof *pr);
         snprintf(pr->family, sizeof pr->family, "%s", family);
+        options_for(&c->tune, family, pr->opts, sizeof pr->opts);
         pr->program = p;
     }
     for (int k = 0; k < pr->n_kernels; k++)

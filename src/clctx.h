@@ -50,7 +50,7 @@ typedef struct {
                        * CLTRAIN_FC=clblast|native overrides (for benchmarks) */
     int gpu_profile;  /* the profile these started from: 0 cpu, 1 gpu */
     char origin[24];  /* why that profile: "by device type", "--kernels", "CLTRAIN_KERNELS" */
-    char tuned[160];  /* "" or where tuned values came from (see tune.h) */
+    char tuned[200];  /* "" or where tuned values came from (see tune.h) */
 } ct_tune;
 
 typedef struct {
@@ -91,6 +91,13 @@ void ct_tune_profile(const ct_device_info *d, int gpu, ct_tune *t);
 int ct_tune_format(const ct_tune *t, char *buf, size_t cap);
 /* "kernels: gpu profile (CLTRAIN_KERNELS)[, tuned: ...]: gemm_tm=4 ..." for c. */
 void ct_tune_describe(const struct ct_ctx *c, char *buf, size_t cap);
+
+/* 1: ct_ctx_create applies the values `cltrain tune` cached for the device (train, bench,
+ * evaluate, predict, verify --tuned turn this on; CLTRAIN_NO_TUNE=1 ignores the cache). */
+void ct_tune_use_cache(int on);
+/* Replaces c's tunables; programs built with other options are rebuilt on next use.
+ * Drops recorded profiling events and totals (ct_prof_reset). */
+int ct_ctx_set_tune(struct ct_ctx *c, const ct_tune *t);
 
 /* Opens the device chosen by selector `sel` (see ct_device_select). */
 int ct_ctx_create(const char *sel, int profiling, ct_ctx **out);

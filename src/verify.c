@@ -602,3 +602,37 @@ int ct_verify_run(ct_ctx *c, FILE *out, ct_verify_result *res)
     release_all(&v);
     return rc;
 }
+
+/* DigitCNN's own layer shapes at batch N (conv1 1->32 28x28 5x5 pad 2, conv2 32->64 14x14,
+ * conv3 64->128 7x7 3x3, batch norm, pooling, FC 1152->256->128->10), for devices whose
+ * behaviour may change with size (work-group tails, local memory, panel edges). */
+int ct_verify_real_sizes(ct_ctx *c, FILE *out, ct_verify_result *res, int N)
+{
+    vctx v = {.c = c, .out = out, .res = res, .rng = 0x13198A2E03707344ULL};
+    int rc = CT_OK;
+#define RUN(call)                        \
+    do {                                 \
+        if (rc == CT_OK) rc = (call);    \
+        vf_release(&v);                  \
+    } while (0)
+    RUN(v_conv(&v, N, 1, 28, 32, 5, 2));
+    RUN(v_conv(&v, N, 32, 14, 64, 5, 2));
+    RUN(v_conv(&v, N, 64, 7, 128, 3, 1));
+    RUN(v_bn(&v, N, 32, 784));
+    RUN(v_bn(&v, N, 128, 49));
+    RUN(v_relu_pool(&v, N, 32, 28, 28));
+    RUN(v_relu_pool(&v, N, 64, 14, 14));
+    RUN(v_avgpool(&v, N, 128, 7, 3));
+    RUN(v_loss(&v, N));
+    int fc_default = c->tune.fc_clblast;
+    for (int be = 0; be < 2; be++) {
+        c->tune.fc_clblast = be;
+        RUN(v_fc(&v, N, 1152, 256));
+        RUN(v_fc(&v, N, 256, 128));
+        RUN(v_fc(&v, N, 128, 10));
+    }
+    c->tune.fc_clblast = fc_default;
+#undef RUN
+    release_all(&v);
+    return rc;
+}

@@ -15,4 +15,7 @@ typedef struct {
  * (failures are counted in *res), or an error status when the device itself failed. */
 int ct_verify_run(ct_ctx *c, FILE *out, ct_verify_result *res);
 
+/* The same checks at DigitCNN's real layer shapes with batch N (`cltrain verify --sizes real`). */
+int ct_verify_real_sizes(ct_ctx *c, FILE *out, ct_verify_result *res, int N);
+
 #endif

@@ -75,6 +75,7 @@ int cli_deploy(int argc, char **argv);
 int cli_pipeline(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_tune(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_summary(int argc, char **argv);
 

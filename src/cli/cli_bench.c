@@ -7,6 +7,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "clctx.h"
 #include "io/jsonutil.h"
 #include "modelio.h"
 
@@ -40,6 +41,7 @@ static int take(int key, const char *val, void *user)
 
 int cli_bench(int argc, char **argv)
 {
+    ct_tune_use_cache(1); /* values cached by `cltrain tune`, if any (CLTRAIN_NO_TUNE=1 ignores them) */
     static const cli_option opts[] = {{"batch", 1, K_BATCH, "N", "training batch (default: training.batch_size)"},
                                       {"steps", 1, K_STEPS, "N", "timed steps after the warm-up"},
                                       {"eval-batch", 1, K_EVAL_BATCH, "N", "evaluation batch"},

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clctx.h"
 #include "evaluate.h"
 
 enum { K_MODEL = 256 };
@@ -18,6 +19,7 @@ static int take(int key, const char *val, void *user)
 
 int cli_evaluate(int argc, char **argv)
 {
+    ct_tune_use_cache(1); /* values cached by `cltrain tune`, if any (CLTRAIN_NO_TUNE=1 ignores them) */
     static const cli_option opts[] = {
         {"model", 1, K_MODEL, "NAME|PATH", "a model name from `cltrain models` or a .safetensors file (default: "
                                            "the newest)"},

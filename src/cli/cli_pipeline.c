@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clctx.h"
 #include "io/jsonutil.h"
 #include "io/pipes_cltrain.h"
 #include "pipeline.h"
@@ -84,6 +85,7 @@ static void on_step(const char *step, const char *json, const void *detail, void
 
 int cli_pipeline(int argc, char **argv)
 {
+    ct_tune_use_cache(1); /* values cached by `cltrain tune`, if any (CLTRAIN_NO_TUNE=1 ignores them) */
     static const cli_command cmd = {"pipeline",
                                     "the whole job: data -> train -> evaluate -> deploy; writes "
                                     "runs/<model>/pipeline.json (exit 5: deployment skipped); deployment settings "

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clctx.h"
 #include "io/jsonutil.h"
 #include "predict.h"
 #include "store.h"
@@ -75,6 +76,7 @@ static int take(int key, const char *val, void *user)
 
 int cli_predict(int argc, char **argv)
 {
+    ct_tune_use_cache(1); /* values cached by `cltrain tune`, if any (CLTRAIN_NO_TUNE=1 ignores them) */
     static const cli_option opts[] = {
         {"model", 1, K_MODEL, "NAME|PATH", "the model (default: the production model, else the newest)"},
         {"threshold", 1, K_THRESHOLD, "X", "confidence below X (0..1) is flagged low"},

@@ -12,7 +12,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"devices", cli_devices, "devices [--json]\n      list every OpenCL platform and device"},
-    {"verify", cli_verify, "verify [--device SEL] [--kernels cpu|gpu] [--json]\n      check every kernel on a device against the C reference"},
+    {"verify", cli_verify, "verify [--device SEL] [--kernels cpu|gpu] [--sizes small|real] [--batch N] [--tuned] [--all-tunables] [--json]\n      check every kernel on a device against the C reference"},
     {"train", cli_train,
      "train [--config F] [--set section.key=value]... [--data DIR] [--device SEL] [--json]\n"
      "      [--resume RUN_DIR|CHECKPOINT]\n"
@@ -28,6 +28,9 @@ static const struct {
     {"summary", cli_summary,
      "summary [--config F] [--set section.key=value]... [--json | --network-json]\n"
      "      the network's layers: output shapes, parameters, MFLOP per image, device memory at the batch size"},
+    {"tune", cli_tune,
+     "tune [--device SEL] [--kernels cpu|gpu] [--config F] [--budget SECONDS] [--batch N] [--json] [--show]\n"
+     "      a bounded, verified search over the kernel tunables for the configured network; cached per device"},
     {"bench", cli_bench,
      "bench [--device SEL] [--batch N] [--steps N] [--eval-batch N] [--json]\n"
      "      training/evaluation images/s, per-kernel profile, build times, device memory"},

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `cltrain tune` end to end on POCL (GPU kernel profile, batch 2, a small budget, a private cache):
+# the table and JSON, the cache (`--show`), its use by `verify --tuned` and `train -v`, and
+# CLTRAIN_NO_TUNE=1. Every tunable set tune may try is verified by `verify --all-tunables`
+# (tests/cli_tunables.sh).
+set -u
+exe=${1:?usage: cli_tune.sh path/to/cltrain}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export CLTRAIN_CACHE_DIR="$work/cache"
+unset CLTRAIN_NO_TUNE
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+"$exe" tune --device cpu --kernels gpu --show > "$work/show0.txt" 2>&1
+[ $? -ne 0 ] && grep -q "no tuning results" "$work/show0.txt" && ok "--show before tuning: none, non-zero exit" ||
+  { bad "--show before tuning"; cat "$work/show0.txt"; }
+"$exe" tune --device cpu --budget 0 > "$work/bad.txt" 2>&1
+[ $? -eq 2 ] && ok "--budget 0: usage error" || bad "--budget 0 accepted"
+
+"$exe" tune --device cpu --kernels gpu --batch 2 --budget 20 --json > "$work/tune.json" 2> "$work/tune.err"
+rc=$?
+[ $rc -eq 0 ] && ok "tune exits 0" || { bad "tune exit $rc"; cat "$work/tune.err"; }
+json=$(tail -n 1 "$work/tune.json")
+for k in '"kernel":"conv fwd"' '"kernel":"conv wgrad"' '"kernel":"conv dgrad"' '"kernel":"fc bwd"' \
+         '"kernel":"bn fwd"' '"kernel":"maxpool bwd"' '"kernel":"adam step"' '"step_default_ms"' '"step_best_ms"' \
+         '"tuned":"gemm_tm=' '"cache_path"'; do
+  case "$json" in *"$k"*) ok "JSON has $k";; *) bad "JSON lacks $k: $json";; esac
+done
+awk -v j="$json" 'BEGIN { match(j, /"step_default_ms":[0-9.e+-]+/); d = substr(j, RSTART + 18, RLENGTH - 18);
+  match(j, /"step_best_ms":[0-9.e+-]+/); b = substr(j, RSTART + 15, RLENGTH - 15); exit !(d > 0 && b > 0 && b <= d) }' &&
+  ok "tuned step estimate is positive and not slower than the defaults" || bad "step estimates: $json"
+
+"$exe" tune --device cpu --kernels gpu --show > "$work/show.txt" 2>&1
+grep -q "^conv fwd .*conv1 1->32 28x28 k5 N2" "$work/show.txt" && grep -q "^whole step" "$work/show.txt" &&
+  ok "--show prints the table" || { bad "--show"; cat "$work/show.txt"; }
+
+"$exe" verify --device cpu --kernels gpu --tuned > "$work/verify.txt" 2>&1
+grep -q "^kernels: gpu profile (--kernels), tuned: cltrain tune" "$work/verify.txt" &&
+  grep -q "^VERIFY PASSED" "$work/verify.txt" && ok "verify --tuned passes with the tuned values" ||
+  { bad "verify --tuned"; grep -v "^PASS" "$work/verify.txt"; }
+CLTRAIN_NO_TUNE=1 "$exe" verify --device cpu --kernels gpu --tuned > "$work/nt.txt" 2>&1
+[ $? -eq 2 ] && grep -q "no tuned values" "$work/nt.txt" && ok "CLTRAIN_NO_TUNE=1: the cache is ignored" ||
+  { bad "CLTRAIN_NO_TUNE"; cat "$work/nt.txt"; }
+
+"$exe" train --device cpu --kernels gpu -v --data "$here/fixtures/mnist-small" --set training.epochs=1 \
+  --set training.validation_split=0.9 --set augmentation.use_data_augmentation=false \
+  --set output.model_save_dir="$work/models" --set output.runs_dir="$work/runs" > "$work/train.txt" 2>&1
+grep -q "using tuned kernel values from $CLTRAIN_CACHE_DIR/tune-" "$work/train.txt" &&
+  ok "train -v says it uses the tuned values" || { bad "train -v"; tail -n 20 "$work/train.txt"; }
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
