@@ -2,7 +2,7 @@
 # `cltrain tune` end to end on POCL (GPU kernel profile, batch 2, a small budget, a private cache):
 # the table and JSON, the cache (`--show`), its use by `verify --tuned` and `train -v`, and
 # CLTRAIN_NO_TUNE=1. Every tunable set tune may try is verified by `verify --all-tunables`
-# (tests/cli_tunables.sh).
+# (tools/check-tunables.sh, run by .ci/run).
 set -u
 exe=${1:?usage: cli_tune.sh path/to/cltrain}
 here=$(cd "$(dirname "$0")" && pwd)

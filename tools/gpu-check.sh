@@ -14,7 +14,8 @@
 #       profiles (real sizes); tune --budget 120; bench before (CLTRAIN_NO_TUNE=1) and after
 #       tuning; a one-epoch train of the default config. Logs go to DIR (default $OUT if set,
 #       else .gpu-check/out); a summary to stdout. GPU_CHECK_ICD=/path/libX.so registers another
-#       OpenCL driver instead (e.g. POCL, to try the script without a GPU).
+#       OpenCL driver instead (e.g. POCL, to try the script without a GPU); --quick stops after
+#       devices and the gpu-profile verify.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="$root/.gpu-check"
@@ -30,7 +31,7 @@ prepare() {
     esac
   done
   [ -x "$root/build/cltrain" ] || { echo "gpu-check: build/cltrain missing: build first" >&2; exit 1; }
-  rm -rf "$state/libs" "$state/debs" && mkdir -p "$state/libs" "$state/debs" "$state/mnist"
+  rm -rf "$state/libs" "$state/debs" "$state/mnist" && mkdir -p "$state/libs" "$state/debs" "$state/mnist"
   # the packages owning every library the binary loads, except the C library itself
   local libs pkgs
   libs=$(ldd "$root/build/cltrain" | awk '/=>/ { print $3 }' | grep -vE '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so')
@@ -39,18 +40,24 @@ prepare() {
   (cd "$state/debs" && apt-get download $pkgs) || { echo "gpu-check: apt-get download failed" >&2; exit 1; }
   for d in "$state"/debs/*.deb; do dpkg -x "$d" "$state/libs"; done
   rm -rf "$state/debs"
-  cp "$data"/*-ubyte* "$state/mnist/" || { echo "gpu-check: no MNIST in $data" >&2; exit 1; }
+  # gzipped IDX files (11 MB instead of 53: the carry limit is 64 MiB); cltrain reads .gz
+  if ls "$data"/*-ubyte.gz > /dev/null 2>&1; then
+    cp "$data"/*-ubyte.gz "$state/mnist/"
+  else
+    for f in "$data"/*-ubyte; do gzip -c "$f" > "$state/mnist/$(basename "$f").gz"; done
+  fi || { echo "gpu-check: no MNIST in $data" >&2; exit 1; }
   du -sh "$state/libs" "$state/mnist"
   echo "gpu-check: prepared; carry .gpu-check and build/cltrain, then run: tools/gpu-check.sh run"
 }
 
 run() {
-  local budget=120 out=${OUT:-$state/out}
+  local budget=120 out=${OUT:-$state/out} quick=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --budget) budget=$2; shift 2 ;;
       --out) out=$2; shift 2 ;;
-      *) echo "gpu-check run: unknown option '$1' (allowed: --budget S, --out DIR)" >&2; exit 2 ;;
+      --quick) quick=1; shift ;;
+      *) echo "gpu-check run: unknown option '$1' (allowed: --budget S, --out DIR, --quick)" >&2; exit 2 ;;
     esac
   done
   mkdir -p "$out"
@@ -92,6 +99,7 @@ run() {
   for p in gpu cpu; do
     step "verify-$p" "$exe" verify --kernels "$p" --sizes real --batch 8 || failed=1
     grep -E "^kernels:|passed|VERIFY|^FAIL" "$out/verify-$p.txt"
+    [ $quick -eq 1 ] && { echo "gpu-check: --quick: stopping here"; return $failed; }
   done
   CLTRAIN_NO_TUNE=1 step bench-before "$exe" bench --steps 50 || failed=1
   grep -E "^kernels:|^training:|^evaluation:" "$out/bench-before.txt"

@@ -5,7 +5,7 @@
 # reduction group size, vector width). The CPU profile's own defaults are test_kernels' run; its
 # candidates take the same alternative values. Takes a few minutes on POCL (one rebuild per set).
 set -u
-exe=${1:?usage: cli_tunables.sh path/to/cltrain}
+exe=${1:?usage: check-tunables.sh path/to/cltrain}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 "$exe" verify --device cpu --kernels gpu --all-tunables > "$out" 2>&1

@@ -7,7 +7,7 @@
 # Oclgrind is registered by ci/setup-debian.sh (/etc/OpenCL/vendors/oclgrind.icd); when only the
 # package is installed, this test registers it for itself through OCL_ICD_VENDORS.
 set -u
-exe=${1:?usage: cli_oclgrind.sh path/to/cltrain}
+exe=${1:?usage: check-oclgrind.sh path/to/cltrain}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 lib=/usr/lib/oclgrind/liboclgrind-rt-icd.so
