@@ -533,7 +533,7 @@ static void add_row(ct_tune_report *r, const char *op, const char *shape)
 #define CHECK_BATCH 4
 static int network_units(ct_ctx *c, const ct_tune_opts *o, unit *tim, unit *chk, int *nu, ct_tune_report *r)
 {
-    const ct_cnn_dims *d = &o->dims;
+    const ct_tune_net *d = &o->dims;
     const int N = o->batch, CN = N < CHECK_BATCH ? N : CHECK_BATCH;
     const int ci[3] = {1, d->c1, d->c2}, co[3] = {d->c1, d->c2, d->c3}, k[3] = {5, 5, 3}, hw[3] = {28, 14, 7};
     char s[64];

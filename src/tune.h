@@ -6,10 +6,14 @@
 #include <stdio.h>
 
 #include "clctx.h"
-#include "model.h"
+
+/* DigitCNN's shape from the config's model: keys (conv channels, fc1 width, batch norm) */
+typedef struct {
+    int c1, c2, c3, hidden, use_bn;
+} ct_tune_net;
 
 typedef struct {
-    ct_cnn_dims dims; /* the network (DigitCNN's model: keys) */
+    ct_tune_net dims; /* the network tuned for */
     int batch;        /* training batch size */
     double budget;    /* seconds, compile time and reference checks included */
     unsigned seed;    /* order of the candidates within a group */

@@ -39,7 +39,7 @@ echo "verify on Oclgrind: exit $rc, $((SECONDS - t0)) s, $(grep -c '^PASS' "$wor
 [ $rc -eq 0 ] && ok "verify exits 0" || bad "verify exit $rc"
 grep -q "^VERIFY PASSED" "$work/out.txt" && ok "VERIFY PASSED" || { bad "no VERIFY PASSED"; grep -v "^PASS" "$work/out.txt"; }
 grep -q "^kernels: gpu profile (--kernels)" "$work/out.txt" && ok "gpu profile in use" || bad "gpu profile not named"
-grep -q "conv5x5 pad2 fwd (1->32, 28x28)" "$work/out.txt" && ok "conv1 at its real size checked" ||
+grep -q "conv k5x5 s1x1 p2x2 1->32 28x28" "$work/out.txt" && ok "conv1 at its real size checked" ||
   bad "conv1 1->32 28x28 not checked"
 # every Oclgrind report goes to stderr; cltrain itself writes nothing there when all is well
 if [ -s "$work/err.txt" ]; then

@@ -102,8 +102,7 @@ int cli_tune(int argc, char **argv)
         }
     } else {
         ct_tune_opts to = {{cfg.model.conv1_channels, cfg.model.conv2_channels, cfg.model.conv3_channels,
-                            cfg.model.hidden_size, (float)cfg.model.dropout1_rate, (float)cfg.model.dropout2_rate,
-                            cfg.model.use_batch_norm},
+                            cfg.model.hidden_size, cfg.model.use_batch_norm},
                            a.batch ? a.batch : cfg.training.batch_size, a.budget, (unsigned)a.seed};
         char desc[1024];
         ct_tune_describe(c, desc, sizeof desc);
