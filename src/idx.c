@@ -315,8 +315,10 @@ static int idx_pair_take(ct_idx *img, const char *iname, ct_idx *lbl, const char
     return CT_OK;
 }
 
-int ct_mnist_parse(const unsigned char *images, size_t images_len, const char *images_name,
-                   const unsigned char *labels, size_t labels_len, const char *labels_name, ct_mnist *out)
+/* images + labels IDX parsed from memory; mnist: 28 x 28 images and labels 0-9 required */
+static int idx_pair_parse(const unsigned char *images, size_t images_len, const char *images_name,
+                          const unsigned char *labels, size_t labels_len, const char *labels_name, int mnist,
+                          ct_mnist *out)
 {
     memset(out, 0, sizeof *out);
     ct_idx img, lbl;
@@ -327,11 +329,18 @@ int ct_mnist_parse(const unsigned char *images, size_t images_len, const char *i
         ct_idx_free(&img);
         return rc;
     }
-    rc = idx_pair_take(&img, images_name ? images_name : "images", &lbl, labels_name ? labels_name : "labels", 1, out);
+    rc = idx_pair_take(&img, images_name ? images_name : "images", &lbl, labels_name ? labels_name : "labels", mnist,
+                       out);
     ct_idx_free(&img);
     ct_idx_free(&lbl);
     if (rc) ct_mnist_free(out);
     return rc;
+}
+
+int ct_mnist_parse(const unsigned char *images, size_t images_len, const char *images_name,
+                   const unsigned char *labels, size_t labels_len, const char *labels_name, ct_mnist *out)
+{
+    return idx_pair_parse(images, images_len, images_name, labels, labels_len, labels_name, 1, out);
 }
 
 static char *join_path(const char *dir, const char *name)
@@ -416,18 +425,5 @@ int ct_idx_set_load(const char *dir, int train, ct_mnist *out) { return idx_set_
 int ct_idx_set_parse(const unsigned char *images, size_t images_len, const char *images_name,
                      const unsigned char *labels, size_t labels_len, const char *labels_name, ct_mnist *out)
 {
-    memset(out, 0, sizeof *out);
-    ct_idx img, lbl;
-    int rc = ct_idx_parse(images, images_len, images_name, &img);
-    if (rc) return rc;
-    rc = ct_idx_parse(labels, labels_len, labels_name, &lbl);
-    if (rc) {
-        ct_idx_free(&img);
-        return rc;
-    }
-    rc = idx_pair_take(&img, images_name ? images_name : "images", &lbl, labels_name ? labels_name : "labels", 0, out);
-    ct_idx_free(&img);
-    ct_idx_free(&lbl);
-    if (rc) ct_mnist_free(out);
-    return rc;
+    return idx_pair_parse(images, images_len, images_name, labels, labels_len, labels_name, 0, out);
 }
