@@ -218,3 +218,15 @@ uint64_t ct_hash64(const void *data, size_t len, uint64_t seed)
     }
     return h;
 }
+
+char *ct_path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    size_t o = a;
+    if (a && dir[a - 1] != '/') p[o++] = '/';
+    memcpy(p + o, name, b + 1);
+    return p;
+}

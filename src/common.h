@@ -53,6 +53,9 @@ int ct_read_file(const char *path, size_t max_bytes, unsigned char **data, size_
  * fsync the folder. On failure the previous file (if any) is intact and no temp remains. */
 int ct_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* "dir/name" (no doubled '/'), malloc'd; NULL when out of memory. */
+char *ct_path_join(const char *dir, const char *name);
+
 /* Creates a directory and its parents (mkdir -p). */
 int ct_mkdirs(const char *path);
 

@@ -343,18 +343,6 @@ int ct_mnist_parse(const unsigned char *images, size_t images_len, const char *i
     return idx_pair_parse(images, images_len, images_name, labels, labels_len, labels_name, 1, out);
 }
 
-static char *join_path(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = malloc(a + b + 2);
-    if (!p) return NULL;
-    memcpy(p, dir, a);
-    size_t o = a;
-    if (a && dir[a - 1] != '/') p[o++] = '/';
-    memcpy(p + o, name, b + 1);
-    return p;
-}
-
 /* Finds the first existing candidate for prefix/kind ("train"/"images"/"idx3"). */
 static int find_file(const char *dir, const char *prefix, const char *kind, const char *idxn, const char *what,
                      char **found)
@@ -366,7 +354,7 @@ static int find_file(const char *dir, const char *prefix, const char *kind, cons
     snprintf(names[3], sizeof names[3], "%s-%s.%s-ubyte.gz", prefix, kind, idxn);
     *found = NULL;
     for (int i = 0; i < 4; i++) {
-        char *p = join_path(dir, names[i]);
+        char *p = ct_path_join(dir, names[i]);
         if (!p) return ct_fail(CT_ERR_NOMEM, "out of host memory");
         struct stat st;
         if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {

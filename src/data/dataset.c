@@ -23,21 +23,9 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static char *join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = malloc(la + lb + 2);
-    if (!p) return NULL;
-    memcpy(p, a, la);
-    size_t o = la;
-    if (la && a[la - 1] != '/') p[o++] = '/';
-    memcpy(p + o, b, lb + 1);
-    return p;
-}
-
 ct_data_layout ct_dataset_detect(const char *dir)
 {
-    char *t = join(dir, "train");
+    char *t = ct_path_join(dir, "train");
     int folder = t && is_dir(t);
     free(t);
     return folder ? CT_DATA_FOLDER : CT_DATA_IDX;
@@ -146,7 +134,7 @@ static int list_dir(const char *dir, int dirs, strlist *out)
     int rc = CT_OK;
     while (rc == CT_OK && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        char *p = join(dir, e->d_name);
+        char *p = ct_path_join(dir, e->d_name);
         if (!p) {
             rc = ct_fail(CT_ERR_NOMEM, "out of host memory");
             break;
@@ -185,7 +173,7 @@ static int read_pictures(ct_dataset *d, const char *root, const strlist *cls, in
     size_t cap = 0;
     int rc = CT_OK;
     for (size_t k = 0; k < cls->n && rc == CT_OK; k++) {
-        char *cdir = join(root, cls->v[k]);
+        char *cdir = ct_path_join(root, cls->v[k]);
         if (!cdir) return ct_fail(CT_ERR_NOMEM, "out of host memory");
         strlist files;
         rc = list_dir(cdir, 0, &files);
@@ -193,7 +181,7 @@ static int read_pictures(ct_dataset *d, const char *root, const strlist *cls, in
             rc = ct_fail(CT_ERR_INPUT, "%s: class '%s' has no pictures; put its PNG files there or remove the folder",
                          cdir, cls->v[k]);
         for (size_t i = 0; i < files.n && rc == CT_OK; i++) {
-            char *path = join(cdir, files.v[i]);
+            char *path = ct_path_join(cdir, files.v[i]);
             if (!path) {
                 rc = ct_fail(CT_ERR_NOMEM, "out of host memory");
                 break;
@@ -244,7 +232,7 @@ int ct_dataset_load_folder(const char *dir, int train, ct_dataset *out)
 {
     memset(out, 0, sizeof *out);
     const char *split = train ? "train" : "test";
-    char *root = join(dir, split);
+    char *root = ct_path_join(dir, split);
     if (!root) return ct_fail(CT_ERR_NOMEM, "out of host memory");
     if (!is_dir(root)) {
         int rc = ct_fail(CT_ERR_INPUT, "%s: no %s/ folder; an image-folder data set has %s/train/<class>/*.png and "
