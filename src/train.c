@@ -245,6 +245,8 @@ static void shuffle(uint32_t *a, long n, uint64_t seed)
 
 /* --- interruption --------------------------------------------------------------------------- */
 
+static volatile sig_atomic_t g_interrupted;
+
 /* Test hook: with CLTRAIN_TEST_PAUSE_AT_STEP=N the process stops itself (SIGSTOP) once, just
  * before training step N (counted from 0 over the whole run), so a test can send a signal that
  * is handled exactly there when it continues the process (tests/cli_signals.sh), on any device. */
@@ -258,9 +260,14 @@ static void test_pause(unsigned step)
     if (at >= 0 && (unsigned long)at == step) {
         at = -1;
         raise(SIGSTOP);
+        /* the test's signal may be handled by another thread (the OpenCL runtime's): give it up to
+         * 2 s to land, so the interruption happens here and not one step later */
+        for (int i = 0; i < 2000 && !g_interrupted; i++) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
     }
 }
-static volatile sig_atomic_t g_interrupted;
 
 static void on_signal(int sig)
 {
