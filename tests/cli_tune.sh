@@ -29,8 +29,8 @@ for k in '"kernel":"conv fwd"' '"kernel":"conv wgrad"' '"kernel":"conv dgrad"' '
          '"tuned":"gemm_tm=' '"cache_path"'; do
   case "$json" in *"$k"*) ok "JSON has $k";; *) bad "JSON lacks $k: $json";; esac
 done
-awk -v j="$json" 'BEGIN { match(j, /"step_default_ms":[0-9.e+-]+/); d = substr(j, RSTART + 18, RLENGTH - 18);
-  match(j, /"step_best_ms":[0-9.e+-]+/); b = substr(j, RSTART + 15, RLENGTH - 15); exit !(d > 0 && b > 0 && b <= d) }' &&
+awk -v j="$json" 'BEGIN { match(j, /"step_default_ms":[0-9.e+-]+/); d = substr(j, RSTART + 18, RLENGTH - 18) + 0;
+  match(j, /"step_best_ms":[0-9.e+-]+/); b = substr(j, RSTART + 15, RLENGTH - 15) + 0; exit !(d > 0 && b > 0 && b <= d) }' &&
   ok "tuned step estimate is positive and not slower than the defaults" || bad "step estimates: $json"
 
 "$exe" tune --device cpu --kernels gpu --show > "$work/show.txt" 2>&1
