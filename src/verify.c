@@ -562,9 +562,11 @@ static int v_model(vctx *v, int use_bn)
     return rc;
 }
 
-int ct_verify_run(ct_ctx *c, FILE *out, ct_verify_result *res)
+int ct_verify_run(ct_ctx *c, FILE *out, ct_verify_result *res) { return ct_verify_run_batch(c, out, res, 8); }
+
+int ct_verify_run_batch(ct_ctx *c, FILE *out, ct_verify_result *res, int conv_batch)
 {
-    vctx v = {.c = c, .out = out, .res = res, .rng = 0x243F6A8885A308D3ULL};
+    vctx v = {.c = c, .out = out, .res = res, .rng = 0x243F6A8885A308D3ULL, .conv_batch = conv_batch};
     res->pass = res->fail = 0;
     int rc = CT_OK;
 #define RUN(call)                        \

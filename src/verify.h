@@ -14,6 +14,9 @@ typedef struct {
 /* Prints one line per check to `out` (NULL = silent). Returns CT_OK when the checks could run
  * (failures are counted in *res), or an error status when the device itself failed. */
 int ct_verify_run(ct_ctx *c, FILE *out, ct_verify_result *res);
+/* The same with the batch of the convolution checks at DigitCNN's training sizes (ct_verify_run:
+ * 8); a simulator such as Oclgrind wants 1. */
+int ct_verify_run_batch(ct_ctx *c, FILE *out, ct_verify_result *res, int conv_batch);
 
 /* The same checks at DigitCNN's real layer shapes with batch N (`cltrain verify --sizes real`). */
 int ct_verify_real_sizes(ct_ctx *c, FILE *out, ct_verify_result *res, int N);

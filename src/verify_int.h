@@ -11,6 +11,7 @@ typedef struct {
     FILE *out;
     ct_verify_result *res;
     uint64_t rng;
+    int conv_batch; /* batch of the convolution checks at DigitCNN's training sizes (default 8) */
     cl_mem *bufs; /* device buffers of the current group (grown as needed) */
     size_t nbufs, capbufs;
     void **host;  /* host arrays of the current group */

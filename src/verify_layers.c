@@ -312,6 +312,7 @@ static int v_conv2(vctx *v, const char *tag, conv_case k)
 static int v_conv_all(vctx *v)
 {
     ct_tune saved = v->c->tune;
+    const int B = v->conv_batch > 0 ? v->conv_batch : 8; /* DigitCNN's training-size checks */
     int rc = CT_OK;
 #define CONV(tag, ...)                                                            \
     do {                                                                          \
@@ -319,9 +320,9 @@ static int v_conv_all(vctx *v)
         vf_release(v);                                                            \
     } while (0)
     /* the device's own choices: DigitCNN's conv1..3 at training sizes, the seed's small cases */
-    CONV("", 8, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 0);
-    CONV("", 8, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 0);
-    CONV("", 8, 64, 7, 7, 128, 3, 3, 1, 1, 1, 1, 1, 0);
+    CONV("", B, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 0);
+    CONV("", B, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 0);
+    CONV("", B, 64, 7, 7, 128, 3, 3, 1, 1, 1, 1, 1, 0);
     CONV("", 3, 1, 12, 12, 5, 5, 5, 1, 1, 2, 2, 1, 0);
     CONV("", 2, 7, 9, 9, 6, 5, 5, 1, 1, 2, 2, 1, 0);
     CONV("", 3, 6, 7, 7, 10, 3, 3, 1, 1, 1, 1, 1, 0);
@@ -341,9 +342,9 @@ static int v_conv_all(vctx *v)
     v->c->tune.conv_direct = 0;
     for (int panels = 1; panels >= 0; panels--) {
         v->c->tune.conv_panels = panels;
-        CONV("", 8, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 0);
+        CONV("", B, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 0);
         CONV("", 4, 32, 7, 7, 40, 3, 3, 1, 1, 1, 1, 1, 0);
-        CONV("", 8, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 0);
+        CONV("", B, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 0);
         CONV("", 4, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 0, 0);
         CONV("", 2, 5, 11, 13, 7, 3, 5, 1, 2, 1, 2, 1, 0);
     }

@@ -8,7 +8,7 @@ set -u
 exe=${1:?usage: check-tunables.sh path/to/cltrain}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-"$exe" verify --device cpu --kernels gpu --all-tunables > "$out" 2>&1
+"$exe" verify --device cpu --kernels gpu --all-tunables --batch 2 > "$out" 2>&1
 rc=$?
 sets=$(grep -c "^-- tunable set" "$out")
 grep -E "^-- tunable set|passed|VERIFY|^FAIL" "$out" | cut -c1-220

@@ -14,13 +14,14 @@
 
 typedef struct {
     int real, batch, tuned, all;
+    int conv_batch; /* --batch also sets the batch of the training-size convolution checks */
 } verify_opts;
 
 enum { K_SIZES = 300, K_BATCH, K_TUNED, K_ALL };
 
 static const cli_option verify_options[] = {
     {"sizes", 1, K_SIZES, "small|real", "real: also DigitCNN's layer shapes (conv1 1->32 28x28 ...)"},
-    {"batch", 1, K_BATCH, "N", "batch of the real-size checks (default 2)"},
+    {"batch", 1, K_BATCH, "N", "batch of the real-size checks (default 2) and of the convolution checks at training sizes (default 8)"},
     {"tuned", 0, K_TUNED, NULL, "with the values `cltrain tune` cached for the device"},
     {"all-tunables", 0, K_ALL, NULL, "once under every tunable set `cltrain tune` may choose"},
     {0}};
@@ -39,7 +40,7 @@ static int take_verify(int key, const char *val, void *user)
         char *end;
         long n = strtol(val, &end, 10);
         if (n < 1 || n > 4096 || *end) return ct_fail(CT_ERR_USAGE, "verify: --batch '%s': an integer in [1, 4096]", val);
-        v->batch = (int)n;
+        v->batch = v->conv_batch = (int)n;
         return CT_OK;
     }
     case K_TUNED: v->tuned = 1; return CT_OK;
@@ -51,7 +52,7 @@ static int take_verify(int key, const char *val, void *user)
 /* One pass of the checks under c's current tunables. */
 static int verify_pass(ct_ctx *c, const verify_opts *v, FILE *out, ct_verify_result *res)
 {
-    CT_TRY(ct_verify_run(c, out, res));
+    CT_TRY(ct_verify_run_batch(c, out, res, v->conv_batch));
     if (v->real) CT_TRY(ct_verify_real_sizes(c, out, res, v->batch));
     return CT_OK;
 }
@@ -80,7 +81,7 @@ static int verify_all(ct_ctx *c, const verify_opts *v, FILE *out, ct_verify_resu
 
 int cli_verify(int argc, char **argv)
 {
-    verify_opts v = {0, 2, 0, 0};
+    verify_opts v = {0, 2, 0, 0, 8};
     const cli_command cmd = {"verify", "check every kernel on a device against the C reference",
                              CLI_DEVICE | CLI_JSON, verify_options, take_verify, &v};
     cli_opts o;
