@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
 # cltrain against PyTorch on this machine, in turn, same model (DigitCNN 32/64/128/256), batch
-# 64, Adam, no augmentation, same MNIST split:
+# 64, Adam, no augmentation, same MNIST split; with --config F (e.g. configs/networks/lenet5.yaml)
+# the config's network (PyTorch builds the same module with tools/cltrain_torch.py) and its batch
+# size, optimizer, learning rate, schedule, split and mean/std, still without augmentation:
 #   1. steady-state training and evaluation images/s (cltrain bench vs tools/pytorch_baseline.py
 #      --max-steps), ROUNDS times alternately, medians and ratios;
 #   2. a whole one-epoch training command each (start-up, 48,000 training images, validation),
 #      wall-clock seconds and the ratio.
-# usage: tools/bench-vs-pytorch.sh [--rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH]
+# A benchmark tool, not a test: the figures depend on the machine and its load.
+# usage: tools/bench-vs-pytorch.sh [--config F] [--rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-rounds=3 skip_epoch=0 data="$here/data/mnist" exe="$here/build/cltrain"
+rounds=3 skip_epoch=0 data="$here/data/mnist" exe="$here/build/cltrain" config=""
+usage="usage: $0 [--config F] [--rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH]"
 while [ $# -gt 0 ]; do
   case "$1" in
+    --config) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; config=$2; shift 2;;
     --rounds) rounds=$2; shift 2;;
     --skip-epoch) skip_epoch=1; shift;;
     --data) data=$2; shift 2;;
     --cltrain) exe=$2; shift 2;;
-    *) echo "usage: $0 [--rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH]" >&2; exit 2;;
+    *) echo "$usage" >&2; exit 2;;
   esac
 done
+# cl_cfg: cltrain's config flags; pt_cfg: the baseline's (same network and training keys)
+cl_cfg=(--batch 64) pt_cfg=() cl_train_cfg=()
+if [ -n "$config" ]; then
+  [ -f "$config" ] || { echo "$config: no such config file (try configs/networks/digitcnn.yaml)" >&2; exit 2; }
+  config=$(cd "$(dirname "$config")" && pwd)/$(basename "$config")
+  cl_cfg=(--config "$config") pt_cfg=(--config "$config" --cltrain "$exe") cl_train_cfg=(--config "$config")
+fi
 py=/usr/bin/python3
 threads=$(nproc)
 [ -x "$exe" ] || { echo "build cltrain first (cmake --build build): $exe not found" >&2; exit 2; }
@@ -29,10 +41,13 @@ field() { sed -n "s/.*\"$1\": *\([0-9.e+-]*\).*/\1/p" | tail -n 1; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+if [ -n "$config" ]; then
+  echo "network: $config ($("$exe" summary --config "$config" --json | tail -n 1 | sed -n 's/^{"params": *\([0-9]*\).*/\1/p') parameters)"
+fi
 echo "PyTorch $("$py" -c 'import torch; print(torch.__version__)'), $threads threads; cltrain $("$exe" --version | cut -d' ' -f2) on $("$exe" devices --json | sed -n 's/.*"name":"\([^"]*\)".*/\1/p' | head -1)"
 for r in $(seq "$rounds"); do
-  "$exe" bench --batch 64 --steps 40 --eval-batch 250 --json > "$work/cl.$r.json"
-  "$py" "$here/tools/pytorch_baseline.py" --data "$data" --epochs 1 --max-steps 150 --threads "$threads" --json \
+  "$exe" bench "${cl_cfg[@]}" --steps 40 --eval-batch 250 --json > "$work/cl.$r.json"
+  "$py" "$here/tools/pytorch_baseline.py" "${pt_cfg[@]}" --data "$data" --epochs 1 --max-steps 150 --threads "$threads" --json \
     > "$work/pt.$r.json" 2> /dev/null
   printf 'round %d: cltrain train %s img/s, eval %s img/s | PyTorch train %s img/s, eval %s img/s\n' "$r" \
     "$(field train_images_per_second < "$work/cl.$r.json")" "$(field eval_images_per_second < "$work/cl.$r.json")" \
@@ -48,10 +63,10 @@ printf '%-28s %12.1f %12.1f %7.2fx\n' "training images/s" "$ct" "$pt" "$(awk -v 
 printf '%-28s %12.1f %12.1f %7.2fx\n' "evaluation images/s" "$ce" "$pe" "$(awk -v a="$ce" -v b="$pe" 'BEGIN{print a/b}')"
 if [ "$skip_epoch" -eq 0 ]; then
   t0=$(date +%s.%N)
-  "$exe" train --data "$data" --set training.epochs=1 --set augmentation.use_data_augmentation=false \
+  "$exe" train "${cl_train_cfg[@]}" --data "$data" --set training.epochs=1 --set augmentation.use_data_augmentation=false \
     --set output.model_save_dir="$work/models" --set output.runs_dir="$work/runs" -q --json > "$work/cl_epoch.json"
   t1=$(date +%s.%N)
-  "$py" "$here/tools/pytorch_baseline.py" --data "$data" --epochs 1 --threads "$threads" --json > "$work/pt_epoch.json" 2> /dev/null
+  "$py" "$here/tools/pytorch_baseline.py" "${pt_cfg[@]}" --data "$data" --epochs 1 --threads "$threads" --json > "$work/pt_epoch.json" 2> /dev/null
   t2=$(date +%s.%N)
   cw=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
   pw=$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')
