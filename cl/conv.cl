@@ -281,12 +281,15 @@ __kernel void conv_wt(__global const float *w, const int offW, __global float *w
                 _Pragma("unroll") for (int c = 0; c < TC; c++)                                               \
                     vstore16(acc[b][r][c], (b * TR + r) * TC + c, tmp);                                      \
         const int nco = min(16 * CB, CO - cob * 16 * CB);                                                    \
+        /* a last tile moved back to fit overlaps the one before: it stores only the rows and columns \
+         * that one does not, so no output is written by two work-items */                           \
+        const int r0 = (nr - n * RT) * TR - oh0, c0 = cs * TC - ow0;                                         \
         for (int l = 0; l < nco; l++) {                                                                      \
             const int co = cob * 16 * CB + l;                                                                \
             const float bv = hasBias ? bias[offBias + co] : 0.0f;                                            \
             __global float *yo = y + (((size_t)co * N + n) * OH + oh0) * OW + ow0;                           \
-            for (int r = 0; r < TR; r++)                                                                     \
-                for (int c = 0; c < TC; c++) yo[r * OW + c] = tmp[((l / 16 * TR + r) * TC + c) * 16 + l % 16] + bv; \
+            for (int r = r0; r < TR; r++)                                                                    \
+                for (int c = c0; c < TC; c++) yo[r * OW + c] = tmp[((l / 16 * TR + r) * TC + c) * 16 + l % 16] + bv; \
         }                                                                                                    \
     }
 CONV_DIRECT(1, 14, 1)
