@@ -225,16 +225,10 @@ static int v_bn(vctx *v, int N, int C, int HW)
     memcpy(state + a, rv0, (size_t)C * 4);
     ct_bn l;
     ct_bn_init(&l, C, 0, a, 0, a, 1e-5f, 0.1f);
-    cl_mem dxm, dp, ds, dsm, dsi, dym, ddy, ddx, dgr;
-    CT_TRY(vf_dbuf_cm(v, x, N, C, HW, &dxm));
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, params, &dp));
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, state, &ds));
-    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsm));
-    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsi));
-    CT_TRY(vf_dbuf(v, n, NULL, &dym));
-    CT_TRY(vf_dbuf_cm(v, dy, N, C, HW, &ddy));
-    CT_TRY(vf_dbuf(v, n, NULL, &ddx));
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, NULL, &dgr));
+    vf_bn_bufs b;
+    CT_TRY(vf_bn_buffers(v, x, dy, params, state, N, C, HW, a, &b));
+    cl_mem dxm = b.x, dp = b.params, ds = b.state, dsm = b.mean, dsi = b.invstd, dym = b.y, ddy = b.dy, ddx = b.dx,
+           dgr = b.grads;
     char name[64];
     float *got;
     const int M = N * HW;
@@ -560,6 +554,21 @@ static int v_model(vctx *v, int use_bn)
     ref_cnn_ws_free(ws);
     ct_model_free(m);
     return rc;
+}
+
+int vf_bn_buffers(vctx *v, const float *x, const float *dy, const float *params, const float *state, int N, int C,
+                  int HW, int a, vf_bn_bufs *b)
+{
+    const size_t n = (size_t)N * C * HW, pool = (size_t)2 * a;
+    CT_TRY(vf_dbuf_cm(v, x, N, C, HW, &b->x));
+    CT_TRY(vf_dbuf(v, pool, params, &b->params));
+    CT_TRY(vf_dbuf(v, pool, state, &b->state));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &b->mean));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &b->invstd));
+    CT_TRY(vf_dbuf(v, n, NULL, &b->y));
+    CT_TRY(vf_dbuf_cm(v, dy, N, C, HW, &b->dy));
+    CT_TRY(vf_dbuf(v, n, NULL, &b->dx));
+    return vf_dbuf(v, pool, NULL, &b->grads);
 }
 
 int ct_verify_run(ct_ctx *c, FILE *out, ct_verify_result *res) { return ct_verify_run_batch(c, out, res, 8); }

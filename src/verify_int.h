@@ -28,6 +28,14 @@ void vf_release(vctx *v);
 void vf_check(vctx *v, const char *name, const float *got, const float *want, size_t n, float atol, float rtol);
 /* device buffer holding x (N, C, HW) converted to the channel-major (C, N, HW) layout */
 int vf_dbuf_cm(vctx *v, const float *x, int N, int C, int HW, cl_mem *out);
+/* the device buffers of a BatchNorm2d check: x and dy (N,C,HW) stored channel-major, the
+ * parameter and state pools (2*a floats: [gamma | beta], [mean | var]), the saved statistics (C),
+ * y, dx (N*C*HW) and the gradient pool (2*a) */
+typedef struct {
+    cl_mem x, params, state, mean, invstd, y, dy, dx, grads;
+} vf_bn_bufs;
+int vf_bn_buffers(vctx *v, const float *x, const float *dy, const float *params, const float *state, int N, int C,
+                  int HW, int a, vf_bn_bufs *b);
 /* reads n floats of b into a new host array */
 int vf_readback(vctx *v, cl_mem b, size_t n, float **out);
 /* (N, C, HW) <-> (C, N, HW); NULL when out of memory or x is NULL */

@@ -152,16 +152,10 @@ static int v_bn_relu_nonfinite(vctx *v, int N, int C, int HW)
     ref_bn_bwd(x, g, params, sm, si, dx, dg, db, N, C, HW);
     ct_bn l;
     ct_bn_init(&l, C, 0, a, 0, a, 1e-5f, 0.1f);
-    cl_mem dxm, dp, ds, dsm, dsi, dym, ddy, ddx, dgr;
-    CT_TRY(vf_dbuf_cm(v, x, N, C, HW, &dxm));
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, params, &dp));
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, state, &ds));
-    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsm));
-    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsi));
-    CT_TRY(vf_dbuf(v, n, NULL, &dym));
-    CT_TRY(vf_dbuf_cm(v, dy, N, C, HW, &ddy));
-    CT_TRY(vf_dbuf(v, n, NULL, &ddx));
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, NULL, &dgr));
+    vf_bn_bufs b;
+    CT_TRY(vf_bn_buffers(v, x, dy, params, state, N, C, HW, a, &b));
+    cl_mem dxm = b.x, dp = b.params, ds = b.state, dsm = b.mean, dsi = b.invstd, dym = b.y, ddy = b.dy, ddx = b.dx,
+           dgr = b.grads;
     float *got;
     CT_TRY(ct_bn_forward(v->c, &l, M, 0, dxm, dp, ds, dsm, dsi, dym, 1));
     CT_TRY(vf_readback(v, dym, n, &got));
