@@ -46,6 +46,30 @@ static void fill_batch(float *x, int32_t *t, int n, size_t per, int classes)
     for (int i = 0; i < n; i++) t[i] = i % classes;
 }
 
+/* folds the recorded events of `runs` runs into a per-kernel table sorted by time; returns the
+ * device ms per run */
+static double collect_table(ct_ctx *c, int runs, ct_bench_kernel *kt, int *n)
+{
+    ct_prof_collect(c);
+    double total = 0;
+    for (int i = 0; i < c->n_prof; i++) total += (double)c->prof[i].ns;
+    *n = 0;
+    for (int i = 0; i < c->n_prof && *n < CT_BENCH_MAX_KERNELS; i++) {
+        ct_bench_kernel *k = &kt[(*n)++];
+        snprintf(k->name, sizeof k->name, "%s", c->prof[i].name);
+        k->ms_per_step = (double)c->prof[i].ns / 1e6 / runs;
+        k->share = total > 0 ? (double)c->prof[i].ns / total : 0;
+        k->calls_per_step = c->prof[i].calls / (unsigned)runs;
+    }
+    for (int i = 1; i < *n; i++) /* largest first */
+        for (int j = i; j > 0 && kt[j].ms_per_step > kt[j - 1].ms_per_step; j--) {
+            ct_bench_kernel tmp = kt[j];
+            kt[j] = kt[j - 1];
+            kt[j - 1] = tmp;
+        }
+    return total / 1e6 / runs;
+}
+
 static int plain_queue(ct_ctx *c, cl_command_queue *q)
 {
     cl_int err;
@@ -112,24 +136,7 @@ int ct_bench_run(const char *sel, const ct_bench_opts *o, ct_bench_result *r)
     if (rc == CT_OK) {
         r->ms_per_step = 1e3 * dt / o->steps;
         r->train_images_per_second = (double)o->batch * o->steps / dt;
-        ct_prof_collect(c);
-        double total = 0;
-        for (int i = 0; i < c->n_prof; i++) total += (double)c->prof[i].ns;
-        r->profiled_ms_per_step = total / 1e6 / prof_steps;
-        for (int i = 0; i < c->n_prof && r->n_kernels < 64; i++) {
-            ct_bench_kernel *k = &r->kernels[r->n_kernels++];
-            snprintf(k->name, sizeof k->name, "%s", c->prof[i].name);
-            k->ms_per_step = (double)c->prof[i].ns / 1e6 / prof_steps;
-            k->share = total > 0 ? (double)c->prof[i].ns / total : 0;
-            k->calls_per_step = c->prof[i].calls / (unsigned)prof_steps;
-        }
-        /* sort by time, largest first */
-        for (int i = 1; i < r->n_kernels; i++)
-            for (int j = i; j > 0 && r->kernels[j].ms_per_step > r->kernels[j - 1].ms_per_step; j--) {
-                ct_bench_kernel tmp = r->kernels[j];
-                r->kernels[j] = r->kernels[j - 1];
-                r->kernels[j - 1] = tmp;
-            }
+        r->profiled_ms_per_step = collect_table(c, prof_steps, r->kernels, &r->n_kernels);
     }
     /* evaluation throughput: eval-mode forward + loss, batch eval_batch, no events, plain queue */
     ct_prof_reset(c);
@@ -147,6 +154,17 @@ int ct_bench_run(const char *sel, const ct_bench_opts *o, ct_bench_result *r)
     }
     if (rc == CT_OK) rc = ct_finish(c);
     if (rc == CT_OK) r->eval_images_per_second = (double)o->eval_batch * eval_iters / (ct_now() - t0);
+    /* then profiled evaluation batches, with events, for the evaluation kernel table */
+    c->queue = prof_q;
+    c->profiling = 1;
+    ct_prof_reset(c);
+    const int eval_prof = eval_iters < 10 ? eval_iters : 10;
+    for (int i = 0; rc == CT_OK && i < eval_prof; i++) {
+        rc = ct_model_forward(m, o->eval_batch, 0, 0, 0);
+        if (rc == CT_OK) rc = ct_model_loss(m, o->eval_batch, 0);
+    }
+    if (rc == CT_OK) rc = ct_finish(c);
+    if (rc == CT_OK) r->eval_profiled_ms = collect_table(c, eval_prof, r->eval_kernels, &r->n_eval_kernels);
     ct_prof_reset(c);
     r->device_bytes = c->bytes_allocated;
     if (plain_q) {

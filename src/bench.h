@@ -1,5 +1,5 @@
 /* bench.h: steady-state training/evaluation throughput of a network on a device, a per-kernel
- * profile of one training step, kernel build times (cold and cached) and device memory. */
+ * profile of one training step and of one evaluation batch, kernel build times (cold and cached) and device memory. */
 #ifndef CLTRAIN_BENCH_H
 #define CLTRAIN_BENCH_H
 #include "clctx.h"
@@ -10,6 +10,8 @@ typedef struct {
     const ct_netdef *net;
     int adam;
 } ct_bench_opts;
+
+#define CT_BENCH_MAX_KERNELS 64
 
 typedef struct {
     char name[64];
@@ -27,9 +29,12 @@ typedef struct {
     double build_cold_seconds, build_cached_seconds; /* all kernel programs */
     double first_step_seconds;   /* context + model + first training step, caches warm */
     unsigned long long device_bytes;
-    ct_bench_kernel kernels[64];
+    ct_bench_kernel kernels[CT_BENCH_MAX_KERNELS]; /* one training step */
     int n_kernels;
     double profiled_ms_per_step;
+    ct_bench_kernel eval_kernels[CT_BENCH_MAX_KERNELS]; /* one evaluation batch (forward + loss) */
+    int n_eval_kernels;
+    double eval_profiled_ms;
     int timed_queue_profiling; /* 1 when the timed (no-event) steps ran on a profiling queue: never */
 } ct_bench_result;
 

@@ -39,6 +39,29 @@ static int take(int key, const char *val, void *user)
     return CT_ERR_USAGE;
 }
 
+static json_t *kernels_json(const ct_bench_kernel *k, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_array_append_new(a, o);
+        json_object_set_new(o, "name", ct_jstr(k[i].name));
+        json_object_set_new(o, "ms_per_step", ct_jreal(k[i].ms_per_step));
+        json_object_set_new(o, "share", ct_jreal(k[i].share));
+        json_object_set_new(o, "calls_per_step", json_integer((json_int_t)(k[i].calls_per_step)));
+    }
+    return a;
+}
+
+/* a per-kernel table: device ms per step (or per evaluation batch), share, launches */
+static void print_table(const char *head, const ct_bench_kernel *k, int n, double total)
+{
+    printf("%-28s %10s %7s %6s\n", head, "ms/step", "share", "calls");
+    for (int i = 0; i < n; i++)
+        printf("%-28s %10.3f %6.1f%% %6u\n", k[i].name, k[i].ms_per_step, 100 * k[i].share, k[i].calls_per_step);
+    printf("%-28s %10.3f\n", "total (device time)", total);
+}
+
 int cli_bench(int argc, char **argv)
 {
     ct_tune_use_cache(1); /* values cached by `cltrain tune`, if any (CLTRAIN_NO_TUNE=1 ignores them) */
@@ -85,16 +108,8 @@ int cli_bench(int argc, char **argv)
         json_object_set_new(w, "build_cached_seconds", ct_jreal(r.build_cached_seconds));
         json_object_set_new(w, "first_step_seconds", ct_jreal(r.first_step_seconds));
         json_object_set_new(w, "device_memory_bytes", json_integer((json_int_t)(r.device_bytes)));
-        json_t *kernels = json_array();
-        json_object_set_new(w, "kernels", kernels);
-        for (int i = 0; i < r.n_kernels; i++) {
-            json_t *w_1 = json_object();
-            json_array_append_new(kernels, w_1);
-            json_object_set_new(w_1, "name", ct_jstr(r.kernels[i].name));
-            json_object_set_new(w_1, "ms_per_step", ct_jreal(r.kernels[i].ms_per_step));
-            json_object_set_new(w_1, "share", ct_jreal(r.kernels[i].share));
-            json_object_set_new(w_1, "calls_per_step", json_integer((json_int_t)(r.kernels[i].calls_per_step)));
-        }
+        json_object_set_new(w, "kernels", kernels_json(r.kernels, r.n_kernels));
+        json_object_set_new(w, "eval_kernels", kernels_json(r.eval_kernels, r.n_eval_kernels));
         int jrc = cli_print_json(w);
         if (jrc) return cli_die(jrc);
         return CT_OK;
@@ -107,10 +122,10 @@ int cli_bench(int argc, char **argv)
     printf("context + model + first training step (program cache filled; the driver may still compile): %.2f s\n",
            r.first_step_seconds);
     printf("device memory allocated: %.1f MiB\n\n", r.device_bytes / 1048576.0);
-    printf("%-24s %10s %7s %6s\n", "kernel (profiled step)", "ms/step", "share", "calls");
-    for (int i = 0; i < r.n_kernels; i++)
-        printf("%-24s %10.3f %6.1f%% %6u\n", r.kernels[i].name, r.kernels[i].ms_per_step, 100 * r.kernels[i].share,
-               r.kernels[i].calls_per_step);
-    printf("%-24s %10.3f\n", "total (device time)", r.profiled_ms_per_step);
+    print_table("kernel (profiled step)", r.kernels, r.n_kernels, r.profiled_ms_per_step);
+    printf("\n");
+    char head[48];
+    snprintf(head, sizeof head, "evaluation (batch %d)", b.eval_batch);
+    print_table(head, r.eval_kernels, r.n_eval_kernels, r.eval_profiled_ms);
     return CT_OK;
 }
