@@ -70,6 +70,21 @@ static double collect_table(ct_ctx *c, int runs, ct_bench_kernel *kt, int *n)
     return total / 1e6 / runs;
 }
 
+/* n eval-mode forwards + loss at batch N, unfused (every layer by itself) or not; adds the
+ * seconds to *t when t is not NULL */
+static int eval_batches(ct_ctx *c, ct_model *m, int N, int n, int unfused, double *t)
+{
+    m->unfused_eval = unfused;
+    double t0 = ct_now();
+    for (int i = 0; i < n; i++) {
+        CT_TRY(ct_model_forward(m, N, 0, 0, 0));
+        CT_TRY(ct_model_loss(m, N, 0));
+    }
+    CT_TRY(ct_finish(c));
+    if (t) *t += ct_now() - t0;
+    return CT_OK;
+}
+
 static int plain_queue(ct_ctx *c, cl_command_queue *q)
 {
     cl_int err;
@@ -144,27 +159,29 @@ int ct_bench_run(const char *sel, const ct_bench_opts *o, ct_bench_result *r)
         c->queue = plain_q;
         c->profiling = 0;
     }
-    if (rc == CT_OK) rc = ct_model_forward(m, o->eval_batch, 0, 0, 0);
-    if (rc == CT_OK) rc = ct_finish(c);
-    int eval_iters = o->steps / 2 > 2 ? o->steps / 2 : 2;
-    t0 = ct_now();
-    for (int i = 0; rc == CT_OK && i < eval_iters; i++) {
-        rc = ct_model_forward(m, o->eval_batch, 0, 0, 0);
-        if (rc == CT_OK) rc = ct_model_loss(m, o->eval_batch, 0);
+    /* fused (the default) and unfused eval forwards alternate in rounds: their ratio is measured
+     * side by side */
+    const int eval_iters = o->steps / 2 > 2 ? o->steps / 2 : 2, rounds = 3;
+    double t_eval[2] = {0, 0};
+    for (int w = 0; w < 2 && rc == CT_OK; w++) rc = eval_batches(c, m, o->eval_batch, 1, w, NULL);
+    for (int q = 0; q < rounds && rc == CT_OK; q++)
+        for (int w = 0; w < 2 && rc == CT_OK; w++) rc = eval_batches(c, m, o->eval_batch, eval_iters, w, &t_eval[w]);
+    if (rc == CT_OK) {
+        r->eval_images_per_second = (double)o->eval_batch * eval_iters * rounds / t_eval[0];
+        r->eval_unfused_images_per_second = (double)o->eval_batch * eval_iters * rounds / t_eval[1];
     }
-    if (rc == CT_OK) rc = ct_finish(c);
-    if (rc == CT_OK) r->eval_images_per_second = (double)o->eval_batch * eval_iters / (ct_now() - t0);
-    /* then profiled evaluation batches, with events, for the evaluation kernel table */
+    /* then profiled evaluation batches, with events, for the evaluation kernel tables */
     c->queue = prof_q;
     c->profiling = 1;
-    ct_prof_reset(c);
     const int eval_prof = eval_iters < 10 ? eval_iters : 10;
-    for (int i = 0; rc == CT_OK && i < eval_prof; i++) {
-        rc = ct_model_forward(m, o->eval_batch, 0, 0, 0);
-        if (rc == CT_OK) rc = ct_model_loss(m, o->eval_batch, 0);
+    for (int w = 0; w < 2 && rc == CT_OK; w++) {
+        ct_prof_reset(c);
+        rc = eval_batches(c, m, o->eval_batch, eval_prof, w, NULL);
+        if (rc == CT_OK && w == 0) r->eval_profiled_ms = collect_table(c, eval_prof, r->eval_kernels, &r->n_eval_kernels);
+        if (rc == CT_OK && w == 1)
+            r->eval_unfused_profiled_ms = collect_table(c, eval_prof, r->eval_unfused_kernels, &r->n_eval_unfused_kernels);
     }
-    if (rc == CT_OK) rc = ct_finish(c);
-    if (rc == CT_OK) r->eval_profiled_ms = collect_table(c, eval_prof, r->eval_kernels, &r->n_eval_kernels);
+    m->unfused_eval = 0;
     ct_prof_reset(c);
     r->device_bytes = c->bytes_allocated;
     if (plain_q) {

@@ -25,6 +25,7 @@ typedef struct {
     char tunables[1024]; /* profile and every tunable in use (ct_tune_describe) */
     int gpu_profile;
     double train_images_per_second, eval_images_per_second;
+    double eval_unfused_images_per_second; /* every layer by itself (no fused conv + bn + relu + pool) */
     double ms_per_step;
     double build_cold_seconds, build_cached_seconds; /* all kernel programs */
     double first_step_seconds;   /* context + model + first training step, caches warm */
@@ -35,6 +36,9 @@ typedef struct {
     ct_bench_kernel eval_kernels[CT_BENCH_MAX_KERNELS]; /* one evaluation batch (forward + loss) */
     int n_eval_kernels;
     double eval_profiled_ms;
+    ct_bench_kernel eval_unfused_kernels[CT_BENCH_MAX_KERNELS]; /* the same, every layer by itself */
+    int n_eval_unfused_kernels;
+    double eval_unfused_profiled_ms;
     int timed_queue_profiling; /* 1 when the timed (no-event) steps ran on a profiling queue: never */
 } ct_bench_result;
 

@@ -49,6 +49,7 @@ static const struct {
     {"loss", {"common", "loss"}},         {"optim", {"common", "optim"}},
     {"reduce", {"common", "reduce"}},     {"augment", {"common", "rng", "augment"}},
     {"elementwise", {"common", "elementwise"}}, {"flatten", {"common", "flatten"}},
+    {"convfused", {"common", "convfused"}},
 };
 
 struct ct_program {

@@ -45,6 +45,8 @@ typedef struct ct_model {
     long long *nbt;                /* per BN layer, as loaded/saved (indexed by layer; -1 elsewhere) */
     long opt_steps;                /* optimizer steps taken (Adam's t) */
     int fixed_masks;               /* dropout masks were set by ct_model_set_mask(s): do not draw */
+    int unfused_eval;              /* 1: eval forwards run every layer by itself (no conv + bn + relu + pool
+                                    * kernel; benchmarks compare both) */
     cl_mem params, grads, opt_m, opt_v, state; /* pools: (n_params) x4, (n_state) */
     cl_mem x;                      /* network input (C, N, H, W) */
     cl_mem logits;                 /* the last layer's output (N, classes) after a forward */

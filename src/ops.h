@@ -49,6 +49,16 @@ typedef struct {
 } ct_bn;
 /* fills every field; eps must be > 0 (PyTorch's defaults: 1e-5, 0.1) */
 void ct_bn_init(ct_bn *l, int C, int g_off, int b_off, int rm_off, int rv_off, float eps, float momentum);
+
+/* --- layer_conv_fused.c: inference-only conv2d (+ batchnorm2d folded into it) (+ ReLU) (+ 2x2
+ * stride-2 max pooling) as one convolution (cl/convfused.cl) ----------------------------- */
+/* 1 where it runs: the direct convolution on (tune.conv_direct bit 1: the CPU profile), square
+ * 3x3/5x5 kernels, stride 1, padding < K, and its scratch fits in ct_conv_col_floats(l, N) */
+int ct_conv_fused_applies(const ct_ctx *c, const ct_conv *l, int N, int pool);
+/* x (CI,N,H,W) -> y (CO,N,OH,OW), or (CO,N,OH/2,OW/2) with pool; bn NULL: no batchnorm (its
+ * running statistics are read from `state`); ws: the im2col workspace (scratch) */
+int ct_conv_fused_forward(ct_ctx *c, const ct_conv *l, const ct_bn *bn, int relu, int pool, int N, cl_mem x,
+                          cl_mem params, cl_mem state, cl_mem ws, cl_mem y);
 /* x (C, M) -> y; training: batch stats into save_mean/save_invstd (C) and running-stat update */
 int ct_bn_forward(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_mem params, cl_mem state,
                   cl_mem save_mean, cl_mem save_invstd, cl_mem y, int relu);

@@ -609,6 +609,7 @@ int ct_verify_run_batch(ct_ctx *c, FILE *out, ct_verify_result *res, int conv_ba
     RUN(v_model(&v, 0));
 #undef RUN
     if (rc == CT_OK) rc = ct_verify_layers(&v);
+    if (rc == CT_OK) rc = ct_verify_fused(&v);
     if (rc == CT_OK) rc = ct_verify_data(&v);
     release_all(&v);
     return rc;

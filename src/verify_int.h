@@ -49,6 +49,8 @@ int vf_all(void *const *p, size_t n);
 /* verify_layers.c: activations, add, flatten, general pooling, strided/rectangular conv,
  * BatchNorm1d, NaN/Inf propagation */
 int ct_verify_layers(vctx *v);
+/* verify_fused.c: the inference-only conv (+ batchnorm) (+ ReLU) (+ max pooling) kernels */
+int ct_verify_fused(vctx *v);
 /* verify_data.c: batch preparation (normalisation, augmentation, C x H x W, mirror) */
 int ct_verify_data(vctx *v);
 

@@ -75,6 +75,14 @@ int ct_model_forward(ct_model *m, int N, int training, uint64_t seed, unsigned s
             m->fwd_out[i] = n->run == CT_RUN_FUSED ? m->fwd_out[d->inputs[0]] : ct_g_in(m, d->inputs[0]);
             continue;
         }
+        if (!training && n->inf_last >= 0 && !m->unfused_eval) { /* conv2d (+ bn) (+ relu) (+ max pooling) in one kernel */
+            int ran = 0;
+            CT_TRY(ct_layer_conv2d_fused_fwd(m, n, N, &ran));
+            if (ran) {
+                i = n->inf_last;
+                continue;
+            }
+        }
         m->fwd_out[i] = m->bufs[n->out].mem;
         switch (d->type) {
         case CT_L_CONV2D: CT_TRY(ct_layer_conv2d_fwd(m, n, N, training)); break;

@@ -113,6 +113,50 @@ static void plan_runs(ct_model *m)
     }
 }
 
+/* the one layer reading layer j, when it reads nothing else (-1: none, several, or more inputs) */
+static int sole_reader(const ct_model *m, int j)
+{
+    if (m->nodes[j].consumers != 1) return -1;
+    for (int k = j + 1; k < m->n_nodes; k++)
+        for (int q = 0; q < m->net.layers[k].n_inputs; q++)
+            if (m->net.layers[k].inputs[q] == j) return m->net.layers[k].n_inputs == 1 ? k : -1;
+    return -1;
+}
+
+static int is_maxpool2(const ct_layer_def *d)
+{
+    return d->type == CT_L_MAXPOOL2D && d->kernel[0] == 2 && d->kernel[1] == 2 && d->stride[0] == 2 &&
+           d->stride[1] == 2 && !d->padding[0] && !d->padding[1];
+}
+
+/* inference fusion by pattern: conv2d (+ batchnorm2d) (+ relu) (+ 2x2 max pooling), each the sole
+ * reader of the one before; eval forwards take it where the device and shape allow
+ * (nn/layer_conv2d.c), else the layers run one by one */
+static void plan_infer(ct_model *m)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        ct_node *n = &m->nodes[i];
+        n->inf_last = n->inf_bn = -1;
+        n->inf_relu = n->inf_pool = 0;
+        if (n->def->type != CT_L_CONV2D || n->run != CT_RUN_OWN) continue;
+        int last = i, k = sole_reader(m, i);
+        if (k >= 0 && m->net.layers[k].type == CT_L_BATCHNORM2D) {
+            n->inf_bn = last = k;
+            k = sole_reader(m, k);
+        }
+        if (k >= 0 && m->net.layers[k].type == CT_L_RELU) {
+            n->inf_relu = 1;
+            last = k;
+            k = sole_reader(m, k);
+        }
+        if (k >= 0 && is_maxpool2(&m->net.layers[k])) {
+            n->inf_pool = 1;
+            last = k;
+        }
+        n->inf_last = last;
+    }
+}
+
 /* buffers of layer i: output, gradient, workspaces */
 static void plan_buffers(ct_model *m, int i, size_t *col_max, int *drop_k)
 {
@@ -202,6 +246,7 @@ static int plan(ct_model *m)
         layout_params(m, i);
     }
     plan_runs(m);
+    plan_infer(m);
     m->n_bufs = 0;
     const size_t in_floats = (size_t)net->in_c * net->in_h * net->in_w;
     add_buf(m, in_floats, 0, 0, "%snetwork input", "");

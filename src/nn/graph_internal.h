@@ -35,6 +35,8 @@ typedef struct ct_node {
     int mean, invstd;     /* batchnorm: saved batch statistics */
     int mask;             /* dropout: mask buffer */
     int drop_stream;      /* dropout: Philox stream (k-th dropout layer: k) */
+    int inf_last;         /* conv2d: the last layer its fused inference forward covers (-1: not fusable), */
+    int inf_bn, inf_relu, inf_pool; /* with the batchnorm2d (-1: none), ReLU (0/1), 2x2 max pooling (0/1) */
     size_t per_image;     /* output floats per image */
     ct_conv conv;
     ct_bn bn;
@@ -57,6 +59,9 @@ int ct_g_pass(ct_model *m, int j, cl_mem src, int N);
 /* per-type executors (nn/layer_*.c); N = batch, tr = training */
 int ct_layer_conv2d_fwd(ct_model *m, ct_node *n, int N, int tr);
 int ct_layer_conv2d_bwd(ct_model *m, ct_node *n, int N);
+/* the eval forward of conv2d and the layers after it it covers (n->inf_last): 1 when it ran,
+ * 0 when the shape or device does not take it (the layers then run one by one) */
+int ct_layer_conv2d_fused_fwd(ct_model *m, ct_node *n, int N, int *ran);
 int ct_layer_batchnorm_fwd(ct_model *m, ct_node *n, int N, int tr);
 int ct_layer_batchnorm_bwd(ct_model *m, ct_node *n, int N);
 int ct_layer_linear_fwd(ct_model *m, ct_node *n, int N, int tr);

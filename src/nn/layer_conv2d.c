@@ -1,6 +1,7 @@
 /* nn/layer_conv2d.c: conv2d layers of the graph (ops: layer_conv.c). The forward keeps its
  * unfolded input (or padded input on the direct path) in the layer's workspace for the
- * weight gradient. */
+ * weight gradient. Eval forwards run the layer and the batchnorm, ReLU and max pooling after it
+ * (graph.c's plan_infer) as one convolution where layer_conv_fused.c applies. */
 #include "nn/graph_internal.h"
 
 int ct_layer_conv2d_fwd(ct_model *m, ct_node *n, int N, int tr)
@@ -16,4 +17,18 @@ int ct_layer_conv2d_bwd(ct_model *m, ct_node *n, int N)
     cl_mem dx = ct_g_dx(m, j);
     CT_TRY(ct_conv_backward(m->ctx, &n->conv, N, ct_g_buf(m, n->grad), m->params, ct_g_buf(m, n->col), m->grads, dx));
     return ct_g_dx_done(m, j, N);
+}
+
+int ct_layer_conv2d_fused_fwd(ct_model *m, ct_node *n, int N, int *ran)
+{
+    *ran = 0;
+    if (n->inf_last < 0 || n->col < 0 || !ct_conv_fused_applies(m->ctx, &n->conv, N, n->inf_pool)) return CT_OK;
+    const ct_bn *bn = n->inf_bn >= 0 ? &m->nodes[n->inf_bn].bn : NULL;
+    cl_mem y = ct_g_buf(m, m->nodes[n->inf_last].out);
+    CT_TRY(ct_conv_fused_forward(m->ctx, &n->conv, bn, n->inf_relu, n->inf_pool, N, ct_g_in(m, n->def->inputs[0]),
+                                 m->params, m->state, ct_g_buf(m, n->col), y));
+    /* the layers it covers hold no output of their own in this forward: all name the last one's */
+    for (int k = (int)(n - m->nodes); k <= n->inf_last; k++) m->fwd_out[k] = y;
+    *ran = 1;
+    return CT_OK;
 }

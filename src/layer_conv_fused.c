@@ -1,0 +1,65 @@
+/* layer_conv_fused.c: the inference forward of conv2d (+ batchnorm2d) (+ ReLU) (+ 2x2 max
+ * pooling) as one convolution (cl/convfused.cl): the batchnorm folded into the weights and bias
+ * with the current running statistics (conv_fold, run on every call), bias, ReLU and pooling in
+ * the convolution's epilogue. Where the direct convolution is on (tune.conv_direct bit 1, the
+ * CPU profile), for square 3x3/5x5 kernels at stride 1 with padding < K whose padded input and
+ * folded weights fit in the layer's im2col workspace; ct_conv_fused_applies says. */
+#include <stdio.h>
+
+#include "ops.h"
+
+static size_t align16(size_t n) { return (n + 15) / 16 * 16; }
+
+/* the workspace layout: padded input (xps floats), folded weights (CI*K*K*COP), biases (COP) */
+static void ws_layout(const ct_conv *l, int N, size_t *xps, size_t *wts, size_t *cop)
+{
+    *cop = align16((size_t)l->co);
+    *xps = align16((size_t)l->ci * N * (l->h + 2 * l->pad) * (l->w + 2 * l->pad));
+    *wts = (size_t)l->ci * l->kh * l->kw * *cop;
+}
+
+int ct_conv_fused_applies(const ct_ctx *c, const ct_conv *l, int N, int pool)
+{
+    if (!(c->tune.conv_direct & 2) || l->sh != 1 || l->sw != 1 || l->ph != l->pw || l->kh != l->kw ||
+        (l->kh != 3 && l->kh != 5) || l->pad > l->kh - 1)
+        return 0;
+    if (l->oh != l->h + 2 * l->pad - l->kh + 1 || l->ow != l->w + 2 * l->pad - l->kw + 1) return 0;
+    if (pool && (l->oh < 2 || l->ow < 2)) return 0;
+    size_t xps, wts, cop;
+    ws_layout(l, N, &xps, &wts, &cop);
+    return xps + wts + cop <= ct_conv_col_floats(l, N) && xps + wts + cop < (size_t)1 << 31;
+}
+
+/* y = pool?(relu?(bn?(conv(x)))) with ws (the layer's im2col workspace) as scratch; bn may be NULL */
+int ct_conv_fused_forward(ct_ctx *c, const ct_conv *l, const ct_bn *bn, int relu, int pool, int N, cl_mem x,
+                          cl_mem params, cl_mem state, cl_mem ws, cl_mem y)
+{
+    if (!ct_conv_fused_applies(c, l, N, pool))
+        return ct_fail(CT_ERR_RUNTIME, "the fused inference convolution does not apply to this layer's shape");
+    size_t xps, wts, cop;
+    ws_layout(l, N, &xps, &wts, &cop);
+    const int K = l->kh, HP = l->h + 2 * l->pad, WP = l->w + 2 * l->pad;
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "conv", "conv_pad", &k));
+    size_t g = (size_t)l->ci * N * HP;
+    CT_TRY(ct_run(c, k, 1, &g, NULL, "mmiiiii", x, ws, 0, l->ci * N, l->h, l->w, l->pad));
+    CT_TRY(ct_kernel(c, "convfused", "conv_fold", &k));
+    g = (size_t)l->ci * K * K + 1;
+    const float eps = bn && bn->eps > 0.0f ? bn->eps : 1e-5f;
+    CT_TRY(ct_run(c, k, 1, &g, NULL, "miiiiiimiifmiiii", params, l->w_off, l->b_off >= 0 ? l->b_off : 0, l->b_off >= 0,
+                  bn != NULL, bn ? bn->g_off : 0, bn ? bn->b_off : 0, state, bn ? bn->rm_off : 0, bn ? bn->rv_off : 0,
+                  eps, ws, (int)xps, l->ci, l->co, K * K));
+    /* tiles: 2 conv rows x 4 columns x 32 channels pooled, 1 x 7 x 32 plain; narrower outputs
+     * take 2 (pooled) or 1 columns */
+    char name[48];
+    if (pool)
+        snprintf(name, sizeof name, "conv_fused_pool_k%d_%dx2", K, l->ow / 2 >= 2 ? 4 : 2);
+    else
+        snprintf(name, sizeof name, "conv_fused_k%d_%dx2", K, l->ow >= 7 ? 7 : 1);
+    CT_TRY(ct_kernel(c, "convfused", name, &k));
+    const size_t rows = (size_t)N * (pool ? l->oh / 2 : l->oh);
+    size_t g2[2] = {(size_t)(l->co + 31) / 32, rows};
+    const size_t l1[2] = {1, 1};
+    return ct_run(c, k, 2, g2, l1, "mimiimiiiiii", ws, 0, ws, (int)xps, (int)(xps + wts), y, N, l->ci, l->co, HP, WP,
+                  relu);
+}
