@@ -86,7 +86,7 @@ int ct_dropout2d_apply(ct_ctx *c, int C, int N, int HW, cl_mem x, cl_mem mask, c
 
 /* --- layer_fc.c: Linear(IN, OUT) through CLBlast --------------------------------------- */
 typedef struct {
-    int in, out, w_off, b_off;
+    int in, out, w_off, b_off; /* b_off < 0: no bias (Linear(bias=False)) */
 } ct_fc;
 /* x (N, IN) -> y (N, OUT) = x W^T + b, then ReLU when relu */
 int ct_fc_forward(ct_ctx *c, const ct_fc *l, int N, cl_mem x, cl_mem params, cl_mem y, int relu);

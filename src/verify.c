@@ -422,39 +422,48 @@ static int v_optim(vctx *v, int adam)
     return CT_OK;
 }
 
-static int v_fc(vctx *v, int N, int IN, int OUT)
+/* Linear(IN, OUT) forward and backward; bias = 0: Linear(bias=False) with the fused ReLU epilogue
+ * (the reference adds a zero bias, and no bias gradient may be written) */
+static int v_fc(vctx *v, int N, int IN, int OUT, int bias)
 {
-    float *x = vf_harr(v, (size_t)N * IN, -1, 1), *w = vf_harr(v, (size_t)OUT * IN, -0.3f, 0.3f), *b = vf_harr(v, (size_t)OUT, -1, 1);
+    float *x = vf_harr(v, (size_t)N * IN, -1, 1), *w = vf_harr(v, (size_t)OUT * IN, -0.3f, 0.3f);
+    float *b = bias ? vf_harr(v, (size_t)OUT, -1, 1) : vf_harr(v, (size_t)OUT, 0, 0);
     float *dy = vf_harr(v, (size_t)N * OUT, -1, 1), *y = vf_harr(v, (size_t)N * OUT, 0, 0);
     float *dx = vf_harr(v, (size_t)N * IN, 0, 0), *dw = vf_harr(v, (size_t)OUT * IN, 0, 0), *db = vf_harr(v, (size_t)OUT, 0, 0);
     VF_HOST(x, w, b, dy, y, dx, dw, db);
     ref_linear_fwd(x, w, b, y, N, IN, OUT);
+    if (!bias) {
+        for (size_t i = 0; i < (size_t)N * OUT; i++) y[i] = y[i] < 0 ? 0 : y[i];
+    }
     ref_linear_bwd(x, w, dy, dx, dw, db, N, IN, OUT);
+    if (!bias) memset(db, 0, (size_t)OUT * 4); /* untouched: the gradient buffer starts at zero */
     int b_off = (OUT * IN + 15) / 16 * 16;
-    float *params = vf_harr(v, (size_t)b_off + OUT, 0, 0);
-    VF_HOST(params);
+    float *params = vf_harr(v, (size_t)b_off + OUT, 0, 0), *g0 = vf_harr(v, (size_t)b_off + OUT, 0, 0);
+    VF_HOST(params, g0);
     memcpy(params, w, (size_t)OUT * IN * 4);
     memcpy(params + b_off, b, (size_t)OUT * 4);
-    ct_fc l = {IN, OUT, 0, b_off};
+    ct_fc l = {IN, OUT, 0, bias ? b_off : -1};
     cl_mem dxm, dp, dym, ddy, ddx, dg;
     CT_TRY(vf_dbuf(v, (size_t)N * IN, x, &dxm));
     CT_TRY(vf_dbuf(v, (size_t)b_off + OUT, params, &dp));
     CT_TRY(vf_dbuf(v, (size_t)N * OUT, NULL, &dym));
     CT_TRY(vf_dbuf(v, (size_t)N * OUT, dy, &ddy));
     CT_TRY(vf_dbuf(v, (size_t)N * IN, NULL, &ddx));
-    CT_TRY(vf_dbuf(v, (size_t)b_off + OUT, NULL, &dg));
+    CT_TRY(vf_dbuf(v, (size_t)b_off + OUT, g0, &dg));
     char name[64];
     float *got;
-    CT_TRY(ct_fc_forward(v->c, &l, N, dxm, dp, dym, 0));
+    CT_TRY(ct_fc_forward(v->c, &l, N, dxm, dp, dym, !bias));
     CT_TRY(vf_readback(v, dym, (size_t)N * OUT, &got));
-    snprintf(name, sizeof name, "linear fwd (%s) %dx%d->%d", v->c->tune.fc_clblast ? "CLBlast" : "gemm", N, IN, OUT);
+    snprintf(name, sizeof name, "linear%s fwd (%s) %dx%d->%d", bias ? "" : " (no bias, +relu)",
+             v->c->tune.fc_clblast ? "CLBlast" : "gemm", N, IN, OUT);
     vf_check(v, name, got, y, (size_t)N * OUT, 1e-4f, 1e-4f);
     CT_TRY(ct_fc_backward(v->c, &l, N, dxm, ddy, dp, dg, ddx));
     CT_TRY(vf_readback(v, ddx, (size_t)N * IN, &got));
     vf_check(v, "linear bwd dx", got, dx, (size_t)N * IN, 1e-4f, 1e-4f);
     CT_TRY(vf_readback(v, dg, (size_t)b_off + OUT, &got));
     vf_check(v, "linear bwd dweight", got, dw, (size_t)OUT * IN, 1e-4f, 1e-4f);
-    vf_check(v, "linear bwd dbias", got + b_off, db, (size_t)OUT, 1e-4f, 1e-4f);
+    vf_check(v, bias ? "linear bwd dbias" : "linear (no bias) bwd: no bias gradient", got + b_off, db, (size_t)OUT,
+             1e-4f, 1e-4f);
     return CT_OK;
 }
 
@@ -602,7 +611,8 @@ int ct_verify_run_batch(ct_ctx *c, FILE *out, ct_verify_result *res, int conv_ba
     int fc_default = c->tune.fc_clblast;
     for (int be = 0; be < 2; be++) {
         c->tune.fc_clblast = be;
-        RUN(v_fc(&v, 7, 45, 19));
+        RUN(v_fc(&v, 7, 45, 19, 1));
+        RUN(v_fc(&v, 7, 45, 19, 0));
     }
     c->tune.fc_clblast = fc_default;
     RUN(v_model(&v, 1));
@@ -636,9 +646,9 @@ int ct_verify_real_sizes(ct_ctx *c, FILE *out, ct_verify_result *res, int N)
     int fc_default = c->tune.fc_clblast;
     for (int be = 0; be < 2; be++) {
         c->tune.fc_clblast = be;
-        RUN(v_fc(&v, N, 1152, 256));
-        RUN(v_fc(&v, N, 256, 128));
-        RUN(v_fc(&v, N, 128, 10));
+        RUN(v_fc(&v, N, 1152, 256, 1));
+        RUN(v_fc(&v, N, 256, 128, 1));
+        RUN(v_fc(&v, N, 128, 10, 1));
     }
     c->tune.fc_clblast = fc_default;
 #undef RUN

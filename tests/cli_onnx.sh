@@ -3,7 +3,8 @@
 # on the committed MNIST subset (1 epoch, ~15 s), exports it, has Debian's python3-onnx check every
 # file (checker with full_check, strict shape inference, the export contract: onnx_check.py), runs
 # it in ONNX Runtime (npm onnxruntime-node, onnx_compare.js) on the 1,000 test images and compares
-# with `cltrain predict --logits` (max |logit difference| <= 1e-4, identical argmax), then checks
+# with `cltrain predict --logits` (max |logit difference| <= 1e-4, identical argmax), the same for
+# a network of linear layers without a bias (tests/fixtures/nets/linear-nobias.yaml), then checks
 # the refusals (exit codes, no file left behind) and deploy's .onnx. A missing python3-onnx, node
 # or onnxruntime-node is a failure. ONNX Runtime is looked for in $CLTRAIN_ORT_NODE_DIR (CMake
 # variable CLTRAIN_ORT_NODE_DIR, default <source>/.ort-node; .ci/run installs it there).
@@ -74,6 +75,23 @@ expect_rc 0 $? "ONNX Runtime agrees with cltrain (max |diff| <= 1e-4, same argma
 node "$here/onnx_compare.js" "$ort" "$work/soft.onnx" "$mnist/t10k-images-idx3-ubyte.gz" "$work/pred.json" 0.1307 0.3081 1e-4 \
   > "$work/cmp" 2>&1
 expect_rc 0 $? "ONNX Runtime agrees on the --softmax export"; cat "$work/cmp"
+
+# --- linear layers without a bias (Gemm with two inputs) ---------------------------------------
+"$exe" train --config "$here/fixtures/nets/linear-nobias.yaml" --data "$mnist" --set training.epochs=1 \
+  --set augmentation.use_data_augmentation=false --set checkpoint.every_epochs=0 \
+  --set output.model_save_dir="$work/nb-models" --set output.runs_dir="$work/nb-runs" -q --json \
+  > "$work/nb.txt" 2> "$work/err"
+expect_rc 0 $? "train linear-nobias (bias: false)"
+nb=$(tail -n 1 "$work/nb.txt" | sed -n 's/.*"model_path":"\([^"]*\)".*/\1/p')
+"$exe" export --model "$nb" -o "$work/nb.onnx" -q 2> "$work/err"
+expect_rc 0 $? "export linear-nobias"
+"$py" "$here/onnx_check.py" "$work/nb.onnx" --classes 10 > "$work/chk" 2>&1
+expect_rc 0 $? "checker on the linear-nobias export"; cat "$work/chk"
+"$exe" predict --model "$nb" --logits --json "$mnist/t10k-images-idx3-ubyte.gz" > "$work/nbp.json" 2> "$work/err"
+expect_rc 0 $? "predict --logits with linear-nobias"
+node "$here/onnx_compare.js" "$ort" "$work/nb.onnx" "$mnist/t10k-images-idx3-ubyte.gz" "$work/nbp.json" 0.1307 0.3081 \
+  1e-4 > "$work/cmp" 2>&1
+expect_rc 0 $? "ONNX Runtime agrees with cltrain on linear-nobias"; cat "$work/cmp"
 
 # --- refusals: clear errors, no file left behind -----------------------------------------------
 "$exe" export --model "$model" --opset 12 -o "$work/x.onnx" 2> "$work/err"

@@ -1,4 +1,5 @@
-/* test_net_parity.c: every shipped network (the .yaml files of configs/networks) through the graph
+/* test_net_parity.c: every shipped network (the .yaml files of configs/networks), and the test
+ * networks of tests/fixtures/nets (linear-nobias: Linear(bias=False)), through the graph
  * executor on the device against PyTorch, from tests/fixtures/net_<name>.safetensors written by
  * tools/make_net_fixtures.py: every layer's output of a training forward, the loss, every
  * parameter gradient, the running statistics after it, and parameters/buffers after 3 Adam and
@@ -16,7 +17,7 @@
 #include "safetensors.h"
 #include "testutil.h"
 
-static const char *const NETS[] = {"digitcnn", "lenet5", "mlp", "vgg-small", "resnet-small"};
+static const char *const NETS[] = {"digitcnn", "lenet5", "mlp", "vgg-small", "resnet-small", "linear-nobias"};
 #define N 8
 #define STEPS 3
 

@@ -1,5 +1,8 @@
 """Write tests/fixtures/net_<name>.safetensors: PyTorch reference values for every shipped network.
 
+Also for the test networks of tests/fixtures/nets/<name>.yaml (EXTRA: layer options the shipped
+networks do not use, e.g. linear layers with `bias: false`).
+
 What it is for: tests/test_net_parity.c runs each network of configs/networks/*.yaml through
 cltrain's graph executor and compares with these values: every layer's output of one training
 forward, the loss, every parameter gradient, the running statistics after that forward, and
@@ -41,6 +44,7 @@ from cltrain_torch import network_module  # noqa: E402
 from torch_model import load_safetensors, save_safetensors  # noqa: E402
 
 NETWORKS = ["digitcnn", "lenet5", "mlp", "vgg-small", "resnet-small"]
+EXTRA = ["linear-nobias"]
 N, S, STEPS = 8, 256, 3
 ADAM = dict(lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
 SGD = dict(lr=0.05, momentum=0.9, weight_decay=0.01)
@@ -126,7 +130,8 @@ def steps(model, init_sd, make_opt, x, y, masks):
 
 
 def fixture(name, exe):
-    cfg = os.path.join(ROOT, "configs", "networks", name + ".yaml")
+    cfg = os.path.join(ROOT, "tests", "fixtures", "nets", name + ".yaml") if name in EXTRA else \
+        os.path.join(ROOT, "configs", "networks", name + ".yaml")
     text = subprocess.run([exe, "summary", "--config", cfg, "--network-json"], check=True, capture_output=True,
                           text=True).stdout.strip()
     netdef = json.loads(text)
@@ -173,7 +178,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--exe", default=os.environ.get("CLTRAIN_EXE", os.path.join(ROOT, "build", "cltrain")))
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures"))
-    ap.add_argument("networks", nargs="*", default=NETWORKS)
+    ap.add_argument("networks", nargs="*", default=NETWORKS + EXTRA)
     args = ap.parse_args()
     torch.set_num_threads(1)
     for name in args.networks:

@@ -10,8 +10,7 @@ int ct_graph_supported(const ct_netdef *net, int i)
 {
     const ct_layer_def *d = &net->layers[i];
     const char *why = NULL;
-    if (d->type == CT_L_LINEAR && !d->bias) why = "linear without bias";
-    else if (d->type == CT_L_DROPOUT2D && d->in.rank != 4) why = "dropout2d of a flat input";
+    if (d->type == CT_L_DROPOUT2D && d->in.rank != 4) why = "dropout2d of a flat input";
     else if ((int)d->type < 0 || d->type >= CT_L_COUNT) why = "this layer type";
     if (why)
         return ct_fail(CT_ERR_USAGE, "layer %d (%s%s%s): %s is not implemented by this build's kernels", i, d->name,
