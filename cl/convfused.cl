@@ -7,11 +7,11 @@
  *             b' = (b - running_mean) * s + beta (hasBn 0: s = 1, b' = b or 0). One item per
  *             (ci, kh, kw) row of ws, and one more for the biases. Run before every inference
  *             forward, so it always uses the current parameters and running statistics.
- *  conv_fused_kK_TC x CB: y (CO, N, OH, OW) = relu?(conv(xp, ws) + b'), xp padded as conv_pad.
+ *  conv_fused_kK_TCxCB: y (CO, N, OH, OW) = relu?(conv(xp, ws) + b'), xp padded as conv_pad.
  *             One item per (16*CB output channels, image, output row); it walks the row in
  *             tiles of TC columns (the last one moved back to fit, storing only what the one
  *             before did not) with CB*TC float16 accumulators (lanes = channels).
- *  conv_fused_pool_kK_TC x CB: the same followed by 2x2/stride-2 max pooling (floor):
+ *  conv_fused_pool_kK_TCxCB: the same followed by 2x2/stride-2 max pooling (floor):
  *             y (CO, N, OH/2, OW/2); one item per (16*CB channels, image, pooled row), tiles of
  *             2 conv rows x TC conv columns (TC even). max(a + b') = max(a) + b' and ReLU is
  *             monotonic, so pooling the accumulators first gives the unfused result; a NaN
@@ -69,6 +69,23 @@ inline float16 ct_relu16(const float16 v, const int relu)
     const size_t plane = (size_t)N * HP * WP;                                                             \
     const int nco = min(16 * CB, CO - cob * 16 * CB);
 
+/* y (at base, channel stride cs) = tmp[(b*W + j)*16 + l] for channel b*16 + l of the nco stored,
+ * columns j0..W-1 (the columns before j0 belong to the tile before); constant indices when the
+ * whole tile is stored */
+#define STORE_TILE(CB, W, j0, base, cs)                                                                        \
+    {                                                                                                     \
+        __global float *yb = y + (base);                                                                  \
+        if (nco == 16 * CB && (j0) == 0) {                                                                \
+            _Pragma("unroll") for (int b = 0; b < CB; b++)                                                \
+                _Pragma("unroll") for (int l = 0; l < 16; l++)                                            \
+                    _Pragma("unroll") for (int j = 0; j < W; j++)                                         \
+                        yb[(size_t)(b * 16 + l) * (cs) + j] = tmp[(b * W + j) * 16 + l];                  \
+        } else {                                                                                          \
+            for (int l = 0; l < nco; l++)                                                                 \
+                for (int j = (j0); j < W; j++) yb[(size_t)l * (cs) + j] = tmp[((l / 16) * W + j) * 16 + l % 16]; \
+        }                                                                                                 \
+    }
+
 #define CONV_FUSED(K, TC, CB)                                                                              \
     __kernel void conv_fused_k##K##_##TC##x##CB(__global const float *xp, const int offXp,                 \
                                                 __global const float *ws, const int offWt, const int offB, \
@@ -95,11 +112,7 @@ inline float16 ct_relu16(const float16 v, const int relu)
             float tmp[CB * TC * 16];                                                                      \
             _Pragma("unroll") for (int b = 0; b < CB; b++)                                                \
                 _Pragma("unroll") for (int c = 0; c < TC; c++) vstore16(ct_relu16(acc[b][0][c] + bv[b], relu), b * TC + c, tmp); \
-            const int c0 = t - ow0;                                                                       \
-            for (int l = 0; l < nco; l++) {                                                               \
-                __global float *yo = y + (((size_t)(cob * 16 * CB + l) * N + n) * OH + oh) * OW + ow0;    \
-                for (int c = c0; c < TC; c++) yo[c] = tmp[((l / 16) * TC + c) * 16 + l % 16];             \
-            }                                                                                             \
+            STORE_TILE(CB, TC, t - ow0, (((size_t)(cob * 16 * CB) * N + n) * OH + oh) * OW + ow0, (size_t)N * OH * OW) \
         }                                                                                                 \
     }
 
@@ -135,11 +148,7 @@ inline float16 ct_relu16(const float16 v, const int relu)
                                                   ct_nanmax16(acc[b][1][2 * j], acc[b][1][2 * j + 1]));    \
                     vstore16(ct_relu16(m + bv[b], relu), b * PT + j, tmp);                                \
                 }                                                                                         \
-            const int j0 = t - pw0;                                                                       \
-            for (int l = 0; l < nco; l++) {                                                               \
-                __global float *yo = y + (((size_t)(cob * 16 * CB + l) * N + n) * PH + ph) * PW + pw0;    \
-                for (int j = j0; j < PT; j++) yo[j] = tmp[((l / 16) * PT + j) * 16 + l % 16];             \
-            }                                                                                             \
+            STORE_TILE(CB, PT, t - pw0, (((size_t)(cob * 16 * CB) * N + n) * PH + ph) * PW + pw0, (size_t)N * PH * PW) \
         }                                                                                                 \
     }
 
@@ -149,5 +158,7 @@ CONV_FUSED(5, 1, 2)
 CONV_FUSED(3, 1, 2)
 CONV_FUSED_POOL(5, 4, 2)
 CONV_FUSED_POOL(3, 4, 2)
+CONV_FUSED_POOL(5, 2, 4)
+CONV_FUSED_POOL(3, 2, 4)
 CONV_FUSED_POOL(5, 2, 2)
 CONV_FUSED_POOL(3, 2, 2)

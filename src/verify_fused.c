@@ -105,6 +105,7 @@ int ct_verify_fused(vctx *v)
     FUSED(2, 3, 9, 11, 20, 3, 1, 0, 1, 0, 1, 0);
     FUSED(2, 5, 7, 13, 40, 5, 2, 1, 1, 1, 1, 0);
     FUSED(3, 4, 10, 10, 8, 3, 0, 1, 0, 1, 1, 0);
+    FUSED(2, 3, 11, 11, 80, 3, 1, 1, 1, 1, 1, 0);  /* 64-channel blocks, the second one partial */
     FUSED(2, 6, 9, 9, 33, 3, 1, 1, 1, 1, 0, 0);
     FUSED(8, 6, 3, 3, 17, 3, 1, 1, 1, 1, 1, 0);   /* one pooled column: the 2-column tile */
     FUSED(8, 2, 4, 6, 10, 5, 1, 1, 1, 0, 0, 0);   /* fewer than 7 columns: the 1-column tile */
