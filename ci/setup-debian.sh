@@ -16,7 +16,9 @@ esac
 pkgs=(build-essential cmake pkg-config pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo
       libclblast-dev libyaml-dev libjansson-dev nettle-dev zlib1g-dev libpng-dev libcairo2-dev fonts-dejavu-core ca-certificates
       clang libclang-rt-14-dev dataset-fashion-mnist protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx
-      python3 python3-venv oclgrind)
+      python3 python3-venv oclgrind openmpi-bin libopenmpi-dev)
+# MPICH too for the tests (a second cltrain built against it); Open MPI stays the default MPI
+[ $want_tests -eq 1 ] && pkgs+=(mpich libmpich-dev)
 [ $want_tests -eq 1 ] && pkgs+=(python3-torch)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,16 +2,18 @@
  * normalised floats laid out channel-major (C, N, H, W) as the network input, with optional
  * random augmentation: an affine transform (rotation, translation, scale about the centre,
  * bilinear sampling, zero fill) and a left-right mirror, the same for every channel of an
- * image. The transform of image n at `step` comes from Philox(counter = (n, 3, step, 0),
- * key = seed); the mirror (p = 0.5, when enabled) from Philox(counter = (n, 4, step, 0)). So it
- * is reproducible on every device. Normalisation is per channel: (v/255 - mean[c]) / std[c].
+ * image. The transform of image n at `step` comes from Philox(counter = (base + n, 3, step, 0),
+ * key = seed); the mirror (p = 0.5, when enabled) from Philox(counter = (base + n, 4, step, 0)),
+ * base = the batch's first image in the global batch (data-parallel runs). So it is
+ * reproducible on every device and for any number of processes. Normalisation is per channel: (v/255 - mean[c]) / std[c].
  * Mirrored by ct_augment_ref() in src/augment.c. */
 
 __kernel void batch_prepare(__global const uchar *src, __global float *dst, const int N, const int C, const int H,
                             const int W, const float m0, const float m1, const float m2, const float m3,
                             const float s0, const float s1, const float s2, const float s3, const int augment, const int hflip,
                             const float max_rad, const float max_shift_x, const float max_shift_y, const float smin,
-                            const float smax, const uint seed_lo, const uint seed_hi, const uint step)
+                            const float smax, const uint seed_lo, const uint seed_hi, const uint step,
+                            const uint base)
 {
     const int i = get_global_id(0);
     const int HW = H * W;
@@ -24,7 +26,7 @@ __kernel void batch_prepare(__global const uchar *src, __global float *dst, cons
     if (!augment) {
         v = (float)img[p] * (1.0f / 255.0f);
     } else {
-        const uint4 rr = ct_philox4x32_10((uint4)((uint)n, 3u, step, 0u), (uint2)(seed_lo, seed_hi));
+        const uint4 rr = ct_philox4x32_10((uint4)((uint)n + base, 3u, step, 0u), (uint2)(seed_lo, seed_hi));
         const float ang = (2.0f * ct_u01(rr.x) - 1.0f) * max_rad;
         const float s = smin + (smax - smin) * ct_u01(rr.y);
         const float tx = (2.0f * ct_u01(rr.z) - 1.0f) * max_shift_x;
@@ -35,7 +37,7 @@ __kernel void batch_prepare(__global const uchar *src, __global float *dst, cons
         float xi = (cs * dx + sn * dy) / s + cx;
         const float yi = (-sn * dx + cs * dy) / s + cy;
         if (hflip) {
-            const uint4 rf = ct_philox4x32_10((uint4)((uint)n, 4u, step, 0u), (uint2)(seed_lo, seed_hi));
+            const uint4 rf = ct_philox4x32_10((uint4)((uint)n + base, 4u, step, 0u), (uint2)(seed_lo, seed_hi));
             if (ct_u01(rf.x) < 0.5f) xi = (float)(W - 1) - xi;
         }
         const float fx0 = floor(xi), fy0 = floor(yi);

@@ -2,17 +2,19 @@
  * softmax probabilities. One work-group of RED_LS items handles the whole batch, so the
  * running sums stay on the device and need no atomics.
  *  xent_fwd_bwd: logits (N, K), targets (N) -> batch_loss[0] = mean loss; dlogits (N, K) =
- *                (softmax - onehot) / N when dlogits is given; sums[0] += N * mean loss,
+ *                (softmax - onehot) / norm when dlogits is given (norm = N when 0; a data-parallel
+ *                run passes the global batch, so the ranks' gradients sum to its mean); sums[0] += N * mean loss,
  *                sums[1] += correct predictions (first maximum), sums[2] += N, when sums is given.
  *  softmax_fwd:  probs (N, K). */
 
 __kernel void xent_fwd_bwd(__global const float *logits, __global const int *targets, __global float *dlogits,
-                           const int N, const int K, __global float *batch_loss, __global float *sums)
+                           const int N, const int K, __global float *batch_loss, __global float *sums,
+                           const int norm)
 {
     __local float scratch[RED_LS];
     const int l = get_local_id(0);
     float loss = 0.0f, correct = 0.0f;
-    const float invN = 1.0f / (float)N;
+    const float invN = 1.0f / (float)N, inv_norm = 1.0f / (float)(norm > 0 ? norm : N);
     for (int n = l; n < N; n += RED_LS) {
         __global const float *z = logits + (size_t)n * K;
         const int t = targets[n];
@@ -28,7 +30,7 @@ __kernel void xent_fwd_bwd(__global const float *logits, __global const int *tar
         if (dlogits) {
             for (int k = 0; k < K; k++) {
                 const float pk = exp(z[k] - lse);
-                dlogits[(size_t)n * K + k] = (pk - (k == t ? 1.0f : 0.0f)) * invN;
+                dlogits[(size_t)n * K + k] = (pk - (k == t ? 1.0f : 0.0f)) * inv_norm;
             }
         }
     }

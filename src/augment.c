@@ -40,12 +40,12 @@ int ct_batch_prepare(ct_ctx *c, const ct_augment *a, int N, cl_mem src, cl_mem d
     float m[4], is[4];
     shape_of(a, &C, &H, &W, m, is);
     size_t g = (size_t)N * C * H * W;
-    return ct_run(c, k, 1, &g, NULL, "mmiiiiffffffffiifffffuuu", src, dst, N, C, H, W, (double)m[0], (double)m[1],
+    return ct_run(c, k, 1, &g, NULL, "mmiiiiffffffffiifffffuuuu", src, dst, N, C, H, W, (double)m[0], (double)m[1],
                   (double)m[2], (double)m[3], (double)is[0], (double)is[1], (double)is[2], (double)is[3], a->enabled,
                   a->hflip,
                   a->rotation_degrees * M_PI / 180.0, (double)a->translation * W, (double)a->translation * H,
                   (double)a->scale_min, (double)a->scale_max, (unsigned)(seed & 0xffffffffu), (unsigned)(seed >> 32),
-                  step);
+                  step, a->index_base);
 }
 
 void ct_augment_ref(const ct_augment *a, int N, const uint8_t *src, float *dst, uint64_t seed, unsigned step)
@@ -59,7 +59,7 @@ void ct_augment_ref(const ct_augment *a, int N, const uint8_t *src, float *dst, 
     const float cx = 0.5f * (float)(W - 1), cy = 0.5f * (float)(H - 1);
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     for (int n = 0; n < N; n++) {
-        uint32_t r[4] = {(uint32_t)n, 3u, step, 0u}, rf[4] = {(uint32_t)n, 4u, step, 0u};
+        uint32_t r[4] = {(uint32_t)n + a->index_base, 3u, step, 0u}, rf[4] = {(uint32_t)n + a->index_base, 4u, step, 0u};
         ct_philox4x32_10(r, key);
         ct_philox4x32_10(rf, key);
         const float ang = (2.0f * ct_u01(r[0]) - 1.0f) * max_rad;

@@ -16,6 +16,7 @@ typedef struct {
     int hflip;              /* with enabled: mirror left-right with p = 0.5 */
     int c, h, w;            /* image shape; c == 0 means 1 x 28 x 28 with mean/std above */
     float mean_c[CT_AUGMENT_MAX_CHANNELS], std_c[CT_AUGMENT_MAX_CHANNELS]; /* per channel, when c > 0 */
+    uint32_t index_base;    /* random numbers of image n keyed by index_base + n (its global index) */
 } ct_augment;
 
 /* Sets the image shape and per-channel normalisation (c <= CT_AUGMENT_MAX_CHANNELS). */

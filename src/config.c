@@ -56,6 +56,7 @@ const field cfg_fields[] = {
     I64_F(training, seed, 0, INT64_MAX),
     NUM_F(training, validation_split, 0, 1, 1, 1),
     INT_F(training, log_interval, 1, INT_MAX, 0, NULL),
+    BOOL_F(training, sync_batchnorm),
 
     BOOL_F(scheduler, use_lr_scheduler),
     INT_F(scheduler, lr_step_size, 1, INT_MAX, 0, NULL),

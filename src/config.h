@@ -62,6 +62,7 @@ typedef struct {
     int64_t seed;            /* >= 0, default 42 */
     double validation_split; /* (0,1), default 0.2 */
     int log_interval;        /* batches between log lines, >= 1, default 100 */
+    bool sync_batchnorm;     /* data-parallel runs: BatchNorm statistics over the global batch, default false */
 } ct_config_training;
 
 typedef struct {

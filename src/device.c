@@ -212,6 +212,29 @@ static void announce_best(const ct_device_info *devs, int n, int pick)
            sims ? "; simulators such as Oclgrind last" : "");
 }
 
+static int g_nth; /* ct_device_set_nth */
+
+void ct_device_set_nth(int k) { g_nth = k > 0 ? k : 0; }
+
+/* The g_nth-th (wrapping around) device of kind `want`, or whose name, vendor or platform
+ * contains `sel`; -1 when none does. */
+static int nth_match(const ct_device_info *devs, int n, int want, const char *sel)
+{
+    int count = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int seen = 0;
+        for (int i = 0; i < n; i++) {
+            int hit = sel ? ci_contains(devs[i].name, sel) || ci_contains(devs[i].vendor, sel) ||
+                                ci_contains(devs[i].platform_name, sel)
+                          : (int)devs[i].kind == want;
+            if (hit && pass == 1 && seen++ == g_nth % count) return i;
+            if (hit && pass == 0) count++;
+        }
+        if (count == 0) return -1;
+    }
+    return -1;
+}
+
 int ct_device_select(const char *sel, ct_device_info *out)
 {
     const char *origin = "--device";
@@ -233,6 +256,7 @@ int ct_device_select(const char *sel, ct_device_info *out)
     int pick = -1;
     if (!sel) {
         pick = ct_device_best(devs, n);
+        if (g_nth && !devs[pick].simulator) pick = nth_match(devs, n, (int)devs[pick].kind, NULL);
         announce_best(devs, n, pick);
     } else {
         int a, b;
@@ -256,17 +280,11 @@ int ct_device_select(const char *sel, ct_device_info *out)
             else if (!strcasecmp(sel, "cpu")) want = CT_DEV_CPU;
             else if (!strcasecmp(sel, "accelerator") || !strcasecmp(sel, "accel")) want = CT_DEV_ACCEL;
             if (want >= 0) {
-                for (int i = 0; i < n && pick < 0; i++)
-                    if ((int)devs[i].kind == want) pick = i;
+                pick = nth_match(devs, n, want, NULL);
                 /* "gpu" also accepts an integrated GPU when there is no discrete one */
-                if (pick < 0 && want == CT_DEV_GPU)
-                    for (int i = 0; i < n && pick < 0; i++)
-                        if (devs[i].kind == CT_DEV_IGPU) pick = i;
+                if (pick < 0 && want == CT_DEV_GPU) pick = nth_match(devs, n, CT_DEV_IGPU, NULL);
             } else {
-                for (int i = 0; i < n && pick < 0; i++)
-                    if (ci_contains(devs[i].name, sel) || ci_contains(devs[i].vendor, sel) ||
-                        ci_contains(devs[i].platform_name, sel))
-                        pick = i;
+                pick = nth_match(devs, n, -1, sel);
             }
         }
     }

@@ -37,6 +37,10 @@ int ct_devices_list(ct_device_info **devs, int *count);
  * No match: CT_ERR_USAGE with a message that lists the devices. */
 int ct_device_select(const char *sel, ct_device_info *out);
 
+/* Data-parallel runs: a type, name or best-device choice takes the k-th matching device
+ * (wrapping around when fewer match; k = the node-local rank), in listing order. Default 0. */
+void ct_device_set_nth(int k);
+
 /* Index in devs of the best device by the rule above (-1 when n == 0); announces nothing. */
 int ct_device_best(const ct_device_info *devs, int n);
 

@@ -3,12 +3,18 @@
 
 int ct_dropout_mask(ct_ctx *c, int count, float p, uint64_t seed, unsigned stream, unsigned step, cl_mem mask)
 {
+    return ct_dropout_mask_at(c, count, p, seed, stream, step, 0, mask);
+}
+
+int ct_dropout_mask_at(ct_ctx *c, int count, float p, uint64_t seed, unsigned stream, unsigned step, unsigned base,
+                       cl_mem mask)
+{
     cl_kernel k;
     CT_TRY(ct_kernel(c, "dropout", "dropout_mask", &k));
     size_t g = (size_t)count;
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    return ct_run(c, k, 1, &g, NULL, "miffuuuu", mask, count, p, scale, (unsigned)(seed & 0xffffffffu),
-                  (unsigned)(seed >> 32), stream, step);
+    return ct_run(c, k, 1, &g, NULL, "miffuuuuu", mask, count, p, scale, (unsigned)(seed & 0xffffffffu),
+                  (unsigned)(seed >> 32), stream, step, base);
 }
 
 int ct_dropout_apply(ct_ctx *c, int n, cl_mem x, cl_mem mask, cl_mem y)

@@ -47,6 +47,8 @@ typedef struct ct_model {
     int fixed_masks;               /* dropout masks were set by ct_model_set_mask(s): do not draw */
     int unfused_eval;              /* 1: eval forwards run every layer by itself (no conv + bn + relu + pool
                                     * kernel; benchmarks compare both) */
+    long sample_base;              /* data-parallel: global index of this batch's first image (dropout keys) */
+    int loss_norm;                 /* data-parallel: the global batch dividing the loss gradient (0: N) */
     cl_mem params, grads, opt_m, opt_v, state; /* pools: (n_params) x4, (n_state) */
     cl_mem x;                      /* network input (C, N, H, W) */
     cl_mem logits;                 /* the last layer's output (N, classes) after a forward */

@@ -80,6 +80,9 @@ int ct_avgpool_backward(ct_ctx *c, int C, int N, int H, int W, int OH, int OW, c
 /* --- layer_dropout.c ------------------------------------------------------------------ */
 /* mask[count] = 1/(1-p) or 0 from Philox(counter = (i, stream, step), key = seed) */
 int ct_dropout_mask(ct_ctx *c, int count, float p, uint64_t seed, unsigned stream, unsigned step, cl_mem mask);
+/* the same with the Philox counter starting at base (the mask's offset in the global batch) */
+int ct_dropout_mask_at(ct_ctx *c, int count, float p, uint64_t seed, unsigned stream, unsigned step, unsigned base,
+                       cl_mem mask);
 int ct_dropout_apply(ct_ctx *c, int n, cl_mem x, cl_mem mask, cl_mem y);
 /* x (C, N, HW), mask (N, C) */
 int ct_dropout2d_apply(ct_ctx *c, int C, int N, int HW, cl_mem x, cl_mem mask, cl_mem y);
@@ -97,6 +100,9 @@ int ct_fc_backward(ct_ctx *c, const ct_fc *l, int N, cl_mem x, cl_mem dy, cl_mem
 /* logits (N,K), targets int32 (N) -> batch_loss[0]; dlogits when not NULL; sums[0..2] += loss*N,
  * correct, N when sums not NULL */
 int ct_xent(ct_ctx *c, int N, int K, cl_mem logits, cl_mem targets, cl_mem dlogits, cl_mem batch_loss, cl_mem sums);
+/* the same with dlogits divided by norm instead of N (norm 0: N) */
+int ct_xent_norm(ct_ctx *c, int N, int K, cl_mem logits, cl_mem targets, cl_mem dlogits, cl_mem batch_loss,
+                 cl_mem sums, int norm);
 int ct_softmax(ct_ctx *c, int N, int K, cl_mem logits, cl_mem probs);
 
 /* --- optim.c -------------------------------------------------------------------------- */

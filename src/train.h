@@ -31,6 +31,11 @@ typedef struct {
     char checkpoint_path[4200];      /* the last checkpoint written ("" when none) */
     char checkpoint_dir[4096];       /* its run folder, as named after the run ended */
     int resumed_from_epoch;          /* epochs in the checkpoint resumed from (0 = fresh run) */
+    int world_size;                  /* processes of a data-parallel run (1: a plain run) */
+    int rank;                        /* this process's rank (only rank 0 writes and reports) */
+    double comm_seconds_per_step;    /* gradient reduction per step: read-back, allreduce, write */
+    double step_seconds;             /* whole training step (wall clock, averaged over the run) */
+    size_t gradient_bytes;           /* bytes reduced per step */
 } ct_train_result;
 
 /* Trains. Returns CT_OK, or CT_ERR_INTERRUPTED after SIGINT/SIGTERM (with handle_signals) once

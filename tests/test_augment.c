@@ -27,7 +27,7 @@ static void test_color(ct_ctx *c)
     TU_CHECK(ct_buffer_create(c, sizeof dev, "dst", &ddst) == CT_OK, "%s", ct_last_error());
     ct_buffer_write(c, dsrc, 0, sizeof src, src);
     const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
-    ct_augment a = {0, 20.0f, 0.15f, 0.8f, 1.2f, 0, 1, 0, 0, 0, 0, {0}, {0}};
+    ct_augment a = {0, 20.0f, 0.15f, 0.8f, 1.2f, 0, 1, 0, 0, 0, 0, {0}, {0}, 0};
     ct_augment_set_shape(&a, C, H, W, mean, std);
     TU_CHECK(ct_batch_prepare(c, &a, N, dsrc, ddst, 7, 0) == CT_OK, "%s", ct_last_error());
     ct_buffer_read(c, ddst, 0, sizeof plain, plain);
@@ -111,7 +111,7 @@ int main(void)
     TU_CHECK(ct_buffer_create(c, (size_t)N * 784, "src", &dsrc) == CT_OK, "%s", ct_last_error());
     TU_CHECK(ct_buffer_create(c, (size_t)N * 784 * 4, "dst", &ddst) == CT_OK, "%s", ct_last_error());
     ct_buffer_write(c, dsrc, 0, (size_t)N * 784, src);
-    ct_augment a = {0, 15.0f, 0.1f, 0.9f, 1.1f, 0.1307f, 0.3081f, 0, 0, 0, 0, {0}, {0}};
+    ct_augment a = {0, 15.0f, 0.1f, 0.9f, 1.1f, 0.1307f, 0.3081f, 0, 0, 0, 0, {0}, {0}, 0};
     /* normalisation only */
     TU_CHECK(ct_batch_prepare(c, &a, N, dsrc, ddst, 42, 0) == CT_OK, "%s", ct_last_error());
     ct_buffer_read(c, ddst, 0, (size_t)N * 784 * 4, plain);
@@ -149,7 +149,7 @@ int main(void)
     ct_buffer_read(c, ddst, 0, (size_t)N * 784 * 4, again);
     TU_CHECK(memcmp(again, dev, (size_t)N * 784 * 4) != 0, "another seed gave the same batch");
     /* zero ranges = identity up to bilinear sampling at pixel centres */
-    ct_augment id = {1, 0.0f, 0.0f, 1.0f, 1.0f, 0.1307f, 0.3081f, 0, 0, 0, 0, {0}, {0}};
+    ct_augment id = {1, 0.0f, 0.0f, 1.0f, 1.0f, 0.1307f, 0.3081f, 0, 0, 0, 0, {0}, {0}, 0};
     ct_batch_prepare(c, &id, N, dsrc, ddst, 42, 5);
     ct_buffer_read(c, ddst, 0, (size_t)N * 784 * 4, again);
     tu_close("identity transform", again, plain, (size_t)N * 784, 1e-5f, 1e-5f);

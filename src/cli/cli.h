@@ -47,6 +47,10 @@ typedef struct {
 
 /* Prints "cltrain: error: <last error>" and returns rc (never 0). */
 int cli_die(int rc);
+/* Under mpirun/mpiexec/srun with several processes: joins the job (dist/dist.h) and makes the
+ * device choice take this rank's device on its node; a plain run: nothing. Call before any
+ * OpenCL call. */
+int cli_dist_begin(void);
 /* Parses argv[2..] of command c with getopt_long: --opt value and --opt=value, any order,
  * unambiguous prefixes, unknown options refused with the closest known one, -h/--help prints
  * the command's help (o->help set). Standard options land in o; the command's own go to

@@ -9,10 +9,22 @@
 #include "io/pipes.h"
 #include "io/pipes_cltrain.h"
 #include "clctx.h"
+#include "device.h"
+#include "dist/dist.h"
+
+int cli_dist_begin(void)
+{
+    CT_TRY(ct_dist_init());
+    ct_device_set_nth(ct_dist_local_rank());
+    return CT_OK;
+}
 
 int cli_die(int rc)
 {
-    fprintf(stderr, "cltrain: error: %s\n", ct_last_error());
+    if (ct_dist_size() > 1)
+        fprintf(stderr, "cltrain: rank %d of %d: error: %s\n", ct_dist_rank(), ct_dist_size(), ct_last_error());
+    else
+        fprintf(stderr, "cltrain: error: %s\n", ct_last_error());
     return rc ? rc : CT_ERR_RUNTIME;
 }
 

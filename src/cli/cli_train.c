@@ -54,6 +54,7 @@ int cli_train(int argc, char **argv)
     char ckpt[4200] = "";
     int prc = cli_parse(argc, argv, &cmd, &o);
     if (prc || o.help) return prc ? cli_die(prc) : 0;
+    if ((prc = cli_dist_begin()) != CT_OK) return cli_die(prc);
     to.subset = ta.subset;
     if (ta.resume) { /* the config comes from the checkpoint, --data and --set go on top */
         if (o.config)
@@ -78,9 +79,13 @@ int cli_train(int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN);
     ct_train_result r;
     rc = ct_train(&cfg, &to, &r);
+    if (r.rank > 0 && (rc == CT_OK || rc == CT_ERR_INTERRUPTED)) return rc; /* rank 0 reports */
     if (rc == CT_ERR_INTERRUPTED && r.checkpoint_path[0]) {
-        fprintf(stderr, "cltrain: %s\ncltrain: checkpoint written: %s\ncltrain: resume with: %s train --resume %s%s%s\n",
-                ct_last_error(), r.checkpoint_path, argv[0], r.checkpoint_dir, o.device ? " --device " : "",
+        char launch[64] = "";
+        if (r.world_size > 1) snprintf(launch, sizeof launch, "mpirun -np %d ", r.world_size);
+        fprintf(stderr,
+                "cltrain: %s\ncltrain: checkpoint written: %s\ncltrain: resume with: %s%s train --resume %s%s%s\n",
+                ct_last_error(), r.checkpoint_path, launch, argv[0], r.checkpoint_dir, o.device ? " --device " : "",
                 o.device ? o.device : "");
         return rc;
     }
@@ -117,6 +122,11 @@ int cli_train(int argc, char **argv)
         if (r.checkpoint_path[0]) json_object_set_new(w, "checkpoint_path", ct_jstr(r.checkpoint_path));
         else json_object_set_new(w, "checkpoint_path", json_null());
         json_object_set_new(w, "resumed_from_epoch", json_integer((json_int_t)(r.resumed_from_epoch)));
+        json_object_set_new(w, "world_size", json_integer((json_int_t)r.world_size));
+        json_object_set_new(w, "devices_per_rank", json_integer(1));
+        json_object_set_new(w, "comm_seconds_per_step", ct_jreal(r.comm_seconds_per_step));
+        json_object_set_new(w, "step_seconds", ct_jreal(r.step_seconds));
+        json_object_set_new(w, "gradient_bytes", json_integer((json_int_t)r.gradient_bytes));
         int jrc = cli_emit_json(w, o.json);
         if (jrc) return cli_die(jrc);
     }

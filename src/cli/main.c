@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "common.h"
+#include "dist/dist.h"
 #include "io/pipes_cltrain.h"
 
 static const struct {
@@ -98,5 +100,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "cltrain: error: Dagster Pipes: %s\n", ct_last_error());
         return ct_pipes_cli_end(rc);
     }
-    return ct_pipes_cli_end(dispatch(ac, av));
+    rc = dispatch(ac, av);
+    /* a data-parallel run (train, bench under mpirun): a failure on one rank ends the whole job,
+     * since the others may wait for it in a collective; an interruption is agreed by all ranks */
+    ct_dist_finalize(rc != CT_OK && rc != CT_ERR_INTERRUPTED, rc);
+    return ct_pipes_cli_end(rc);
 }

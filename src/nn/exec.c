@@ -116,8 +116,8 @@ int ct_model_loss(ct_model *m, int N, int grad)
 {
     const ct_node *last = &m->nodes[m->n_nodes - 1];
     if (grad && last->grad < 0) return ct_fail(CT_ERR_USAGE, "the model was created for inference: no gradients");
-    return ct_xent(m->ctx, N, m->net.classes, m->logits, m->targets, grad ? m->bufs[last->grad].mem : NULL,
-                   m->batch_loss, m->sums);
+    return ct_xent_norm(m->ctx, N, m->net.classes, m->logits, m->targets, grad ? m->bufs[last->grad].mem : NULL,
+                        m->batch_loss, m->sums, m->loss_norm);
 }
 
 /* --- backward -------------------------------------------------------------------------------- */

@@ -16,8 +16,8 @@ int ct_layer_dropout_fwd(ct_model *m, ct_node *n, int N, int tr, uint64_t seed, 
     const int twod = d->type == CT_L_DROPOUT2D;
     const size_t per_mask = twod ? (size_t)d->in.c : n->per_image;
     if (!m->fixed_masks)
-        CT_TRY(ct_dropout_mask(m->ctx, (int)(per_mask * (size_t)N), (float)d->p, seed, (unsigned)n->drop_stream, step,
-                               mask));
+        CT_TRY(ct_dropout_mask_at(m->ctx, (int)(per_mask * (size_t)N), (float)d->p, seed, (unsigned)n->drop_stream,
+                                  step, (unsigned)(per_mask * m->sample_base), mask));
     if (twod) return ct_dropout2d_apply(m->ctx, d->in.c, N, d->in.h * d->in.w, x, mask, y);
     return ct_dropout_apply(m->ctx, (int)(n->per_image * (size_t)N), x, mask, y);
 }
