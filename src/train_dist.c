@@ -67,6 +67,9 @@ int dp_setup(trun *T)
     T->rank = ct_dist_rank();
     T->world = ct_dist_size();
     if (T->world == 1) return CT_OK;
+    if (T->cfg->training.sync_batchnorm)
+        return ct_fail(CT_ERR_USAGE, "training.sync_batchnorm: true is not implemented by this build yet; leave it false "
+                                     "(per-process BatchNorm statistics, averaged before validation and saves)");
     if (T->tr->batch_size % T->world != 0)
         return ct_fail(CT_ERR_USAGE,
                        "training.batch_size %d is the global batch of all %d processes: it must be divisible by "
