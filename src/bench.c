@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
+
 /* one kernel of every program family, to build them all */
 static const char *const every_family[][2] = {
     {"gemm", "gemm_nn"},         {"conv", "conv_im2col"}, {"batchnorm", "bn_apply"}, {"pool", "maxpool2_fwd"},
@@ -85,6 +87,23 @@ static int eval_batches(ct_ctx *c, ct_model *m, int N, int n, int unfused, doubl
     return CT_OK;
 }
 
+/* one training step; with several processes the gradients are summed over them as train does
+ * (the time of read-back + allreduce + write added to *comm) */
+static int dp_step(ct_model *m, int N, const ct_optim *opt, unsigned i, float *host, double *comm)
+{
+    if (ct_dist_size() == 1) return ct_model_train_step(m, N, opt, 1, i);
+    CT_TRY(ct_model_forward(m, N, 1, 1, i));
+    CT_TRY(ct_model_loss(m, N, 1));
+    CT_TRY(ct_model_backward(m, N));
+    CT_TRY(ct_finish(m->ctx));
+    double t0 = ct_now();
+    CT_TRY(ct_buffer_read(m->ctx, m->grads, 0, m->n_params * 4, host));
+    CT_TRY(ct_dist_sum_f32(host, m->n_params));
+    CT_TRY(ct_buffer_write(m->ctx, m->grads, 0, m->n_params * 4, host));
+    *comm += ct_now() - t0;
+    return ct_model_optim_step(m, opt);
+}
+
 static int plain_queue(ct_ctx *c, cl_command_queue *q)
 {
     cl_int err;
@@ -135,18 +154,28 @@ int ct_bench_run(const char *sel, const ct_bench_opts *o, ct_bench_result *r)
         clGetCommandQueueInfo(c->queue, CL_QUEUE_PROPERTIES, sizeof qp, &qp, NULL);
         r->timed_queue_profiling = (qp & CL_QUEUE_PROFILING_ENABLE) != 0;
     }
-    for (int i = 1; rc == CT_OK && i < o->warmup; i++) rc = ct_model_train_step(m, o->batch, &opt, 1, (unsigned)i);
+    const int world = ct_dist_size(), nb = o->batch / world;
+    float *host = world > 1 && m ? malloc(m->n_params * sizeof *host) : NULL;
+    if (rc == CT_OK && world > 1 && !host) rc = ct_fail(CT_ERR_NOMEM, "out of host memory");
+    double comm = 0;
+    for (int i = 1; rc == CT_OK && i < o->warmup; i++) rc = dp_step(m, nb, &opt, (unsigned)i, host, &comm);
     if (rc == CT_OK) rc = ct_finish(c);
+    if (rc == CT_OK) rc = ct_dist_barrier();
     ct_prof_reset(c);
+    comm = 0;
     double t0 = ct_now();
-    for (int i = 0; rc == CT_OK && i < o->steps; i++) rc = ct_model_train_step(m, o->batch, &opt, 1, (unsigned)i);
+    for (int i = 0; rc == CT_OK && i < o->steps; i++) rc = dp_step(m, nb, &opt, (unsigned)i, host, &comm);
     if (rc == CT_OK) rc = ct_finish(c);
     double dt = ct_now() - t0;
+    free(host);
+    r->world_size = world;
+    r->allreduce_ms_per_step = 1e3 * comm / o->steps;
+    if (m) r->gradient_bytes = m->n_params * 4;
     /* then profiled steps, with events, for the kernel table */
     c->queue = prof_q;
     c->profiling = 1;
     int prof_steps = o->steps < 10 ? o->steps : 10;
-    for (int i = 0; rc == CT_OK && i < prof_steps; i++) rc = ct_model_train_step(m, o->batch, &opt, 1, (unsigned)i);
+    for (int i = 0; rc == CT_OK && i < prof_steps; i++) rc = ct_model_train_step(m, nb, &opt, 1, (unsigned)i);
     if (rc == CT_OK) rc = ct_finish(c);
     if (rc == CT_OK) {
         r->ms_per_step = 1e3 * dt / o->steps;

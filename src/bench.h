@@ -40,9 +40,14 @@ typedef struct {
     int n_eval_unfused_kernels;
     double eval_unfused_profiled_ms;
     int timed_queue_profiling; /* 1 when the timed (no-event) steps ran on a profiling queue: never */
+    int world_size;            /* under mpirun: processes; o->batch is the global batch, images/s the job's */
+    double allreduce_ms_per_step; /* gradient read-back + allreduce + write per timed step */
+    size_t gradient_bytes;
 } ct_bench_result;
 
-/* sel: device selector. Runs everything; fills r. */
+/* sel: device selector. Runs everything; fills r. Under mpirun (dist/dist.h) every process
+ * trains o->batch / N images per step and the timed steps reduce their gradients as training
+ * does: the images/s are the whole job's. */
 int ct_bench_run(const char *sel, const ct_bench_opts *o, ct_bench_result *r);
 
 #endif

@@ -89,3 +89,75 @@ int ct_bn1d_backward(ct_ctx *c, const ct_bn *l, int N, cl_mem x, cl_mem dy, cl_m
     return ct_run(c, k, 2, g, NULL, "mmmiimmmimiim", x, dy, relu_y, N, l->C, save_mean, save_invstd, params, l->g_off,
                   grads, l->g_off, l->b_off, dx);
 }
+
+/* --- the same in steps, for data-parallel synchronised BatchNorm (nn/bn_sync.c) --------------- */
+
+void ct_bn_hyper(const ct_bn *l, float *eps, float *momentum)
+{
+    *eps = bn_eps(l);
+    *momentum = bn_momentum(l);
+}
+
+int ct_bn_stats_step(ct_ctx *c, const ct_bn *l, int oned, int M, cl_mem x, cl_mem state, cl_mem save_mean,
+                     cl_mem save_invstd, int update_running)
+{
+    cl_kernel k;
+    if (oned) {
+        CT_TRY(ct_kernel(c, "batchnorm", "bn1d_stats", &k));
+        size_t g = (size_t)l->C;
+        return ct_run(c, k, 1, &g, NULL, "miimmmiiffi", x, M, l->C, save_mean, save_invstd, state, l->rm_off,
+                      l->rv_off, bn_eps(l), bn_momentum(l), update_running);
+    }
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_stats", &k));
+    size_t ls = (size_t)c->tune.red_ls, g = (size_t)l->C * ls;
+    return ct_run(c, k, 1, &g, &ls, "mimmmiiffi", x, M, save_mean, save_invstd, state, l->rm_off, l->rv_off,
+                  bn_eps(l), bn_momentum(l), update_running);
+}
+
+int ct_bn_apply_step(ct_ctx *c, const ct_bn *l, int oned, int M, cl_mem x, cl_mem params, cl_mem save_mean,
+                     cl_mem save_invstd, cl_mem y, int relu)
+{
+    cl_kernel k;
+    if (oned) {
+        CT_TRY(ct_kernel(c, "batchnorm", "bn1d_apply", &k));
+        size_t g[2] = {(size_t)l->C, (size_t)M};
+        return ct_run(c, k, 2, g, NULL, "mmiimimiifmiii", x, y, M, l->C, save_mean, 0, save_invstd, 0, 0, bn_eps(l),
+                      params, l->g_off, l->b_off, relu);
+    }
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_apply", &k));
+    size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
+    return ct_run(c, k, 2, g, NULL, "mmimimiifmiii", x, y, M, save_mean, 0, save_invstd, 0, 0, bn_eps(l), params,
+                  l->g_off, l->b_off, relu);
+}
+
+int ct_bn_bwd_reduce_step(ct_ctx *c, const ct_bn *l, int oned, int M, cl_mem x, cl_mem dy, cl_mem relu_y,
+                          cl_mem save_mean, cl_mem save_invstd, cl_mem grads)
+{
+    cl_kernel k;
+    if (oned) {
+        CT_TRY(ct_kernel(c, "batchnorm", "bn1d_bwd_reduce", &k));
+        size_t g1 = (size_t)l->C;
+        return ct_run(c, k, 1, &g1, NULL, "mmmiimmmii", x, dy, relu_y, M, l->C, save_mean, save_invstd, grads,
+                      l->g_off, l->b_off);
+    }
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_reduce", &k));
+    size_t ls = (size_t)c->tune.red_ls, g1 = (size_t)l->C * ls;
+    return ct_run(c, k, 1, &g1, &ls, "mmmimmmii", x, dy, relu_y, M, save_mean, save_invstd, grads, l->g_off,
+                  l->b_off);
+}
+
+int ct_bn_bwd_dx_step(ct_ctx *c, const ct_bn *l, int oned, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
+                      cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx)
+{
+    cl_kernel k;
+    if (oned) {
+        CT_TRY(ct_kernel(c, "batchnorm", "bn1d_bwd_dx", &k));
+        size_t g[2] = {(size_t)l->C, (size_t)M};
+        return ct_run(c, k, 2, g, NULL, "mmmiimmmimiim", x, dy, relu_y, M, l->C, save_mean, save_invstd, params,
+                      l->g_off, grads, l->g_off, l->b_off, dx);
+    }
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_dx", &k));
+    size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
+    return ct_run(c, k, 2, g, NULL, "mmmimmmimiim", x, dy, relu_y, M, save_mean, save_invstd, params, l->g_off, grads,
+                  l->g_off, l->b_off, dx);
+}

@@ -49,6 +49,7 @@ typedef struct ct_model {
                                     * kernel; benchmarks compare both) */
     long sample_base;              /* data-parallel: global index of this batch's first image (dropout keys) */
     int loss_norm;                 /* data-parallel: the global batch dividing the loss gradient (0: N) */
+    int sync_bn;                   /* data-parallel: BatchNorm statistics over every rank (nn/bn_sync.c) */
     cl_mem params, grads, opt_m, opt_v, state; /* pools: (n_params) x4, (n_state) */
     cl_mem x;                      /* network input (C, N, H, W) */
     cl_mem logits;                 /* the last layer's output (N, classes) after a forward */

@@ -165,4 +165,17 @@ int ct_bn1d_forward(ct_ctx *c, const ct_bn *l, int N, int training, cl_mem x, cl
 int ct_bn1d_backward(ct_ctx *c, const ct_bn *l, int N, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
                      cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx);
 
+/* The same in steps, for data-parallel synchronised BatchNorm (nn/bn_sync.c): the training
+ * statistics alone (update_running 0 leaves the running statistics), apply with the saved
+ * statistics, the backward's dgamma/dbeta sums and its dx. oned: BatchNorm1d, M = N rows. */
+void ct_bn_hyper(const ct_bn *l, float *eps, float *momentum);
+int ct_bn_stats_step(ct_ctx *c, const ct_bn *l, int oned, int M, cl_mem x, cl_mem state, cl_mem save_mean,
+                     cl_mem save_invstd, int update_running);
+int ct_bn_apply_step(ct_ctx *c, const ct_bn *l, int oned, int M, cl_mem x, cl_mem params, cl_mem save_mean,
+                     cl_mem save_invstd, cl_mem y, int relu);
+int ct_bn_bwd_reduce_step(ct_ctx *c, const ct_bn *l, int oned, int M, cl_mem x, cl_mem dy, cl_mem relu_y,
+                          cl_mem save_mean, cl_mem save_invstd, cl_mem grads);
+int ct_bn_bwd_dx_step(ct_ctx *c, const ct_bn *l, int oned, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
+                      cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx);
+
 #endif

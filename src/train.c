@@ -132,7 +132,10 @@ static int load_data(trun *T)
 {
     const ct_config *cfg = T->cfg;
     const ct_config_training *tr = T->tr;
-    CT_TRY(ct_load_train_data(cfg, T->rank == 0 || ct_dist_size() == 1, &T->train, &T->test, 0));
+    /* a missing MNIST is fetched by rank 0 alone; the others read it after */
+    if (T->rank == 0) CT_TRY(ct_load_train_data(cfg, 1, &T->train, &T->test, 0));
+    CT_TRY(ct_dist_barrier());
+    if (T->rank != 0) CT_TRY(ct_load_train_data(cfg, 0, &T->train, &T->test, 0));
     CT_TRY(ct_dataset_class_names_json(&T->train, &T->class_names));
     /* the network: a resumed run's from its checkpoint, else the config's */
     CT_TRY(ct_modelio_config_netdef(cfg, &T->net));
@@ -186,6 +189,7 @@ static int make_model(trun *T)
     CT_TRY(ct_model_init_params(T->m, (uint64_t)tr->seed));
     if (T->resuming) CT_TRY(ct_checkpoint_apply(T->m, T->ckf, T->o->resume, &T->ck, &T->best_p, &T->best_s));
     CT_TRY(dp_share_model(T));
+    T->m->sync_bn = T->world > 1 && T->cfg->training.sync_batchnorm;
     T->r->model_parameters = ct_model_param_count(T->m);
     T->r->configured_epochs = tr->epochs;
     T->r->gradient_bytes = T->m->n_params * 4;

@@ -67,9 +67,13 @@ int dp_setup(trun *T)
     T->rank = ct_dist_rank();
     T->world = ct_dist_size();
     if (T->world == 1) return CT_OK;
-    if (T->cfg->training.sync_batchnorm)
-        return ct_fail(CT_ERR_USAGE, "training.sync_batchnorm: true is not implemented by this build yet; leave it false "
-                                     "(per-process BatchNorm statistics, averaged before validation and saves)");
+    long rem = (long)T->n_tr % T->tr->batch_size;
+    if (T->cfg->training.sync_batchnorm && rem > 0 && rem < T->world)
+        return ct_fail(CT_ERR_USAGE,
+                       "training.sync_batchnorm: the last batch of an epoch has %ld images, fewer than the %d "
+                       "processes (each needs one for the BatchNorm statistics); change training.batch_size or the "
+                       "number of processes",
+                       rem, T->world);
     if (T->tr->batch_size % T->world != 0)
         return ct_fail(CT_ERR_USAGE,
                        "training.batch_size %d is the global batch of all %d processes: it must be divisible by "

@@ -8,6 +8,7 @@
 #include "bench.h"
 #include "cli.h"
 #include "clctx.h"
+#include "dist/dist.h"
 #include "io/jsonutil.h"
 #include "modelio.h"
 
@@ -89,12 +90,18 @@ int cli_bench(int argc, char **argv)
     b.net = &net;
     b.adam = strcmp(cfg.training.optimizer_type, "adam") == 0;
     const char *dev = o.device && *o.device ? o.device : cfg.device;
+    if ((rc = cli_dist_begin()) != CT_OK) return cli_die(rc);
+    if (b.batch % ct_dist_size() != 0)
+        return cli_die(ct_fail(CT_ERR_USAGE, "--batch %d is the global batch of all %d processes: it must be divisible "
+                                             "by their number", b.batch, ct_dist_size()));
+    const int quiet = ct_dist_rank() > 0; /* rank 0 reports */
     ct_bench_result r;
-    if (!o.json) printf("benchmarking training (batch %d, %d steps after %d warm-up), eval batch %d\n", b.batch,
+    if (!o.json && !quiet) printf("benchmarking training (batch %d, %d steps after %d warm-up), eval batch %d\n", b.batch,
                         b.steps, b.warmup, b.eval_batch);
     rc = ct_bench_run(dev, &b, &r);
     ct_netdef_free(&net);
     if (rc) return cli_die(rc);
+    if (quiet) return CT_OK;
     if (o.json) {
         json_t *w = json_object();
         json_object_set_new(w, "device", ct_jstr(r.device));
@@ -105,6 +112,9 @@ int cli_bench(int argc, char **argv)
         json_object_set_new(w, "eval_images_per_second", ct_jreal(r.eval_images_per_second));
         json_object_set_new(w, "eval_unfused_images_per_second", ct_jreal(r.eval_unfused_images_per_second));
         json_object_set_new(w, "ms_per_step", ct_jreal(r.ms_per_step));
+        json_object_set_new(w, "world_size", json_integer((json_int_t)r.world_size));
+        json_object_set_new(w, "allreduce_ms_per_step", ct_jreal(r.allreduce_ms_per_step));
+        json_object_set_new(w, "gradient_bytes", json_integer((json_int_t)r.gradient_bytes));
         json_object_set_new(w, "build_cold_seconds", ct_jreal(r.build_cold_seconds));
         json_object_set_new(w, "build_cached_seconds", ct_jreal(r.build_cached_seconds));
         json_object_set_new(w, "first_step_seconds", ct_jreal(r.first_step_seconds));
@@ -118,6 +128,11 @@ int cli_bench(int argc, char **argv)
     }
     printf("device: %s\n%s\n", r.device, r.tunables);
     printf("training:   %8.1f images/s  (%.1f ms per step of %d)\n", r.train_images_per_second, r.ms_per_step, b.batch);
+    if (r.world_size > 1)
+        printf("data parallel: %d processes x %d images, whole job; gradient allreduce %.2f ms per step (%.1f%%, "
+               "%.2f MB: read-back, MPI_Allreduce, write)\n",
+               r.world_size, b.batch / r.world_size, r.allreduce_ms_per_step,
+               r.ms_per_step > 0 ? 100 * r.allreduce_ms_per_step / r.ms_per_step : 0, r.gradient_bytes / 1e6);
     printf("evaluation: %8.1f images/s  (batch %d; every layer by itself: %.1f, side by side)\n",
            r.eval_images_per_second, b.eval_batch, r.eval_unfused_images_per_second);
     printf("kernel builds: %.2f s cold (program cache off), %.2f s from the cache\n", r.build_cold_seconds,

@@ -64,6 +64,10 @@ int ct_layer_conv2d_bwd(ct_model *m, ct_node *n, int N);
 int ct_layer_conv2d_fused_fwd(ct_model *m, ct_node *n, int N, int *ran);
 int ct_layer_batchnorm_fwd(ct_model *m, ct_node *n, int N, int tr);
 int ct_layer_batchnorm_bwd(ct_model *m, ct_node *n, int N);
+/* nn/bn_sync.c: the training forward and the backward (into dx) of a BN layer with statistics
+ * over every rank's batch (m->sync_bn) */
+int ct_bn_sync_fwd(ct_model *m, ct_node *n, int N);
+int ct_bn_sync_bwd(ct_model *m, ct_node *n, int N, cl_mem dx);
 int ct_layer_linear_fwd(ct_model *m, ct_node *n, int N, int tr);
 int ct_layer_linear_bwd(ct_model *m, ct_node *n, int N);
 int ct_layer_act_fwd(ct_model *m, ct_node *n, int N, int tr);

@@ -6,6 +6,7 @@
 int ct_layer_batchnorm_fwd(ct_model *m, ct_node *n, int N, int tr)
 {
     const ct_layer_def *d = n->def;
+    if (tr && m->sync_bn) return ct_bn_sync_fwd(m, n, N);
     cl_mem x = ct_g_in(m, d->inputs[0]), y = ct_g_buf(m, n->out);
     cl_mem mean = ct_g_buf(m, n->mean), inv = ct_g_buf(m, n->invstd);
     if (d->type == CT_L_BATCHNORM1D) {
@@ -23,7 +24,9 @@ int ct_layer_batchnorm_bwd(ct_model *m, ct_node *n, int N)
     cl_mem dx = ct_g_dx(m, j);
     if (!dx) dx = dy; /* the input needs no gradient: elementwise, in place into this layer's own */
     cl_mem mean = ct_g_buf(m, n->mean), inv = ct_g_buf(m, n->invstd);
-    if (d->type == CT_L_BATCHNORM1D) {
+    if (m->sync_bn) {
+        CT_TRY(ct_bn_sync_bwd(m, n, N, dx));
+    } else if (d->type == CT_L_BATCHNORM1D) {
         CT_TRY(ct_bn1d_backward(m->ctx, &n->bn, N, x, dy, relu_y, m->params, mean, inv, m->grads, dx));
     } else {
         const int M = N * d->out.h * d->out.w;
