@@ -209,6 +209,26 @@ int ct_ctx_create(const char *sel, int profiling, ct_ctx **out)
     return CT_OK;
 }
 
+int ct_ctx_sibling(const ct_ctx *c, ct_ctx **out)
+{
+    *out = NULL;
+    ct_ctx *s = calloc(1, sizeof *s);
+    if (!s) return ct_fail(CT_ERR_NOMEM, "out of memory");
+    s->dev = c->dev;
+    s->tune = c->tune;
+    s->sibling = 1;
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)c->dev.platform, 0};
+    s->context = clCreateContext(props, 1, &c->dev.device, NULL, NULL, &err);
+    if (s->context) s->queue = clCreateCommandQueue(s->context, c->dev.device, 0, &err);
+    if (!s->queue) {
+        ct_ctx_free(s);
+        return ct_fail(CT_ERR_RUNTIME, "cannot open a second context on '%s': %s", c->dev.name, ct_cl_errstr(err));
+    }
+    *out = s;
+    return CT_OK;
+}
+
 static void release_programs(ct_ctx *c)
 {
     for (int i = 0; i < c->n_programs; i++) {
@@ -353,6 +373,18 @@ static int build_log_fail(ct_ctx *c, cl_program p, const char *family, cl_int er
                    c->dev.name, ct_cl_errstr(err));
 }
 
+/* 1 when the driver keeps its own on-disk cache of program builds, so that ours adds nothing:
+ * POCL (unless POCL_KERNEL_CACHE=0) caches every build by source and options, and the kernels it
+ * compiles at first launch. Asking POCL for the program binary makes it first compile every
+ * kernel of the program for dynamic work-group sizes, code no launch uses: in a first DigitCNN
+ * run that took about as much CPU time as everything else the run compiled. */
+int ct_driver_caches_builds(const ct_ctx *c)
+{
+    if (!strstr(c->dev.platform_name, "Portable Computing Language")) return 0;
+    const char *e = getenv("POCL_KERNEL_CACHE");
+    return !(e && *e && strcmp(e, "0") == 0);
+}
+
 static int build_program(ct_ctx *c, const char *family, cl_program *out)
 {
     int fi = -1;
@@ -416,7 +448,7 @@ static int build_program(ct_ctx *c, const char *family, cl_program *out)
                     c->cache_hits++;
                     double dt = ct_now() - t0;
                     c->build_seconds += dt;
-                    ct_debug("program %s: loaded from cache in %.3f s\n", family, dt);
+                    if (!c->sibling) ct_debug("program %s: loaded from cache in %.3f s\n", family, dt);
                     *out = p;
                     return CT_OK;
                 }
@@ -443,8 +475,8 @@ static int build_program(ct_ctx *c, const char *family, cl_program *out)
     double dt = ct_now() - t0;
     c->build_seconds += dt;
     c->cache_misses++;
-    ct_debug("program %s: compiled in %.3f s\n", family, dt);
-    if (path[0]) {
+    if (!c->sibling) ct_debug("program %s: compiled in %.3f s\n", family, dt);
+    if (path[0] && !ct_driver_caches_builds(c)) {
         size_t binlen = 0;
         if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof binlen, &binlen, NULL) == CL_SUCCESS && binlen > 0) {
             unsigned char *bin = malloc(binlen);
@@ -460,7 +492,7 @@ static int build_program(ct_ctx *c, const char *family, cl_program *out)
     return CT_OK;
 }
 
-int ct_kernel(ct_ctx *c, const char *family, const char *name, cl_kernel *out)
+static int program_of(ct_ctx *c, const char *family, struct ct_program **out)
 {
     struct ct_program *pr = NULL;
     for (int i = 0; i < c->n_programs; i++)
@@ -481,6 +513,20 @@ int ct_kernel(ct_ctx *c, const char *family, const char *name, cl_kernel *out)
         options_for(&c->tune, family, pr->opts, sizeof pr->opts);
         pr->program = p;
     }
+    *out = pr;
+    return CT_OK;
+}
+
+int ct_program_build(ct_ctx *c, const char *family)
+{
+    struct ct_program *pr;
+    return program_of(c, family, &pr);
+}
+
+int ct_kernel(ct_ctx *c, const char *family, const char *name, cl_kernel *out)
+{
+    struct ct_program *pr;
+    CT_TRY(program_of(c, family, &pr));
     for (int k = 0; k < pr->n_kernels; k++)
         if (strcmp(pr->kernels[k].name, name) == 0) {
             *out = pr->kernels[k].k;
@@ -522,6 +568,21 @@ void ct_prof_record(ct_ctx *c, cl_event ev, const char *name)
     }
     c->events[c->n_events] = ev;
     c->event_names[c->n_events++] = name;
+}
+
+/* CPU profile, launches that leave the local size to the driver: POCL compiles a kernel again for
+ * every local size it runs with (and picks a divisor of the global size, so each batch size gave
+ * new ones: 55 compiles in a first DigitCNN run). Here the size depends on the global size only
+ * through a power of two up to a cap (256 along dimension 0 of 1-D launches, 64 of 2-D ones, 1
+ * along the others), so one or two compiles serve every batch size. Every such kernel ignores
+ * the work-items past its range (the GPU profile rounds the same way). */
+static const size_t *pinned_local(int dims, const size_t *global, size_t *l)
+{
+    size_t cap = dims == 1 ? 256 : 64;
+    l[0] = 1;
+    while (l[0] < cap && l[0] < global[0]) l[0] *= 2;
+    for (int d = 1; d < dims; d++) l[d] = 1;
+    return l;
 }
 
 int ct_run(ct_ctx *c, cl_kernel k, int dims, const size_t *global, const size_t *local, const char *fmt, ...)
@@ -572,7 +633,8 @@ int ct_run(ct_ctx *c, cl_kernel k, int dims, const size_t *global, const size_t 
     if (err != CL_SUCCESS)
         return ct_fail(CT_ERR_RUNTIME, "setting argument %u of kernel '%s' failed: %s", idx - 1,
                        kernel_name(k, kname, sizeof kname), ct_cl_errstr(err));
-    size_t g[3], l[3];
+    size_t g[3], l[3], pinned[3];
+    if (!local && !c->tune.gpu_profile) local = pinned_local(dims, global, pinned);
     int use_local = local != NULL;
     for (int d = 0; d < dims; d++) {
         if (global[d] == 0) return CT_OK; /* nothing to do */

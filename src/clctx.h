@@ -66,6 +66,7 @@ typedef struct ct_ctx {
     cl_command_queue queue;
     ct_tune tune;
     int profiling;                   /* queue created with profiling; events recorded */
+    int sibling;                     /* made by ct_ctx_sibling: builds are not announced */
     /* programs built so far */
     struct ct_program *programs;
     int n_programs, cap_programs;
@@ -101,6 +102,12 @@ int ct_ctx_set_tune(struct ct_ctx *c, const ct_tune *t);
 
 /* Opens the device chosen by selector `sel` (see ct_device_select). */
 int ct_ctx_create(const char *sel, int profiling, ct_ctx **out);
+/* A second context and queue on c's device with c's tunables (no profiling), for another thread;
+ * its program builds are not announced with -v. */
+int ct_ctx_sibling(const ct_ctx *c, ct_ctx **out);
+/* 1 when the driver keeps its own on-disk cache of builds and of the kernels it compiles at first
+ * launch, shared by every context of every process (POCL unless POCL_KERNEL_CACHE=0). */
+int ct_driver_caches_builds(const ct_ctx *c);
 void ct_ctx_free(ct_ctx *c);
 /* Lowers tune.red_ls (the work-group size of the reduction kernels, compiled in as RED_LS) to
  * the largest power of two that every compiled reduction kernel accepts
@@ -111,6 +118,9 @@ int ct_ctx_fit_reductions(ct_ctx *c);
 /* Returns the kernel `name` from program family `family` (built on first use with the
  * device's tunables as -D options; extra_opts appended). Kernels are owned by the ctx. */
 int ct_kernel(ct_ctx *c, const char *family, const char *name, cl_kernel *out);
+
+/* Builds program family `family` now if it is not built yet (ct_kernel builds on first use). */
+int ct_program_build(ct_ctx *c, const char *family);
 
 /* Sets arguments from a format string and enqueues an NDRange. Format characters:
  * 'm' cl_mem, 'i' int, 'u' unsigned, 'l' long long, 'f' float (passed as double),

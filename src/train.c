@@ -21,6 +21,7 @@
 #include "io/pipes.h"
 #include "modelio.h"
 #include "nn/netparse.h"
+#include "nn/prewarm.h"
 #include "split.h"
 #include "train_int.h"
 
@@ -247,6 +248,31 @@ static int setup_optim(trun *T)
     return ct_data_norm(cfg, &T->train, aug);
 }
 
+/* The batch sizes of this rank's validation and test evaluations, compiled for in another thread
+ * while the first epoch trains (nn/prewarm.h); joined before the first evaluation. */
+static void start_prewarm(trun *T)
+{
+    int eb[4], ne = 0, mb = T->m->max_batch;
+    const long sets[2] = {(long)T->n_val, (long)T->test.n};
+    for (int i = 0; i < 2; i++) {
+        long first, cnt;
+        dp_slice(sets[i], T->rank, T->world, &first, &cnt);
+        const int sizes[2] = {cnt >= mb ? mb : 0, (int)(cnt % mb)};
+        for (int j = 0; j < 2; j++) {
+            int k = 0;
+            while (k < ne && eb[k] != sizes[j]) k++;
+            if (sizes[j] > 0 && k == ne) eb[ne++] = sizes[j];
+        }
+    }
+    ct_prewarm_start(T->ctx, &T->net, mb, &T->aug, eb, ne, &T->warm);
+}
+
+static void join_prewarm(trun *T)
+{
+    ct_prewarm_finish(T->warm);
+    T->warm = NULL;
+}
+
 static uint64_t epoch_seed(const trun *T, int epoch)
 {
     return (uint64_t)T->tr->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)epoch + 1;
@@ -422,6 +448,7 @@ static int report_epoch(trun *T, int epoch, double lr, double ep_time)
     ct_train_result *r = T->r;
     double vloss = 0, vacc = 0;
     CT_TRY(dp_agree_stats(T));
+    join_prewarm(T);
     CT_TRY(dp_evaluate(T, T->train.images, T->train.labels, T->vidx, (long)T->n_val, &vloss, &vacc));
     double n = T->ep_count;
     r->epochs_run = epoch + 1;
@@ -544,6 +571,7 @@ static int finish(trun *T, int interrupted)
         saved_acc = T->best;
         logline(&T->L, "restored the best weights (validation accuracy %.2f%%)", T->best);
     }
+    join_prewarm(T);
     if (T->test.n) {
         CT_TRY(dp_evaluate(T, T->test.images, T->test.labels, NULL, (long)T->test.n, &r->test_loss,
                            &r->test_accuracy));
@@ -586,6 +614,7 @@ static void cleanup(trun *T, int rc)
     ct_st_free(T->ckf);
     free(T->best_p);
     free(T->best_s);
+    join_prewarm(T);
     stager_free(&T->s);
     ct_model_free(T->m);
     ct_netdef_free(&T->net);
@@ -608,6 +637,7 @@ static int train_run(trun *T)
     CT_TRY(run_open(T));
     log_header(T);
     CT_TRY(setup_optim(T));
+    start_prewarm(T);
     CT_TRY(restore_progress(T));
     T->ck.adam = T->opt.adam;
     T->ck.subset = T->subset;

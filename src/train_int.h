@@ -61,6 +61,7 @@ typedef struct {
     long nb; /* global batches per epoch */
     ct_ctx *ctx;
     ct_model *m;
+    struct ct_prewarm *warm; /* evaluation kernels compiled in another thread (nn/prewarm.h) */
     stager s;
     float *best_p, *best_s;
     logger L;
