@@ -3,7 +3,8 @@
 # DigitCNN as `cltrain bench` builds it (32/64/128/256, batch norm), exported with `cltrain export`
 # from a model trained for one epoch on the committed MNIST subset (the weights do not matter for
 # speed), then ROUNDS times alternately: `cltrain bench --eval-batch B` (eval-mode forward + loss
-# on the OpenCL device, input already on the device) and tools/ort-bench.js (ONNX Runtime CPU
+# on the OpenCL device, input already on the device; it also times the same forward with every
+# layer run by itself, side by side) and tools/ort-bench.js (ONNX Runtime CPU
 # from npm onnxruntime-node, session.run on a [B, 1, 28, 28] tensor, intra-op threads = nproc).
 # Prints the medians and the ratio cltrain / ONNX Runtime.
 # usage: tools/bench-vs-onnxruntime.sh [--rounds N] [--batch B] [--iters N] [--cltrain PATH] [--ort DIR] [--device SEL]
@@ -34,17 +35,20 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
   --set output.model_save_dir="$work/models" --set output.runs_dir="$work/runs" "${dev[@]}" -q > /dev/null
 "$exe" export --set output.model_save_dir="$work/models" -o "$work/m.onnx" -q > /dev/null
 steps=$((iters * 2))
-: > "$work/cl"; : > "$work/ort"
+: > "$work/cl"; : > "$work/clu"; : > "$work/ort"
 for r in $(seq "$rounds"); do
-  "$exe" bench --eval-batch "$batch" --steps "$steps" "${dev[@]}" --json 2> /dev/null | tail -n 1 |
-    sed -n 's/.*"eval_images_per_second": *\([0-9.e+-]*\).*/\1/p' >> "$work/cl"
+  "$exe" bench --eval-batch "$batch" --steps "$steps" "${dev[@]}" --json 2> /dev/null | tail -n 1 > "$work/json"
+  sed -n 's/.*"eval_images_per_second": *\([0-9.e+-]*\).*/\1/p' "$work/json" >> "$work/cl"
+  sed -n 's/.*"eval_unfused_images_per_second": *\([0-9.e+-]*\).*/\1/p' "$work/json" >> "$work/clu"
   node "$here/tools/ort-bench.js" "$ortdir" "$work/m.onnx" "$batch" "$iters" 3 "$threads" |
     sed -n 's/.*"ort_images_per_second":\([0-9.e+-]*\).*/\1/p' >> "$work/ort"
-  printf 'round %d: cltrain %.1f images/s, ONNX Runtime %.1f images/s\n' "$r" "$(tail -n 1 "$work/cl")" "$(tail -n 1 "$work/ort")"
+  printf 'round %d: cltrain %.1f images/s (every layer by itself %.1f), ONNX Runtime %.1f images/s\n' "$r" \
+    "$(tail -n 1 "$work/cl")" "$(tail -n 1 "$work/clu")" "$(tail -n 1 "$work/ort")"
 done
-cl=$(median < "$work/cl") ort=$(median < "$work/ort")
+cl=$(median < "$work/cl") clu=$(median < "$work/clu") ort=$(median < "$work/ort")
 echo "evaluation, DigitCNN 32/64/128/256, batch $batch, $threads threads, median of $rounds:"
 printf '  cltrain bench (OpenCL)      %8.1f images/s\n' "$cl"
+printf '    every layer by itself     %8.1f images/s (no fused conv + batchnorm + ReLU + pooling; same runs)\n' "$clu"
 printf '  ONNX Runtime %s (CPU)  %8.1f images/s\n' \
   "$(node -e "console.log(require('$ortdir/node_modules/onnxruntime-node/package.json').version)")" "$ort"
 awk -v a="$cl" -v b="$ort" 'BEGIN { printf "  ratio cltrain / ONNX Runtime: %.2f\n", a / b }'

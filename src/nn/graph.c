@@ -416,6 +416,9 @@ int ct_model_create_ex(ct_ctx *ctx, const ct_netdef *net, int max_batch, int inf
     m->ctx = ctx;
     m->max_batch = max_batch;
     m->training = !inference;
+    /* CLTRAIN_UNFUSED_EVAL=1: eval forwards without the fused convolutions (comparisons) */
+    const char *uf = getenv("CLTRAIN_UNFUSED_EVAL");
+    m->unfused_eval = uf && *uf && strcmp(uf, "0") != 0;
     int rc = ct_netdef_copy(net, &m->net);
     if (rc == CT_OK) rc = plan(m);
     if (rc == CT_OK) rc = alloc_all(m);
