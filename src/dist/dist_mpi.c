@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -92,7 +93,15 @@ int ct_dist_init(void)
 void ct_dist_finalize(int failed, int code)
 {
     if (!g.on) return;
-    if (failed) MPI_Abort(MPI_COMM_WORLD, code ? code : 1);
+    if (failed) {
+        /* the launcher forwards this rank's error message asynchronously: give it a moment before
+         * the job is torn down (MPICH's hydra dropped it otherwise) */
+        fflush(stdout);
+        fflush(stderr);
+        struct timespec pause = {0, 300000000};
+        nanosleep(&pause, NULL);
+        MPI_Abort(MPI_COMM_WORLD, code ? code : 1);
+    }
     MPI_Finalize();
     g.on = 0;
 }
