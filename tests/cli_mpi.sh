@@ -4,7 +4,8 @@
 # and cover every global batch in order; the gradients after one SGD step (the momentum buffers
 # of the checkpoint) and the parameters + optimizer state after 5 Adam steps match a
 # single-process run (rtol 1e-4); validation and test accuracy are equal for N = 1, 2, 3; the log
-# and --json name the world size and communication time; an indivisible global batch is refused.
+# and --json name the world size and communication time; an indivisible global batch and ranks
+# started with different configs are refused.
 source "$(dirname "$0")/mpi_common.sh"
 
 for n in 1 3; do
@@ -50,4 +51,12 @@ run 2 odd --set training.batch_size=45 --set training.epochs=1
 rc=$?
 [ $rc = 2 ] || [ $rc = 1 ] && grep -q "divisible by" odd.txt && ok "batch 45 on 2 processes refused" ||
   { bad "batch 45 on 2 processes: exit $rc"; tail -n 5 odd.txt; }
+
+# ranks started with different configs (MPMD: rank 1 with another learning rate) stop at start-up
+one=("$exe" train "${small[@]}" --set output.runs_dir=D/runs --set output.model_save_dir=D/models --set training.epochs=1)
+timeout 120 "${launch[@]}" -n 1 "${one[@]}" : -n 1 "${one[@]}" --set training.learning_rate=0.002 > disagree.txt 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "disagree: the config .* on rank 1 differs from rank 0's" disagree.txt &&
+  ok "ranks with different configs refused at start-up (exit $rc)" || { bad "disagreeing ranks: exit $rc"; tail -n 8 disagree.txt; }
+[ ! -e D/runs ] || [ -z "$(ls -A D/runs 2> /dev/null)" ] && ok "nothing written by the refused run" || bad "refused run wrote $(ls D/runs)"
 finish
