@@ -116,9 +116,9 @@ void ct_prewarm_start(ct_ctx *c, const ct_netdef *net, int max_batch, const ct_a
 {
     *out = NULL;
     char dir[3500];
-    const char *kdir = getenv("CLTRAIN_KERNEL_DIR"), *off = getenv("CLTRAIN_PREWARM");
-    if (!ct_driver_caches_builds(c) || !ct_cache_dir(dir, sizeof dir)[0] || (kdir && *kdir) ||
-        (off && strcmp(off, "0") == 0) || n < 1 || n > 8)
+    const char *kdir = getenv("CLTRAIN_KERNEL_DIR"), *on = getenv("CLTRAIN_PREWARM");
+    if (!on || strcmp(on, "1") != 0 || !ct_driver_caches_builds(c) || !ct_cache_dir(dir, sizeof dir)[0] ||
+        (kdir && *kdir) || n < 1 || n > 8)
         return;
     ct_prewarm *p = calloc(1, sizeof *p);
     if (!p) return;

@@ -5,8 +5,11 @@
  * will use (zeroed inputs, results thrown away), so the run's own evaluation finds them
  * compiled. Only on drivers that share compiled kernels that way (ct_driver_caches_builds), and
  * only once per device, driver, kernel sources, tunables and network: a stamp in the program
- * cache folder says it was done. CLTRAIN_PREWARM=0 turns it off (benchmarks). Nothing the run
- * computes depends on it. */
+ * cache folder says it was done. Off unless CLTRAIN_PREWARM=1: on the shared 2-vCPU machine
+ * (load 12-22) it made a cold `train --subset 640` slower, 52-65 s against 38-59 s, since both
+ * contexts pay for every program (POCL preprocesses a cached source again) and the evaluation
+ * forwards run twice; a quiet machine, where the second core idles while the run compiles, is
+ * where it could win. Nothing the run computes depends on it. */
 #ifndef CLTRAIN_NN_PREWARM_H
 #define CLTRAIN_NN_PREWARM_H
 #include "augment.h"
