@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A cltrain-trained model file of a shipped network loads strictly into the PyTorch module of
 # tools/cltrain_torch.py (from the file's `network` metadata) and scores the same test accuracy
-# in PyTorch as cltrain reported (1 epoch on tests/fixtures/mnist-small; lenet5 and mlp:
-# tanh, average pooling, batchnorm1d, dropout).
+# in PyTorch as cltrain reported (1 epoch on tests/fixtures/mnist-small; every network of
+# configs/networks/: convolutions with stride, padding and no bias, tanh, max, average and adaptive
+# pooling, batchnorm1d/2d, dropout, residual adds).
 set -u
 exe=${1:?usage: cli_torch_load.sh path/to/cltrain}
 exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
@@ -11,8 +12,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 pass=0 fail=0
-for net in lenet5 mlp; do
-  if ! "$exe" train --config "$here/../configs/networks/$net.yaml" --data "$here/fixtures/mnist-small" \
+for cfg in "$here"/../configs/networks/*.yaml; do
+  net=$(basename "$cfg" .yaml)
+  if ! "$exe" train --config "$cfg" --data "$here/fixtures/mnist-small" \
       --set training.epochs=1 --set checkpoint.every_epochs=0 --set augmentation.use_data_augmentation=false \
       --json -q > "$net.json" 2> "$net.err"; then
     fail=$((fail + 1)); echo "FAIL $net: train"; cat "$net.err"; continue

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A PyTorch-trained file of each shipped network scores the same under `cltrain evaluate
+# --config configs/networks/X.yaml` as in PyTorch: tools/torch_train_networks.py trains every
+# configs/networks/*.yaml network for 40 seeded Adam steps on tests/fixtures/mnist-small (module
+# from tools/cltrain_torch.py) and saves its state_dict as plain safetensors (no cltrain metadata,
+# so cltrain takes the network from --config), with PyTorch's test accuracy and loss; cltrain
+# evaluates each file on the same 1,000 test images. Equal accuracy and |loss difference| <= 1e-4
+# are required. Needs /usr/bin/python3 with torch (python3-torch); missing is a failure.
+set -u
+exe=${1:?usage: cli_torch_trained.sh path/to/cltrain}
+exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+py=/usr/bin/python3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+mnist="$here/fixtures/mnist-small"
+configs=("$root"/configs/networks/*.yaml)
+
+"$py" -c "import torch" 2> "$work/err" && ok "PyTorch $("$py" -c 'import torch; print(torch.__version__)')" ||
+  { bad "PyTorch missing for $py (apt-get install python3-torch): $(cat "$work/err")"; echo "$pass passed, $fail failed"; exit 1; }
+[ ${#configs[@]} -ge 5 ] && ok "${#configs[@]} shipped networks" || bad "only ${#configs[@]} configs in configs/networks"
+
+if ! "$py" "$root/tools/torch_train_networks.py" --data "$mnist" --out "$work/pt" --steps 40 --exe "$exe" \
+    "${configs[@]}" > "$work/pt.jsonl" 2> "$work/err"; then
+  bad "PyTorch training"; cat "$work/err"; echo "$pass passed, $fail failed"; exit 1
+fi
+for cfg in "${configs[@]}"; do
+  net=$(basename "$cfg" .yaml)
+  line=$(grep "\"network\": \"$net\"" "$work/pt.jsonl")
+  [ -n "$line" ] || { bad "$net: no PyTorch result"; continue; }
+  model="$work/pt/$net.safetensors"
+  if ! "$exe" evaluate --config "$cfg" --model "$model" --data "$mnist" --json -q \
+      --set output.runs_dir="$work/runs" --set output.model_save_dir="$work/models" > "$work/$net.json" 2> "$work/err"; then
+    bad "$net: cltrain evaluate --config"; cat "$work/err"; continue
+  fi
+  if "$py" - "$net" "$line" "$work/$net.json" "$model" <<'PY'
+import json, sys
+net, pt = sys.argv[1], json.loads(sys.argv[2])
+cl = json.loads(open(sys.argv[3]).read().strip().splitlines()[-1])
+with open(sys.argv[4], "rb") as f:  # the file really has no cltrain metadata
+    n = int.from_bytes(f.read(8), "little")
+    assert "__metadata__" not in json.loads(f.read(n)), "the PyTorch file carries metadata"
+print("%-13s PyTorch accuracy %.4f loss %.6f | cltrain accuracy %.4f loss %.6f (%d images)"
+      % (net, pt["test_accuracy"], pt["test_loss"], cl["test_accuracy"], cl["test_loss"], cl["test_samples"]))
+assert cl["test_samples"] == pt["test_samples"], "different image counts"
+assert cl["test_accuracy"] == pt["test_accuracy"], "accuracies differ"
+assert abs(cl["test_loss"] - pt["test_loss"]) <= 1e-4, "losses differ by %g" % abs(cl["test_loss"] - pt["test_loss"])
+PY
+  then ok "$net: same accuracy and loss"; else bad "$net"; fi
+done
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
