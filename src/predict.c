@@ -69,12 +69,18 @@ static int norm_values(json_t *v, int c, float *out)
     return 1;
 }
 
-/* data.mean / data.std of the model's `config` metadata, else MNIST's values. */
-static void read_norm(ct_predictor *p)
+/* data.mean / data.std of the model's `config` metadata, else the config's (cfg not NULL), else
+ * MNIST's values. */
+static int read_norm(ct_predictor *p, const ct_config *config)
 {
     for (int k = 0; k < CT_PREDICT_MAX_CHANNELS; k++) {
         p->mean_c[k] = CT_PREDICT_DEFAULT_MEAN;
         p->std_c[k] = CT_PREDICT_DEFAULT_STD;
+    }
+    if (config && !ct_st_metadata_get(p->file, "config")) {
+        CT_TRY(ct_config_data_norm(&config->data, p->c, p->mean_c, p->std_c));
+        p->mean = p->mean_c[0], p->std = p->std_c[0];
+        return CT_OK;
     }
     const char *cfg = ct_st_metadata_get(p->file, "config");
     json_t *j = cfg ? json_loads(cfg, 0, NULL) : NULL;
@@ -98,6 +104,7 @@ static void read_norm(ct_predictor *p)
     json_decref(j);
     p->mean = p->mean_c[0];
     p->std = p->std_c[0];
+    return CT_OK;
 }
 
 /* The model's class names: its `class_names` metadata, else "0".."K-1". */
@@ -127,6 +134,12 @@ static int read_names(ct_predictor *p)
 
 int ct_predictor_open(const char *model_path, const char *device, int batch_size, ct_predictor **out)
 {
+    return ct_predictor_open_config(model_path, device, batch_size, NULL, out);
+}
+
+int ct_predictor_open_config(const char *model_path, const char *device, int batch_size, const ct_config *cfg,
+                             ct_predictor **out)
+{
     *out = NULL;
     ct_predictor *p = calloc(1, sizeof *p);
     if (!p) return ct_fail(CT_ERR_NOMEM, "out of host memory");
@@ -135,18 +148,21 @@ int ct_predictor_open(const char *model_path, const char *device, int batch_size
     p->batch = batch_size > 0 ? batch_size : 64;
     int rc = p->path && (!device || p->device_sel) ? CT_OK : ct_fail(CT_ERR_NOMEM, "out of host memory");
     if (rc == CT_OK) rc = ct_st_load(model_path, &p->file);
-    if (rc == CT_OK) rc = ct_modelio_netdef(p->file, model_path, NULL, &p->net);
+    /* the file's network, else the config's `network:` (a PyTorch-written file), else DigitCNN */
+    if (rc == CT_OK)
+        rc = cfg ? ct_modelio_file_netdef(p->file, model_path, cfg, &p->net)
+                 : ct_modelio_netdef(p->file, model_path, NULL, &p->net);
     /* the model's input and classes */
     if (rc == CT_OK) p->c = p->net.in_c, p->h = p->net.in_h, p->w = p->net.in_w, p->classes = p->net.classes;
     if (rc == CT_OK && p->c > CT_PREDICT_MAX_CHANNELS)
         rc = ct_fail(CT_ERR_INPUT, "%s: the model takes %d channels; predict handles 1 to %d", model_path, p->c,
                      CT_PREDICT_MAX_CHANNELS);
     if (rc == CT_OK) rc = read_names(p);
+    if (rc == CT_OK) rc = read_norm(p, cfg);
     if (rc != CT_OK) {
         ct_predictor_free(p);
         return rc;
     }
-    read_norm(p);
     *out = p;
     return CT_OK;
 }
@@ -482,7 +498,7 @@ int ct_predict_files(const char *const *inputs, size_t n_inputs, const ct_predic
     job J = {0};
     J.o = o;
     J.r = r;
-    int rc = ct_predictor_open(o->model_path, o->device, o->batch_size, &J.p);
+    int rc = ct_predictor_open_config(o->model_path, o->device, o->batch_size, o->config, &J.p);
     if (rc != CT_OK) return rc;
     ct_predictor_norm(J.p, &r->mean, &r->std, &r->norm_from_metadata);
     ct_predictor_shape(J.p, &J.c, &J.h, &J.w, &J.K);

@@ -5,8 +5,11 @@
  * of u8 N x 28 x 28 as they are. Any other model: pictures become its channels (gray <-> RGB),
  * are resized to its H x W (bilinear, half-pixel centres) when the size differs and scaled to
  * [0,1]; IDX files need u8 N x H x W and a 1-channel model.
+ * Network: the file's `network` metadata, else the --config's `network:` section (a file
+ * written by PyTorch), else DigitCNN from the tensor shapes (as `cltrain evaluate`).
  * Normalisation: the model's metadata `config` (data.mean / data.std, a number or one value
- * per channel) when present, else MNIST's 0.1307 / 0.3081 for every channel. Class names: the
+ * per channel) when present, else the --config's data.mean / data.std when a config is given
+ * (as `cltrain evaluate`), else MNIST's 0.1307 / 0.3081 for every channel. Class names: the
  * model's `class_names` metadata, else "0".."K-1". A bad input file is recorded (file named, what is wrong) and the
  * others are still predicted; a blank picture is a warning and is skipped. Only model and
  * device problems stop the whole job. */
@@ -15,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "image.h"
 
 #define CT_PREDICT_DEFAULT_MEAN 0.1307f
@@ -28,6 +32,10 @@ typedef struct ct_predictor ct_predictor;
  * on the first ct_predictor_run. batch_size: images per forward pass (reduced when the device
  * memory is too small). */
 int ct_predictor_open(const char *model_path, const char *device, int batch_size, ct_predictor **out);
+/* The same with a config (may be NULL): its `network:` for a file without `network` metadata, its
+ * data.mean / data.std for a file without `config` metadata. */
+int ct_predictor_open_config(const char *model_path, const char *device, int batch_size, const ct_config *cfg,
+                             ct_predictor **out);
 void ct_predictor_free(ct_predictor *p);
 /* The normalisation used (from the model's metadata or the defaults), and whether it came from the metadata. */
 void ct_predictor_norm(const ct_predictor *p, float *mean, float *std, int *from_metadata);
@@ -77,6 +85,7 @@ typedef struct {
     /* called for every issue as it happens (e.g. to print a warning), may be NULL */
     void (*on_issue)(const ct_predict_issue *issue, void *user);
     void *user;
+    const ct_config *config; /* the --config (network and normalisation fallbacks), may be NULL */
 } ct_predict_opts;
 
 typedef struct {

@@ -5,7 +5,10 @@
 # from tools/cltrain_torch.py) and saves its state_dict as plain safetensors (no cltrain metadata,
 # so cltrain takes the network from --config), with PyTorch's test accuracy and loss; cltrain
 # evaluates each file on the same 1,000 test images. Equal accuracy and |loss difference| <= 1e-4
-# are required. Needs /usr/bin/python3 with torch (python3-torch); missing is a failure.
+# are required. `cltrain predict --config X.yaml --model FILE --logits` on the test IDX file gives
+# PyTorch's logits (max |difference| <= 1e-4) and labels; without --config such a file is refused
+# with a message that names --config. Needs /usr/bin/python3 with torch (python3-torch); missing
+# is a failure.
 set -u
 exe=${1:?usage: cli_torch_trained.sh path/to/cltrain}
 exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
@@ -24,7 +27,7 @@ configs=("$root"/configs/networks/*.yaml)
   { bad "PyTorch missing for $py (apt-get install python3-torch): $(cat "$work/err")"; echo "$pass passed, $fail failed"; exit 1; }
 [ ${#configs[@]} -ge 5 ] && ok "${#configs[@]} shipped networks" || bad "only ${#configs[@]} configs in configs/networks"
 
-if ! "$py" "$root/tools/torch_train_networks.py" --data "$mnist" --out "$work/pt" --steps 40 --exe "$exe" \
+if ! "$py" "$root/tools/torch_train_networks.py" --data "$mnist" --out "$work/pt" --steps 40 --save-logits --exe "$exe" \
     "${configs[@]}" > "$work/pt.jsonl" 2> "$work/err"; then
   bad "PyTorch training"; cat "$work/err"; echo "$pass passed, $fail failed"; exit 1
 fi
@@ -51,6 +54,34 @@ assert cl["test_accuracy"] == pt["test_accuracy"], "accuracies differ"
 assert abs(cl["test_loss"] - pt["test_loss"]) <= 1e-4, "losses differ by %g" % abs(cl["test_loss"] - pt["test_loss"])
 PY
   then ok "$net: same accuracy and loss"; else bad "$net"; fi
+  # predict: the network from --config (the file has none)
+  if ! "$exe" predict --config "$cfg" --model "$model" --logits --json "$mnist/t10k-images-idx3-ubyte.gz" \
+      > "$work/$net.pred.json" 2> "$work/err"; then
+    bad "$net: cltrain predict --config"; cat "$work/err"; continue
+  fi
+  if "$py" - "$root/tools" "$mnist" "$work/$net.pred.json" "$work/pt/$net.logits.safetensors" <<'PY'
+import json, sys
+import torch
+sys.path.insert(0, sys.argv[1])
+from torch_model import load_mnist, load_safetensors
+_, y = load_mnist(sys.argv[2], "t10k")
+pred = json.loads(open(sys.argv[3]).read().strip().splitlines()[-1])["predictions"]
+want = load_safetensors(sys.argv[4])[0]["logits"]
+got = torch.tensor([p["logits"] for p in pred], dtype=torch.float32)
+labels = torch.tensor([p["label"] for p in pred])
+assert got.shape == want.shape, "shapes %s vs %s" % (tuple(got.shape), tuple(want.shape))
+d = (got - want).abs().max().item()
+print("  predict --config: max |logit difference| %.3g, %d/%d labels as PyTorch's argmax, accuracy %.4f"
+      % (d, (labels == want.argmax(1)).sum().item(), len(pred), (labels == y).float().mean().item()))
+assert d <= 1e-4 and torch.equal(labels, want.argmax(1))
+PY
+  then ok "$net: predict --config gives PyTorch's logits"; else bad "$net: predict --config"; fi
+  if [ "$net" != digitcnn ]; then
+    "$exe" predict --model "$model" "$mnist/t10k-images-idx3-ubyte.gz" > /dev/null 2> "$work/err"
+    rc=$?
+    [ $rc -eq 3 ] && grep -q -- "--config" "$work/err" && ok "$net: predict without --config: exit 3 naming --config" ||
+      { bad "$net: predict without --config: exit $rc"; cat "$work/err"; }
+  fi
 done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -11,10 +11,12 @@ the network from --config), then evaluates it in eval mode on the folder's test 
 
 Prints one JSON line per network: {"network", "model", "steps", "train_loss", "test_accuracy",
 "test_loss", "test_samples"} (test_loss = mean cross-entropy, as cltrain evaluate reports it).
+With --save-logits also OUT/X.logits.safetensors: the eval-mode logits of every test image
+(tensor "logits", N x classes), to compare with `cltrain predict --logits`.
 What it does not do: validation splits, schedules, augmentation, or anything on a GPU.
 
     /usr/bin/python3 tools/torch_train_networks.py --data tests/fixtures/mnist-small --out DIR \
-        [--steps 40] [--exe build/cltrain] configs/networks/lenet5.yaml ...
+        [--steps 40] [--save-logits] [--exe build/cltrain] configs/networks/lenet5.yaml ...
 """
 
 import argparse
@@ -50,14 +52,16 @@ def train(model, x, y, steps, batch, lr, seed):
 
 
 def evaluate(model, x, y, batch=1000):
+    """(accuracy, mean loss, logits) in eval mode"""
     model.eval()
-    loss_sum, correct = 0.0, 0
+    loss_sum, correct, logits = 0.0, 0, []
     with torch.no_grad():
         for b in range(0, x.shape[0], batch):
             out = model(x[b:b + batch])
             loss_sum += F.cross_entropy(out, y[b:b + batch], reduction="sum").double().item()
             correct += (out.argmax(1) == y[b:b + batch]).sum().item()
-    return correct / x.shape[0], loss_sum / x.shape[0]
+            logits.append(out)
+    return correct / x.shape[0], loss_sum / x.shape[0], torch.cat(logits)
 
 
 def main():
@@ -69,6 +73,7 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.001)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--save-logits", action="store_true", help="also write OUT/X.logits.safetensors")
     ap.add_argument("--exe", default=None, help="cltrain executable (default: $CLTRAIN_EXE, build/cltrain)")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -83,7 +88,9 @@ def main():
         train_loss = train(model, xtr, ytr, args.steps, args.batch, args.lr, args.seed)
         path = os.path.join(args.out, name + ".safetensors")
         save_safetensors(path, model.state_dict())  # tensors only, as a PyTorch user saves them
-        acc, loss = evaluate(model, xte, yte)
+        acc, loss, logits = evaluate(model, xte, yte)
+        if args.save_logits:
+            save_safetensors(os.path.join(args.out, name + ".logits.safetensors"), {"logits": logits.contiguous()})
         print(json.dumps({"network": name, "model": path, "steps": args.steps, "train_loss": train_loss,
                           "test_accuracy": acc, "test_loss": loss, "test_samples": int(xte.shape[0])}),
               flush=True)

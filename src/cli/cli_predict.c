@@ -108,7 +108,7 @@ int cli_predict(int argc, char **argv)
     char model_path[CT_STORE_PATH_MAX], model_name[CT_STORE_NAME_MAX];
     if ((rc = resolve_model(&cfg, model, model_path, model_name)) != CT_OK) return cli_die(rc);
     ct_predict_opts po = {model_path, o.device && *o.device ? o.device : cfg.device, cfg.prediction.batch_size,
-                          threshold, print_issue, NULL};
+                          threshold, print_issue, NULL, &cfg};
     ct_predict_result r;
     rc = ct_predict_files(inputs, n_in, &po, &r);
     if (rc != CT_OK) {
