@@ -47,6 +47,7 @@ assert d["params"] == 455754, d["params"]
 assert sum(l["params"] for l in d["layers"]) == d["params"]
 assert abs(sum(l["mflops"] for l in d["layers"]) - d["total_mflops"]) < 1e-6
 assert d["batch_size"] == 64 and d["memory_bytes"] > 455754 * 16
+assert d["eval_batch_size"] == 1000 and 455754 * 4 < d["eval_memory_bytes"] < 1000 * 784 * 4 * 400, d["eval_memory_bytes"]
 assert [l["name"] for l in d["layers"] if l["params"]] == ["conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "fc1", "fc2", "fc3"]
 assert d["layers"][12]["output_shape"] == [128, 3, 3] and d["layers"][13]["output_shape"] == [1152]
 EOF

@@ -1,17 +1,19 @@
 #define _POSIX_C_SOURCE 200809L
 /* test_graph.c: the graph executor's model layer beyond PyTorch parity (test_parity):
- * inference-only models (no gradients, moments or saved-for-backward buffers, same logits as a
- * training model), buffers past 2^31-1 elements refused up front with the size, NaN weights
- * never written to a model file, strict state_dict names (no num_batches_tracked escape),
- * num_batches_tracked per BN layer kept through load/save, a linear layer without a bias
- * (no `.bias` tensor, trains). */
+ * inference-only models (no gradients, moments or saved-for-backward buffers, output buffers
+ * shared once read, same logits as a training model, for every shipped network), buffers past
+ * 2^31-1 elements refused up front with the size, NaN weights never written to a model file,
+ * strict state_dict names (no num_batches_tracked escape), num_batches_tracked per BN layer kept
+ * through load/save, a linear layer without a bias (no `.bias` tensor, trains). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "modelio.h"
+#include "nn/graph_internal.h"
 #include "testutil.h"
 
 static ct_netdef digit(int c1, int c2, int c3, int hidden, int bn)
@@ -67,6 +69,62 @@ static void inference_model(ct_ctx *c)
              rc);
     ct_model_free(a);
     ct_model_free(b);
+}
+
+/* inference models share output buffers once their readers have run (graph.c share_outputs):
+ * every shipped network gives the training model's eval logits bit for bit, with fewer output
+ * buffers than layers of its own, and the memory estimate is what is allocated */
+static void shared_outputs(ct_ctx *c, const char *net)
+{
+    char path[256];
+    snprintf(path, sizeof path, "../configs/networks/%s.yaml", net);
+    ct_config cfg;
+    ct_config_defaults(&cfg);
+    TU_CHECK(ct_config_load(&cfg, path) == CT_OK && cfg.network, "%s: %s", path, ct_last_error());
+    if (!cfg.network) return;
+    const int N = 3;
+    ct_model *a = NULL, *b = NULL;
+    unsigned long long inf_bytes = 0, before = c->bytes_allocated;
+    TU_CHECK(ct_model_memory(cfg.network, N, 1, &inf_bytes, NULL) == CT_OK, "%s", ct_last_error());
+    TU_CHECK(ct_model_create_ex(c, cfg.network, N, 1, &b) == CT_OK, "%s: %s", net, ct_last_error());
+    TU_CHECK(c->bytes_allocated - before == inf_bytes, "%s: estimate %llu bytes, allocated %llu", net, inf_bytes,
+             c->bytes_allocated - before);
+    TU_CHECK(ct_model_create(c, cfg.network, N, &a) == CT_OK, "%s: %s", net, ct_last_error());
+    if (a && b) {
+        int own = 0, distinct = 0;
+        for (int i = 0; i < b->n_nodes; i++) {
+            own += b->nodes[i].run == CT_RUN_OWN;
+            int seen = b->nodes[i].out < 0;
+            for (int k = 0; k < i && !seen; k++) seen = b->nodes[k].out == b->nodes[i].out;
+            distinct += !seen;
+        }
+        printf("%-13s inference: %d output buffers for %d layers with outputs of their own, %llu bytes at batch %d\n",
+               net, distinct, own, inf_bytes, N);
+        TU_CHECK(distinct < own, "%s: %d output buffers for %d layers", net, distinct, own);
+        TU_CHECK(ct_model_init_params(a, 5) == CT_OK, "%s", ct_last_error());
+        float *p = NULL, *s = NULL;
+        TU_CHECK(ct_model_snapshot(a, &p, &s) == CT_OK && ct_model_restore(b, p, s) == CT_OK, "%s", ct_last_error());
+        free(p);
+        free(s);
+        const size_t n = (size_t)N * cfg.network->in_c * cfg.network->in_h * cfg.network->in_w;
+        const size_t K = (size_t)N * cfg.network->classes;
+        float *x = malloc(n * sizeof(float)), *la = malloc(K * sizeof(float)), *lb = malloc(K * sizeof(float));
+        if (x && la && lb) {
+            tu_fill_uniform(x, n, -0.4f, 2.8f, 17);
+            TU_CHECK(ct_model_upload(a, N, x, NULL) == CT_OK && ct_model_upload(b, N, x, NULL) == CT_OK &&
+                         ct_model_forward(a, N, 0, 0, 0) == CT_OK && ct_model_forward(b, N, 0, 0, 0) == CT_OK &&
+                         ct_buffer_read(c, a->logits, 0, K * 4, la) == CT_OK &&
+                         ct_buffer_read(c, b->logits, 0, K * 4, lb) == CT_OK,
+                     "%s", ct_last_error());
+            TU_CHECK(memcmp(la, lb, K * 4) == 0, "%s: inference logits differ from the training model's", net);
+        }
+        free(x);
+        free(la);
+        free(lb);
+    }
+    ct_model_free(a);
+    ct_model_free(b);
+    ct_config_free(&cfg);
 }
 
 /* 2^31-1 elements per buffer: refused before anything is allocated, with the size */
@@ -190,6 +248,8 @@ int main(void)
         return tu_finish();
     }
     inference_model(c);
+    const char *nets[] = {"digitcnn", "lenet5", "mlp", "vgg-small", "resnet-small"};
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) shared_outputs(c, nets[i]);
     oversize(c);
     files(c);
     linear_nobias(c);

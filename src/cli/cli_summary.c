@@ -1,7 +1,7 @@
 /* cli_summary.c: `cltrain summary`: the config's network (its `network:` section, else the
  * DigitCNN of the `model:` keys) as a table of layers with output shapes, parameters and
  * forward MFLOP per image, the totals and the device memory to train it at
- * training.batch_size; --json as one object, --network-json as netdef.h's JSON form (what
+ * training.batch_size and to evaluate it at evaluation.batch_size; --json as one object, --network-json as netdef.h's JSON form (what
  * tools/cltrain_torch.py reads). Needs no device and no data. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "model.h"
 #include "nn/netparse.h"
 
 static void shape_text(const ct_act_shape *s, char *buf, size_t cap)
@@ -74,6 +75,13 @@ static void print_table(const ct_config *cfg, const ct_netdef *n)
     printf("device memory to train at batch %d (training.batch_size): about %s (parameters, gradients, two optimizer "
            "moments, activations and their gradients, workspaces)\n",
            batch, mem);
+    unsigned long long eval_bytes = 0;
+    if (ct_model_memory(n, cfg->evaluation.batch_size, 1, &eval_bytes, NULL) == CT_OK) {
+        human_bytes(eval_bytes, mem, sizeof mem);
+        printf("device memory to evaluate at batch %d (evaluation.batch_size): about %s (parameters, running "
+               "statistics, the activations alive at once, workspaces)\n",
+               cfg->evaluation.batch_size, mem);
+    }
 }
 
 static json_t *layer_json(const ct_layer_def *l)
@@ -99,6 +107,14 @@ static int print_json(const ct_config *cfg, const ct_netdef *n)
                                    (json_int_t)ct_netdef_memory_estimate(n, cfg->training.batch_size), "batch_size",
                                    cfg->training.batch_size, "input", n->in_c, n->in_h, n->in_w, "classes", n->classes)
                        : NULL;
+    /* inference model at evaluation.batch_size (null when a buffer would not fit the kernels) */
+    unsigned long long eval_bytes = 0;
+    int eok = ct_model_memory(n, cfg->evaluation.batch_size, 1, &eval_bytes, NULL) == CT_OK;
+    if (o && (json_object_set_new(o, "eval_memory_bytes", eok ? json_integer((json_int_t)eval_bytes) : json_null()) ||
+              json_object_set_new(o, "eval_batch_size", json_integer(cfg->evaluation.batch_size)))) {
+        json_decref(o);
+        o = NULL;
+    }
     if (!o) return ct_fail(CT_ERR_NOMEM, "could not write the JSON result (out of memory)");
     return cli_print_json(o);
 }

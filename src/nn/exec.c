@@ -82,7 +82,7 @@ int ct_model_forward(ct_model *m, int N, int training, uint64_t seed, unsigned s
                 continue;
             }
         }
-        m->fwd_out[i] = m->bufs[n->out].mem;
+        m->fwd_out[i] = ct_g_buf(m, n->out); /* -1: an eval dropout of the network input (nn/graph.c) */
         switch (d->type) {
         case CT_L_CONV2D: CT_TRY(ct_layer_conv2d_fwd(m, n, N, training)); break;
         case CT_L_BATCHNORM2D:

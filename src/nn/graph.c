@@ -205,6 +205,105 @@ static void plan_buffers(ct_model *m, int i, size_t *col_max, int *drop_k)
     }
 }
 
+/* the layer whose own output buffer holds layer i's output in an eval forward (-1: the network
+ * input): fused, alias and dropout layers pass their input's buffer on */
+static int holder_of(const ct_model *m, const int *holder, int i)
+{
+    const ct_layer_def *d = &m->net.layers[i];
+    int own = m->nodes[i].run == CT_RUN_OWN && d->type != CT_L_DROPOUT && d->type != CT_L_DROPOUT2D;
+    return own ? i : d->inputs[0] < 0 ? -1 : holder[d->inputs[0]];
+}
+
+/* the smallest free slot that fits `need` floats per image, else the largest free one (grown);
+ * -1 when none is free */
+static int pick_slot(const ct_model *m, const int *slot_buf, const char *slot_free, int n_slots, size_t need)
+{
+    int best = -1;
+    for (int s = 0; s < n_slots; s++) {
+        if (!slot_free[s]) continue;
+        size_t have = m->bufs[slot_buf[s]].per_image, cur = best < 0 ? 0 : m->bufs[slot_buf[best]].per_image;
+        int fits = have >= need, cur_fits = best >= 0 && cur >= need;
+        if (best < 0 || (fits && (!cur_fits || have < cur)) || (!fits && !cur_fits && have > cur)) best = s;
+    }
+    return best;
+}
+
+/* share_outputs' plan: holder, last reader and first write of every output, then the slots */
+static void share_plan(ct_model *m, int *holder, int *last, int *first, int *slot_buf, int *slot_of, char *slot_free)
+{
+    const int L = m->n_nodes;
+    if (L < 1) return;
+    for (int i = 0; i < L; i++) {
+        holder[i] = holder_of(m, holder, i);
+        first[i] = last[i] = i;
+        slot_of[i] = -1;
+    }
+    for (int k = 0; k < L; k++) {
+        const ct_node *n = &m->nodes[k];
+        int until = n->inf_last > k ? n->inf_last : k;
+        for (int q = 0; q < n->def->n_inputs; q++) {
+            int h = n->def->inputs[q] < 0 ? -1 : holder[n->def->inputs[q]];
+            if (h >= 0 && last[h] < until) last[h] = until;
+        }
+        if (n->inf_last > k && holder[n->inf_last] >= 0 && first[holder[n->inf_last]] > k) first[holder[n->inf_last]] = k;
+    }
+    if (holder[L - 1] >= 0) last[holder[L - 1]] = L;
+    int n_slots = 0;
+    for (int t = 0; t < L; t++) {
+        for (int h = t; h < L; h++) { /* outputs first written at step t */
+            if (holder[h] != h || first[h] != t) continue;
+            size_t need = m->bufs[m->nodes[h].out].per_image;
+            int s = pick_slot(m, slot_buf, slot_free, n_slots, need);
+            if (s < 0) {
+                s = n_slots++;
+                slot_buf[s] = m->nodes[h].out;
+            } else if (m->bufs[slot_buf[s]].per_image < need) { /* grown: named after the layer that needs it */
+                m->bufs[slot_buf[s]].per_image = need;
+                snprintf(m->bufs[slot_buf[s]].what, sizeof m->bufs[0].what, "output of layer '%s'",
+                         m->net.layers[h].name);
+            }
+            slot_free[s] = 0;
+            slot_of[h] = s;
+        }
+        for (int h = 0; h <= t; h++) /* given back after their last reader */
+            if (holder[h] == h && slot_of[h] >= 0 && last[h] == t) slot_free[slot_of[h]] = 1;
+    }
+    for (int i = 0; i < L; i++) { /* every layer names its holder's slot */
+        ct_node *n = &m->nodes[i];
+        if (n->run == CT_RUN_OWN && n->out >= 0) {
+            int used = 0;
+            for (int s = 0; s < n_slots; s++) used |= slot_buf[s] == n->out;
+            if (!used) m->bufs[n->out].per_image = m->bufs[n->out].fixed = 0;
+        }
+        n->out = holder[i] < 0 ? -1 : slot_buf[slot_of[holder[i]]];
+    }
+}
+
+/* Inference models (evaluate, predict): a layer's output buffer goes back to a pool once every
+ * layer reading it has run, and later outputs take it, so an eval forward holds a few
+ * activations at a time instead of all of them. Liveness follows holder_of; a fused inference
+ * convolution (plan_infer) reads its input until the end of its group and may write the
+ * group's output at its start; the network's output lives to the end. The outputs planned by
+ * plan_buffers that end up unused keep no memory (size 0). */
+static int share_outputs(ct_model *m)
+{
+    const int L = m->n_nodes;
+    int *holder = malloc((size_t)L * sizeof(int)), *last = malloc((size_t)L * sizeof(int));
+    int *first = malloc((size_t)L * sizeof(int)), *slot_buf = malloc((size_t)L * sizeof(int));
+    int *slot_of = malloc((size_t)L * sizeof(int));
+    char *slot_free = calloc((size_t)L, 1);
+    int rc = holder && last && first && slot_buf && slot_of && slot_free ? CT_OK
+                                                                         : ct_fail(CT_ERR_NOMEM, "out of host memory");
+    if (rc == CT_OK) share_plan(m, holder, last, first, slot_buf, slot_of, slot_free);
+    free(holder);
+    free(last);
+    free(first);
+    free(slot_buf);
+    free(slot_of);
+    free(slot_free);
+    return rc;
+}
+
 static const char *layer_label(const ct_layer_def *d, int i, char *buf, size_t cap)
 {
     snprintf(buf, cap, "layer %d (%s%s%s)", i, d->name[0] ? d->name : "", d->name[0] ? ", " : "",
@@ -260,6 +359,7 @@ static int plan(ct_model *m)
         if (m->nodes[i].consumers > 1 && m->nodes[i].needs_grad && m->nodes[i].per_image > fan_max)
             fan_max = m->nodes[i].per_image;
     }
+    if (!m->training) CT_TRY(share_outputs(m));
     if (col_max) {
         int b = add_buf(m, col_max, 0, 0, "%sim2col workspace", "");
         for (int i = 0; i < L; i++)
@@ -393,6 +493,7 @@ static int alloc_all(ct_model *m)
     for (int i = 0; i < m->n_bufs; i++) {
         ct_gbuf *b = &m->bufs[i];
         size_t floats = b->per_image * (size_t)m->max_batch + b->fixed;
+        if (!floats) continue; /* an output that share_outputs left unused */
         snprintf(what, sizeof what, "%s for batch %d", b->what, m->max_batch);
         CT_TRY(ct_buffer_create(ctx, (floats ? floats : 1) * 4, what, &b->mem));
     }
