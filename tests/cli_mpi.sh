@@ -59,4 +59,9 @@ rc=$?
 [ $rc != 0 ] && grep -q "disagree: the config .* on rank 1 differs from rank 0's" disagree.txt &&
   ok "ranks with different configs refused at start-up (exit $rc)" || { bad "disagreeing ranks: exit $rc"; tail -n 8 disagree.txt; }
 [ ! -e D/runs ] || [ -z "$(ls -A D/runs 2> /dev/null)" ] && ok "nothing written by the refused run" || bad "refused run wrote $(ls D/runs)"
+# other commands would run N times side by side: refused
+timeout 60 "${launch[@]}" -n 2 "$exe" pipeline --data "$here/fixtures/mnist-small" > pipe.txt 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "only 'train' and 'bench' run" pipe.txt && ok "pipeline under the launcher refused (exit $rc)" ||
+  { bad "pipeline under the launcher: exit $rc"; tail -n 5 pipe.txt; }
 finish

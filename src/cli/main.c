@@ -82,6 +82,14 @@ static int dispatch(int argc, char **argv)
         printf("cltrain %s\n", CLTRAIN_VERSION);
         return 0;
     }
+    /* under mpirun/srun with several processes only train and bench work together; any other
+     * command would run N times side by side (N pipelines, deployments, ...) */
+    if (ct_dist_launched_size() > 1 && strcmp(cmd, "train") && strcmp(cmd, "bench")) {
+        fprintf(stderr, "cltrain: error: '%s' runs as one process; under an MPI launcher with %d processes only "
+                        "'train' and 'bench' run (data parallel). Run '%s' without mpirun/mpiexec/srun\n",
+                cmd, ct_dist_launched_size(), cmd);
+        return CT_ERR_USAGE;
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc, argv);
     fprintf(stderr, "cltrain: unknown command '%s'\n\n", cmd);
