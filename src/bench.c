@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dist/dist.h"
+#include "tune.h"
 
 /* one kernel of every program family, to build them all */
 static const char *const every_family[][2] = {
@@ -124,6 +125,11 @@ int ct_bench_run(const char *sel, const ct_bench_opts *o, ct_bench_result *r)
     ct_ctx *c;
     CT_TRY(ct_ctx_create(sel, 1, &c));
     snprintf(r->device, sizeof r->device, "%s", c->dev.name);
+    int trc = ct_tune_apply_network(c, o->net, o->batch);
+    if (trc != CT_OK) {
+        ct_ctx_free(c);
+        return trc;
+    }
     ct_tune_describe(c, r->tunables, sizeof r->tunables);
     r->gpu_profile = c->tune.gpu_profile;
     int maxb = o->batch > o->eval_batch ? o->batch : o->eval_batch;

@@ -65,10 +65,11 @@ struct ct_program {
 
 /* The profile asked for by --kernels (ct_kernels_request); "" = none. */
 static char requested_profile[8];
-/* 1: ct_ctx_create applies the values cached by `cltrain tune` (ct_tune_use_cache). */
+/* CT_TUNE_CACHE_*: which values cached by `cltrain tune` are applied (ct_tune_use_cache) */
 static int use_tuned_cache;
 
-void ct_tune_use_cache(int on) { use_tuned_cache = on; }
+void ct_tune_use_cache(int mode) { use_tuned_cache = mode; }
+int ct_tune_cache_mode(void) { return use_tuned_cache; }
 
 int ct_kernels_request(const char *profile)
 {
@@ -196,7 +197,7 @@ int ct_ctx_create(const char *sel, int profiling, ct_ctx **out)
         return rc;
     }
     rc = tune_defaults(&c->dev, &c->tune);
-    if (rc == CT_OK && use_tuned_cache) rc = ct_tune_apply_cached(c);
+    if (rc == CT_OK && use_tuned_cache == CT_TUNE_CACHE_NEWEST) rc = ct_tune_apply_cached(c);
     if (rc == CT_OK) rc = ct_ctx_fit_reductions(c);
     if (rc) {
         ct_ctx_free(c);

@@ -93,9 +93,13 @@ int ct_tune_format(const ct_tune *t, char *buf, size_t cap);
 /* "kernels: gpu profile (CLTRAIN_KERNELS)[, tuned: ...]: gemm_tm=4 ..." for c. */
 void ct_tune_describe(const struct ct_ctx *c, char *buf, size_t cap);
 
-/* 1: ct_ctx_create applies the values `cltrain tune` cached for the device (train, bench,
- * evaluate, predict, verify --tuned turn this on; CLTRAIN_NO_TUNE=1 ignores the cache). */
-void ct_tune_use_cache(int on);
+/* Use of the values `cltrain tune` cached for the device (CLTRAIN_NO_TUNE=1 ignores the cache):
+ * CT_TUNE_CACHE_NETWORK (train, bench, evaluate, predict): ct_tune_apply_network applies those
+ * tuned for the network run; CT_TUNE_CACHE_NEWEST (verify --tuned): ct_ctx_create applies the
+ * newest of the profile. */
+enum { CT_TUNE_CACHE_OFF = 0, CT_TUNE_CACHE_NETWORK = 1, CT_TUNE_CACHE_NEWEST = 2 };
+void ct_tune_use_cache(int mode);
+int ct_tune_cache_mode(void);
 /* Replaces c's tunables; programs built with other options are rebuilt on next use.
  * Drops recorded profiling events and totals (ct_prof_reset). */
 int ct_ctx_set_tune(struct ct_ctx *c, const ct_tune *t);

@@ -17,6 +17,7 @@
 #include "modelio.h"
 #include "plot.h"
 #include "train.h"
+#include "tune.h"
 
 void ct_class_report_free(ct_class_report *r)
 {
@@ -468,6 +469,7 @@ int ct_evaluate_model(const ct_config *cfg, const ct_eval_opts *o, ct_eval_resul
     if (batch < cfg->evaluation.batch_size && (size_t)batch < test.n)
         ct_debug("evaluation batch reduced from %d to %d to fit %s\n", cfg->evaluation.batch_size, batch,
                  ctx->dev.name);
+    if ((rc = ct_tune_apply_network(ctx, &net, batch)) != CT_OK) goto out;
     if ((rc = ct_model_create_ex(ctx, &net, batch, 1, &m)) != CT_OK) goto out;
     if ((rc = ct_modelio_load(m, f, r->model_path)) != CT_OK) goto out;
     logits = ct_malloc(test.n * (size_t)classes * sizeof(float), "test logits");

@@ -20,6 +20,7 @@
 #include "modelio.h"
 #include "preprocess.h"
 #include "safetensors.h"
+#include "tune.h"
 
 struct ct_predictor {
     char *path;
@@ -232,6 +233,7 @@ static int predictor_start(ct_predictor *p)
         p->batch /= 2;
         ct_debug("predict: batch reduced to %d to fit the device memory\n", p->batch);
     }
+    CT_TRY(ct_tune_apply_network(p->ctx, &p->net, p->batch));
     CT_TRY(ct_model_create_ex(p->ctx, &p->net, p->batch, 1, &p->m));
     CT_TRY(ct_modelio_load(p->m, p->file, p->path));
     ct_st_free(p->file);

@@ -24,6 +24,7 @@
 #include "nn/prewarm.h"
 #include "split.h"
 #include "train_int.h"
+#include "tune.h"
 
 static void shuffle(uint32_t *a, long n, uint64_t seed)
 {
@@ -178,6 +179,7 @@ static int make_model(trun *T)
     CT_TRY(ct_ctx_create(dev, 0, &T->ctx));
     ct_ctx *ctx = T->ctx;
     snprintf(T->r->device, sizeof T->r->device, "%s", ctx->dev.name);
+    CT_TRY(ct_tune_apply_network(ctx, &T->net, tr->batch_size));
     int max_batch = tr->batch_size > 250 ? tr->batch_size : 250;
     unsigned long long need = 0;
     CT_TRY(ct_model_memory(&T->net, max_batch, 0, &need, NULL));

@@ -65,7 +65,7 @@ static void print_table(const char *head, const ct_bench_kernel *k, int n, doubl
 
 int cli_bench(int argc, char **argv)
 {
-    ct_tune_use_cache(1); /* values cached by `cltrain tune`, if any (CLTRAIN_NO_TUNE=1 ignores them) */
+    ct_tune_use_cache(CT_TUNE_CACHE_NETWORK); /* values tuned for the network, if any (not with CLTRAIN_NO_TUNE=1) */
     static const cli_option opts[] = {{"batch", 1, K_BATCH, "N", "training batch (default: training.batch_size)"},
                                       {"steps", 1, K_STEPS, "N", "timed steps after the warm-up"},
                                       {"eval-batch", 1, K_EVAL_BATCH, "N", "evaluation batch"},

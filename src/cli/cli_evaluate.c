@@ -19,7 +19,7 @@ static int take(int key, const char *val, void *user)
 
 int cli_evaluate(int argc, char **argv)
 {
-    ct_tune_use_cache(1); /* values cached by `cltrain tune`, if any (CLTRAIN_NO_TUNE=1 ignores them) */
+    ct_tune_use_cache(CT_TUNE_CACHE_NETWORK); /* values tuned for the network, if any (not with CLTRAIN_NO_TUNE=1) */
     static const cli_option opts[] = {
         {"model", 1, K_MODEL, "NAME|PATH", "a model name from `cltrain models` or a .safetensors file (default: "
                                            "the newest)"},

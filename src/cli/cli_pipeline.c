@@ -85,7 +85,7 @@ static void on_step(const char *step, const char *json, const void *detail, void
 
 int cli_pipeline(int argc, char **argv)
 {
-    ct_tune_use_cache(1); /* values cached by `cltrain tune`, if any (CLTRAIN_NO_TUNE=1 ignores them) */
+    ct_tune_use_cache(CT_TUNE_CACHE_NETWORK); /* values tuned for the network, if any (not with CLTRAIN_NO_TUNE=1) */
     static const cli_command cmd = {"pipeline",
                                     "the whole job: data -> train -> evaluate -> deploy; writes "
                                     "runs/<model>/pipeline.json (exit 5: deployment skipped); deployment settings "

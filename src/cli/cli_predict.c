@@ -76,7 +76,7 @@ static int take(int key, const char *val, void *user)
 
 int cli_predict(int argc, char **argv)
 {
-    ct_tune_use_cache(1); /* values cached by `cltrain tune`, if any (CLTRAIN_NO_TUNE=1 ignores them) */
+    ct_tune_use_cache(CT_TUNE_CACHE_NETWORK); /* values tuned for the network, if any (not with CLTRAIN_NO_TUNE=1) */
     static const cli_option opts[] = {
         {"model", 1, K_MODEL, "NAME|PATH", "the model (default: the production model, else the newest)"},
         {"threshold", 1, K_THRESHOLD, "X", "confidence below X (0..1) is flagged low"},

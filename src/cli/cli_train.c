@@ -37,7 +37,7 @@ static int take(int key, const char *val, void *user)
 
 int cli_train(int argc, char **argv)
 {
-    ct_tune_use_cache(1); /* values cached by `cltrain tune`, if any (CLTRAIN_NO_TUNE=1 ignores them) */
+    ct_tune_use_cache(CT_TUNE_CACHE_NETWORK); /* values tuned for the network, if any (not with CLTRAIN_NO_TUNE=1) */
     static const cli_option opts[] = {
         {"resume", 1, K_RESUME, "RUN_DIR|CHECKPOINT", "continue a run exactly (its config; --set goes on top)"},
         {"subset", 1, K_SUBSET, "N", "train on the first N images (tests)"},

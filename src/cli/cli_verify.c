@@ -87,7 +87,7 @@ int cli_verify(int argc, char **argv)
     cli_opts o;
     int prc = cli_parse(argc, argv, &cmd, &o);
     if (prc || o.help) return prc ? cli_die(prc) : 0;
-    if (v.tuned) ct_tune_use_cache(1);
+    if (v.tuned) ct_tune_use_cache(CT_TUNE_CACHE_NEWEST);
     ct_ctx *c;
     int rc = ct_ctx_create(o.device, 0, &c);
     if (rc) return cli_die(rc);
