@@ -42,7 +42,8 @@ static int layer_shape(const ct_netdef *net, int i, const int *needs_grad, ct_tu
     case CT_L_CONV2D: s->kind = S_CONV, s->a = d->in.c, s->b = d->out_channels, s->flag = d->bias; break;
     case CT_L_LINEAR:
         memset(s, 0, sizeof *s);
-        s->kind = S_FC, s->a = d->in.c, s->b = d->out_features, s->need_dx = j >= 0 && needs_grad[j];
+        s->kind = S_FC, s->a = d->in.c, s->b = d->out_features, s->flag = d->bias;
+        s->need_dx = j >= 0 && needs_grad[j];
         break;
     case CT_L_BATCHNORM2D: s->kind = S_BN2D, s->a = d->out.c, s->kh = s->kw = s->sh = s->sw = s->ph = s->pw = 0; break;
     case CT_L_BATCHNORM1D:
@@ -141,7 +142,7 @@ void ct_tune_shape_label(const ct_tune_shape *s, char *buf, size_t cap)
         ADDN(pair(buf + n, cap - n, "p", s->ph, s->pw));
         if (!s->flag) ADDN(snprintf(buf + n, cap - n, " nobias"));
         break;
-    case S_FC: ADDN(snprintf(buf, cap, "%d->%d", s->a, s->b)); break;
+    case S_FC: ADDN(snprintf(buf, cap, "%d->%d%s", s->a, s->b, s->flag ? "" : " nobias")); break;
     case S_BN2D: ADDN(snprintf(buf, cap, "C%d %dx%d", s->a, s->h, s->w)); break;
     case S_BN1D: ADDN(snprintf(buf, cap, "F%d", s->a)); break;
     case S_MAXPOOL:

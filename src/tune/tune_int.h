@@ -22,7 +22,7 @@ typedef struct {
                                  * optim: 1 adam, 0 sgd */
     int h, w;                   /* input plane (conv, bn2d, pools) */
     int kh, kw, sh, sw, ph, pw; /* conv, max/avg pool; adaptive: kh x kw = output size */
-    int flag;                   /* conv: bias; avgpool: count_include_pad; adaptive: fused with flatten */
+    int flag;                   /* conv, fc: bias; avgpool: count_include_pad; adaptive: fused with flatten */
     int need_dx;                /* conv, fc, pools: the input needs a gradient */
     long long n;                /* optim: parameters */
     int count;                  /* how often a training step runs it */

@@ -113,12 +113,12 @@ static int conv_setup(ct_ctx *c, tune_unit *u, const ct_tune_shape *s, int N)
 }
 
 /* fc: d = x, params, y, dy, grads, dx; h = x, w, b, dy, yref, dxref, dwref, dbref, tmp */
-static int fc_setup(ct_ctx *c, tune_unit *u, int N, int in, int out)
+static int fc_setup(ct_ctx *c, tune_unit *u, int N, int in, int out, int bias)
 {
     u->kind = U_FC;
     u->groups = G_GEMM | G_FC;
     const int b_off = (out * in + 15) / 16 * 16;
-    u->fc = (ct_fc){in, out, 0, b_off};
+    u->fc = (ct_fc){in, out, 0, bias ? b_off : -1};
     float *x = host(u, 0, (size_t)N * in, -1, 1), *w = host(u, 1, (size_t)out * in, -0.3f, 0.3f);
     float *b = host(u, 2, (size_t)out, -1, 1), *dy = host(u, 3, (size_t)N * out, -1, 1);
     float *y = host(u, 4, (size_t)N * out, 0, 0), *dx = host(u, 5, (size_t)N * in, 0, 0);
@@ -127,8 +127,8 @@ static int fc_setup(ct_ctx *c, tune_unit *u, int N, int in, int out)
     const float *hs[] = {x, w, b, dy, y, dx, dw, db, p};
     if (!all_ok(hs, 9)) return ct_fail(CT_ERR_NOMEM, "out of memory");
     if (u->with_ref) {
-        ref_linear_fwd(x, w, b, y, N, in, out);
-        ref_linear_bwd(x, w, dy, dx, dw, db, N, in, out);
+        ref_linear_fwd(x, w, bias ? b : NULL, y, N, in, out);
+        ref_linear_bwd(x, w, dy, dx, dw, bias ? db : NULL, N, in, out);
     }
     memcpy(p, w, (size_t)out * in * sizeof(float));
     memcpy(p + b_off, b, (size_t)out * sizeof(float));
@@ -226,7 +226,7 @@ int tune_unit_setup(ct_ctx *c, tune_unit *u, const ct_tune_shape *s, int N)
     u->nrows = tune_unit_ops(s, ops);
     switch (s->kind) {
     case S_CONV: return conv_setup(c, u, s, N);
-    case S_FC: return fc_setup(c, u, N, s->a, s->b);
+    case S_FC: return fc_setup(c, u, N, s->a, s->b, s->flag);
     case S_BN2D: return bn_setup(c, u, s->a, N * s->h * s->w, 0);
     case S_BN1D: return bn_setup(c, u, s->a, N, 1);
     case S_MAXPOOL:
@@ -394,7 +394,8 @@ int tune_unit_check(ct_ctx *c, tune_unit *u, int *ok)
         CT_TRY(read_cmp(c, u->d[2], 0, (size_t)u->N * l->out, u->h[4], 0, 0, ok));
         if (u->need_dx) CT_TRY(read_cmp(c, u->d[5], 0, (size_t)u->N * l->in, u->h[5], 0, 0, ok));
         CT_TRY(read_cmp(c, u->d[4], 0, (size_t)l->out * l->in, u->h[6], 0, 0, ok));
-        return read_cmp(c, u->d[4], (size_t)l->b_off, (size_t)l->out, u->h[7], 0, 0, ok);
+        if (l->b_off >= 0) CT_TRY(read_cmp(c, u->d[4], (size_t)l->b_off, (size_t)l->out, u->h[7], 0, 0, ok));
+        return CT_OK;
     }
     case U_BN:
     case U_BN1D: {
