@@ -11,7 +11,7 @@ int ct_dropout_mask_at(ct_ctx *c, int count, float p, uint64_t seed, unsigned st
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "dropout", "dropout_mask", &k));
-    size_t g = (size_t)count;
+    size_t g = ((size_t)count + (size_t)c->tune.ew_vw - 1) / (size_t)c->tune.ew_vw;
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
     return ct_run(c, k, 1, &g, NULL, "miffuuuuu", mask, count, p, scale, (unsigned)(seed & 0xffffffffu),
                   (unsigned)(seed >> 32), stream, step, base);
