@@ -8,11 +8,15 @@
 #   2. a whole one-epoch training command each (start-up, 48,000 training images, validation),
 #      wall-clock seconds and the ratio.
 # A benchmark tool, not a test: the figures depend on the machine and its load.
-# usage: tools/bench-vs-pytorch.sh [--config F] [--rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH]
+# PyTorch's linear layers run on the BLAS that libblas.so.3 points at: Debian's python3-torch gets the
+# reference BLAS (~30x slower GEMMs) unless an optimised one is installed, so the script refuses to
+# compare against it (apt-get install libopenblas0-openmp: OpenBLAS on the same OpenMP runtime as
+# PyTorch) unless --reference-blas is given; the BLAS in use is printed.
+# usage: tools/bench-vs-pytorch.sh [--config F] [--rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH] [--reference-blas]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-rounds=3 skip_epoch=0 data="$here/data/mnist" exe="$here/build/cltrain" config=""
-usage="usage: $0 [--config F] [--rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH]"
+rounds=3 skip_epoch=0 data="$here/data/mnist" exe="$here/build/cltrain" config="" ref_blas=0
+usage="usage: $0 [--config F] [--rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH] [--reference-blas]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; config=$2; shift 2;;
@@ -20,6 +24,7 @@ while [ $# -gt 0 ]; do
     --skip-epoch) skip_epoch=1; shift;;
     --data) data=$2; shift 2;;
     --cltrain) exe=$2; shift 2;;
+    --reference-blas) ref_blas=1; shift;;
     *) echo "$usage" >&2; exit 2;;
   esac
 done
@@ -34,6 +39,15 @@ py=/usr/bin/python3
 threads=$(nproc)
 [ -x "$exe" ] || { echo "build cltrain first (cmake --build build): $exe not found" >&2; exit 2; }
 "$py" -c 'import torch' 2>/dev/null || { echo "PyTorch missing: apt-get install python3-torch" >&2; exit 2; }
+blas=$(cd "$here/tools" && "$py" -c 'from pytorch_baseline import blas_library; print(blas_library())')
+case "$blas" in
+  *openblas*|*mkl*|*blis*) ;;
+  *) if [ "$ref_blas" -eq 0 ]; then
+       echo "PyTorch's BLAS is $blas, not an optimised one: its linear layers would run ~30x slower than they" >&2
+       echo "should. Install one (apt-get install libopenblas0-openmp) or pass --reference-blas to compare anyway." >&2
+       exit 2
+     fi;;
+esac
 [ -e "$data/train-images-idx3-ubyte" ] || [ -e "$data/train-images-idx3-ubyte.gz" ] || bash "$here/tools/fetch-mnist.sh" "$data"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -44,7 +58,7 @@ echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 if [ -n "$config" ]; then
   echo "network: $config ($("$exe" summary --config "$config" --json | tail -n 1 | sed -n 's/^{"params": *\([0-9]*\).*/\1/p') parameters)"
 fi
-echo "PyTorch $("$py" -c 'import torch; print(torch.__version__)'), $threads threads; cltrain $("$exe" --version | cut -d' ' -f2) on $("$exe" devices --json | sed -n 's/.*"name":"\([^"]*\)".*/\1/p' | head -1)"
+echo "PyTorch $("$py" -c 'import torch; print(torch.__version__)'), $threads threads, BLAS $blas; cltrain $("$exe" --version | cut -d' ' -f2) on $("$exe" devices --json | sed -n 's/.*"name":"\([^"]*\)".*/\1/p' | head -1)"
 for r in $(seq "$rounds"); do
   "$exe" bench "${cl_cfg[@]}" --steps 40 --eval-batch 250 --json > "$work/cl.$r.json"
   "$py" "$here/tools/pytorch_baseline.py" "${pt_cfg[@]}" --data "$data" --epochs 1 --max-steps 150 --threads "$threads" --json \

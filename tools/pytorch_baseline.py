@@ -103,6 +103,20 @@ def evaluate(model, x, y, batch_size):
     return loss_sum / max(batches, 1), correct / max(x.shape[0], 1), secs
 
 
+def blas_library():
+    """The BLAS shared library this process loaded (PyTorch's linear layers run on it; Debian's
+    python3-torch takes whatever libblas.so.3 the alternatives system points at: the reference
+    BLAS unless OpenBLAS is installed)."""
+    torch.mm(torch.ones(2, 2), torch.ones(2, 2))  # make sure the BLAS is loaded
+    try:
+        with open("/proc/self/maps") as f:
+            libs = sorted({line.split()[-1] for line in f if "blas" in line.rsplit("/", 1)[-1]})
+    except OSError:
+        return "unknown"
+    real = sorted({os.path.realpath(p) for p in libs})
+    return ", ".join(real) if real else "none loaded"
+
+
 def main():
     ap = argparse.ArgumentParser(description="Train DigitCNN (or --config's network) on MNIST "
                                  "with PyTorch (baseline).")
@@ -141,8 +155,9 @@ def main():
     tr_idx, va_idx = torch.tensor(tr_idx), torch.tensor(va_idx)
     x_tr, y_tr = x_all[tr_idx].contiguous(), y_all[tr_idx].contiguous()
     x_va, y_va = x_all[va_idx].contiguous(), y_all[va_idx].contiguous()
-    print("data: train %d, val %d, test %d, threads %d, torch %s"
-          % (len(y_tr), len(y_va), len(y_test), args.threads, torch.__version__), flush=True)
+    blas = blas_library()
+    print("data: train %d, val %d, test %d, threads %d, torch %s, BLAS %s"
+          % (len(y_tr), len(y_va), len(y_test), args.threads, torch.__version__, blas), flush=True)
 
     if args.config:
         from cltrain_torch import netdef_from_config, network_module
@@ -228,6 +243,7 @@ def main():
             "threads": args.threads,
             "params": sum(p.numel() for p in model.parameters()),
             "torch": torch.__version__,
+            "blas": blas,
         }), flush=True)
 
 
