@@ -4,14 +4,7 @@
 # report, the confusion matrix and evaluation.json) and predicts (class_name). Checks the
 # image-folder layout detection and every refusal of a broken image-folder set or a
 # normalisation list that does not fit, with the file named and no run folder left behind.
-set -u
-exe=${1:?usage: cli_data.sh path/to/cltrain}
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$(dirname "$0")/common.sh"
 expect_rc() { # want got what
   [ "$2" -eq "$1" ] && ok "$3: exit $2" || { bad "$3: exit $2, want $1"; cat "$work/err" >&2; }
 }
@@ -29,7 +22,7 @@ store=(--set output.model_save_dir="$work/models" --set output.runs_dir="$work/r
 expect_rc 0 $? "train on the Fashion-MNIST subset"
 has "$work/train.txt" "1 x 28 x 28 images, 10 classes: 32 training, 8 validation" "data line: shape and classes"
 model=$(tail -n 1 "$work/train.txt" | sed -n 's/.*"model_path":"\([^"]*\)".*/\1/p')
-[ -s "$model" ] || { bad "no model file ('$model')"; echo "$pass passed, $fail failed"; exit 1; }
+[ -s "$model" ] || { bad "no model file ('$model')"; finish; }
 grep -aqF '"class_names":"[\"T-shirt/top\",\"Trouser\",' "$model" && ok "model metadata class_names" \
   || bad "model metadata lacks class_names"
 grep -aqF '"data_md5":"{\"train-images\":\"' "$model" && ok "model metadata data_md5" || bad "no data_md5"
@@ -118,5 +111,4 @@ refuse "class_names length" "data.class_names has 2 names but the data set" --da
 refuse "image folders vs DigitCNN" "has images of 3 x 8 x 8; set network.input to {channels: 3, height: 8, width: 8}" \
   --data "$here/fixtures/imagefolder"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
 # Bad command lines and bad inputs: clear messages, documented exit codes, no crash.
-set -u
-exe=${1:?usage: cli_errors.sh path/to/cltrain}
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/common.sh"
 cd "$work"
-pass=0 fail=0
 expect() { # expect CODE PATTERN -- command...
   local code=$1 pat=$2; shift 3
   "$@" > out.txt 2> err.txt; local rc=$?
@@ -36,5 +31,4 @@ expect 3 "train-(images|labels)" -- "$exe" train --data emptydata
 cp "$here/fixtures/mnist-small/train-images-idx3-ubyte.gz" trunc.gz
 head -c 20000 trunc.gz > emptydata/train-images-idx3-ubyte.gz && rm emptydata/train-images-idx3-ubyte
 expect 3 "train-images" -- "$exe" train --data emptydata
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

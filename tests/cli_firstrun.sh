@@ -4,14 +4,7 @@
 # stamp in the program cache folder so later runs skip it; no program binaries are fetched from
 # POCL (it caches its builds itself, and fetching one compiles every kernel of the program once
 # more). The epoch lines and the test line are the same without the warm-up thread (the default).
-set -u
-exe=${1:?usage: cli_firstrun.sh path/to/cltrain}
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$(dirname "$0")/common.sh"
 export CLTRAIN_CACHE_DIR="$work/cache" POCL_CACHE_DIR="$work/pocl"
 unset CLTRAIN_NO_CACHE CLTRAIN_PREWARM CLTRAIN_KERNEL_DIR POCL_KERNEL_CACHE
 
@@ -37,5 +30,4 @@ results "$work/off.txt" > "$work/off.res"
   ok "epoch and test lines equal with and without the warm-up" ||
   { bad "results differ with the warm-up"; diff "$work/first.res" "$work/off.res"; }
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -3,15 +3,8 @@
 # the installed binary finds the script from its own path and runs it without a shell (argv,
 # real exit status), so quotes and spaces in the prefix or the data folder are harmless. The
 # installed script is replaced by a stand-in here: tests never download.
-set -u
-exe=${1:?usage: cli_install.sh path/to/cltrain}
-here=$(cd "$(dirname "$0")" && pwd)
+. "$(dirname "$0")/common.sh"
 build=$(cd "$(dirname "$exe")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
 prefix="$work/it's a \"prefix\""
 if cmake --install "$build" --prefix "$prefix" > "$work/install.log" 2>&1; then ok "cmake --install"; else bad "cmake --install"; cat "$work/install.log"; fi
@@ -49,5 +42,4 @@ EOF
 grep -q "stand-in fetch done" "$work/err" && ! grep -q "stand-in" "$work/out" && ok "the script's stdout went to stderr" ||
   bad "script output"
 tail -n 1 "$work/out" | grep -q '"model_path"' && ok "--json result" || bad "no JSON result"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

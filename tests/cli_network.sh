@@ -4,17 +4,10 @@
 # file:line:col included) and prints nothing on stdout; the shipped configs/networks/*.yaml
 # resolve, their --json totals add up, and the effective config (ct_config_to_yaml, as written
 # to the run folder) loads back to the same network and parses with PyYAML.
-set -u
-exe=${1:?usage: cli_network.sh path/to/cltrain}
+. "$(dirname "$0")/common.sh"
 exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
-here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
 # --- malformed networks ----------------------------------------------------------------------
 n=0
@@ -89,5 +82,4 @@ else
   bad "train: input mismatch (exit $rc): $(cat "$work/err")"
 fi
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -3,15 +3,8 @@
 # MNIST subset, its model file carries the network as metadata, and `cltrain evaluate` builds the
 # graph from that metadata alone (no --config) with the same test accuracy and loss as training
 # reported; `train --resume` takes the network from the checkpoint.
-set -u
-exe=${1:?usage: cli_networks.sh path/to/cltrain}
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/common.sh"
 cd "$work"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
 "$exe" train --config "$here/../configs/networks/lenet5.yaml" --data "$here/fixtures/mnist-small" --subset 512 \
   --set training.epochs=2 --set checkpoint.every_epochs=1 --set output.model_save_dir="$work/models" \
@@ -39,5 +32,4 @@ rc=$?
 params=$(sed -n 's/.*(\([0-9]*\) parameters).*/\1/p' train.txt | head -1)
 [ $rc -eq 0 ] && [ -n "$params" ] && grep -q "($params parameters)" resume.txt && ok "resume runs the checkpoint's network ($params parameters)" ||
   { bad "resume exit $rc"; cat resume_err.txt; }
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

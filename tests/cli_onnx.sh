@@ -8,18 +8,10 @@
 # the refusals (exit codes, no file left behind) and deploy's .onnx. A missing python3-onnx, node
 # or onnxruntime-node is a failure. ONNX Runtime is looked for in $CLTRAIN_ORT_NODE_DIR (CMake
 # variable CLTRAIN_ORT_NODE_DIR, default <source>/.ort-node; .ci/run installs it there).
-set -u
-exe=${1:?usage: cli_onnx.sh path/to/cltrain}
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$(dirname "$0")/common.sh"
 expect_rc() { # want got what
   [ "$2" -eq "$1" ] && ok "$3: exit $2" || { bad "$3: exit $2, want $1"; cat "$work/err" >&2; }
 }
-finish() { echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit $?; }
 py=${CLTRAIN_PYTHON:-python3}
 ort=${CLTRAIN_ORT_NODE_DIR:-$here/../.ort-node}
 mnist="$here/fixtures/mnist-small"

@@ -2,12 +2,8 @@
 # Command-line options (getopt_long): --opt value and --opt=value alike, any order (config file
 # first, then --data, then each --set), --resume refusing --config in every spelling, unknown
 # options with a did-you-mean, --help for every command.
-set -u
-exe=${1:?usage: cli_options.sh path/to/cltrain}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/common.sh"
 cd "$work"
-pass=0 fail=0
 expect() { # expect CODE PATTERN -- command...
   local code=$1 pat=$2; shift 3
   "$@" > out.txt 2> err.txt; local rc=$?
@@ -53,5 +49,4 @@ done
 expect 0 "--set section.key=value" -- "$exe" train --set training.epochs=1 -h
 expect 0 "-o, --output FILE" -- "$exe" export --help
 expect 2 "help: unknown command 'frob'" -- "$exe" help frob
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -3,15 +3,8 @@
 # images, 1 epoch): `cltrain pipeline` (data -> train -> evaluate -> deploy), then `models`,
 # `evaluate`, `deploy` (threshold pass, skipped with exit 5, --force, --custom), a model given
 # by path with no run folder, and bad arguments / bad files with their documented exit codes.
-set -u
-exe=${1:?usage: cli_pipeline.sh path/to/cltrain}
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/common.sh"
 cd "$work"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 # value of a top-level-ish "key":value in a JSON line (first match; strings without quotes)
 jget() { printf '%s' "$1" | grep -o "\"$2\":\(\"[^\"]*\"\|[-0-9.e+]*\|true\|false\|null\)" | head -n 1 | cut -d: -f2- | tr -d '"'; }

@@ -7,15 +7,8 @@
 # under Pipes (exit 5 without); a bad config and undecodable / unsupported parameters exit 2 with
 # the reason (in `closed` when the channel works); the stdio writer; SIGTERM and a double SIGINT
 # during train end with `closed` carrying cltrain.Interrupted. ~30 s.
-set -u
-exe=${1:?usage: cli_pipes.sh path/to/cltrain}
+. "$(dirname "$0")/common.sh"
 harness="$(dirname "$exe")/pipes_harness"
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 check() { if eval "$1"; then ok "$2"; else bad "$2"; fi; }
 [ -x "$harness" ] || { echo "FAIL: $harness not built"; exit 1; }
 mnist="$here/fixtures/mnist-small"
@@ -137,5 +130,4 @@ check '[ $rc -eq 130 ] || [ $rc -eq 4 ]' "double SIGINT under Pipes: exit $rc"
 check '[ "$(count closed)" = 1 ] && tail -n 1 "$work/msgs" | grep -q "\"exception\":{\"name\":\"cltrain.Interrupted\""' \
   "double SIGINT: one closed, with the interruption"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

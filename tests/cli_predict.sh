@@ -4,14 +4,7 @@
 # fixtures in fixtures/images (labels from the file names, *_dN.*), checks the JSON fields,
 # --probabilities, the confidence threshold, model selection by path, name and default, blank
 # pictures, and bad arguments / inputs with their exit codes.
-set -u
-exe=${1:?usage: cli_predict.sh path/to/cltrain}
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$(dirname "$0")/common.sh"
 expect_rc() { # want got what
   [ "$2" -eq "$1" ] && ok "$3: exit $2" || { bad "$3: exit $2, want $1"; cat "$work/err" >&2; }
 }
@@ -24,7 +17,7 @@ store=(--set output.model_save_dir="$work/models")
   --set output.runs_dir="$work/runs" -q --json > "$work/train.txt" 2> "$work/err"
 expect_rc 0 $? "train a model"
 model=$(tail -n 1 "$work/train.txt" | sed -n 's/.*"model_path":"\([^"]*\)".*/\1/p')
-[ -s "$model" ] || { bad "no model file ('$model')"; echo "$pass passed, $fail failed"; exit 1; }
+[ -s "$model" ] || { bad "no model file ('$model')"; finish; }
 name=$(basename "$model" .safetensors)
 
 # --- the IDX test subset: accuracy against the labels ------------------------------------------
@@ -114,5 +107,4 @@ expect_rc 3 $? "a picture given as the model"
 "$exe" predict --set output.model_save_dir="$work/empty" "$img/gray8_d7.png" > /dev/null 2> "$work/err"
 expect_rc 3 $? "no models at all"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

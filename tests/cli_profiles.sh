@@ -7,14 +7,7 @@
 # measured: 0.2 points). SGD,
 # not Adam: Adam divides by the gradient's magnitude, so rounding differences in near-zero
 # gradients grow into visible ones within an epoch (measured: val accuracy 79.8% vs 78.2%).
-set -u
-exe=${1:?usage: cli_profiles.sh path/to/cltrain}
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$(dirname "$0")/common.sh"
 field() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" "$2"; }
 
 # the flag and the variable, checked
@@ -50,5 +43,4 @@ for f in final_train_loss final_val_accuracy test_accuracy; do
 done
 awk -v v="$(field final_val_accuracy "$work/gpu.json")" 'BEGIN { exit !(v > 25) }' &&
   ok "the gpu profile learns (val accuracy > 25%, chance is 10%)" || bad "gpu profile val accuracy too low"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -2,16 +2,9 @@
 # Checkpoints and --resume: 3 epochs straight vs 2 epochs then `--resume RUN --set training.epochs=3`
 # give bit-identical model tensors and metrics (same device); SGD likewise; resume errors, a
 # full disk and an unwritable output folder give clean errors and leave earlier files intact.
-set -u
-exe=${1:?usage: cli_resume.sh path/to/cltrain}
+. "$(dirname "$0")/common.sh"
 case "$exe" in /*) ;; *) exe="$PWD/$exe";; esac
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 cd "$work"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 # tensor bytes of a safetensors file (everything after the u64 header length and the header)
 tensors() { local n; n=$(od -An -t u8 -N8 "$1" | tr -d ' '); tail -c +$((9 + n)) "$1" | md5sum | cut -d' ' -f1; }
 small=(--data "$here/fixtures/mnist-small" --subset 400 --set model.conv1_channels=8 --set model.conv2_channels=8
@@ -94,5 +87,4 @@ rc=$?
 touch afile
 expect 1 "afile.*(cannot create folder|not a folder|Not a directory)" -- "$exe" train "${small[@]}" --set training.epochs=1 \
   --set output.runs_dir=afile/runs --set output.model_save_dir=afile/models
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

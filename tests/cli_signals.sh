@@ -5,16 +5,9 @@
 # same; a second SIGINT exits at once (130) leaving the earlier checkpoint intact. The signal
 # lands at a known step on any device: CLTRAIN_TEST_PAUSE_AT_STEP=15 makes train stop itself
 # (SIGSTOP) before step 15 (epoch 2, batch 3 of 13); the test sends the signal, then SIGCONT.
-set -u
-exe=${1:?usage: cli_signals.sh path/to/cltrain}
+. "$(dirname "$0")/common.sh"
 case "$exe" in /*) ;; *) exe="$PWD/$exe";; esac
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 cd "$work"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 tensors() { local n; n=$(od -An -t u8 -N8 "$1" | tr -d ' '); tail -c +$((9 + n)) "$1" | md5sum | cut -d' ' -f1; }
 args=(--data "$here/fixtures/mnist-small" --subset 800 --set model.conv1_channels=16 --set model.conv2_channels=16
       --set model.conv3_channels=32 --set model.hidden_size=64 --set training.log_interval=3 --set training.epochs=3)
@@ -64,5 +57,4 @@ wait $pid; rc=$?
 run=$(ls -d D/runs/* | head -n 1)
 "$exe" train --resume "$run" -q > D.resume.txt 2>&1
 [ $? -eq 0 ] && ok "double SIGINT: the checkpoint left behind resumes" || { bad "resume after double SIGINT"; cat D.resume.txt; }
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -4,14 +4,8 @@
 # in PyTorch as cltrain reported (1 epoch on tests/fixtures/mnist-small; every network of
 # configs/networks/: convolutions with stride, padding and no bias, tanh, max, average and adaptive
 # pooling, batchnorm1d/2d, dropout, residual adds).
-set -u
-exe=${1:?usage: cli_torch_load.sh path/to/cltrain}
-exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/common.sh"
 cd "$work"
-pass=0 fail=0
 for cfg in "$here"/../configs/networks/*.yaml; do
   net=$(basename "$cfg" .yaml)
   if ! "$exe" train --config "$cfg" --data "$here/fixtures/mnist-small" \
@@ -35,5 +29,4 @@ assert abs(acc - r["test_accuracy"]) <= 2.0 / len(y), "accuracies differ"
 PY
   then pass=$((pass + 1)); echo "ok   $net"; else fail=$((fail + 1)); echo "FAIL $net"; fi
 done
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

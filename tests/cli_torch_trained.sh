@@ -9,27 +9,20 @@
 # PyTorch's logits (max |difference| <= 1e-4) and labels; without --config such a file is refused
 # with a message that names --config. Needs /usr/bin/python3 with torch (python3-torch); missing
 # is a failure.
-set -u
-exe=${1:?usage: cli_torch_trained.sh path/to/cltrain}
+. "$(dirname "$0")/common.sh"
 exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
-here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 py=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 mnist="$here/fixtures/mnist-small"
 configs=("$root"/configs/networks/*.yaml)
 
 "$py" -c "import torch" 2> "$work/err" && ok "PyTorch $("$py" -c 'import torch; print(torch.__version__)')" ||
-  { bad "PyTorch missing for $py (apt-get install python3-torch): $(cat "$work/err")"; echo "$pass passed, $fail failed"; exit 1; }
+  { bad "PyTorch missing for $py (apt-get install python3-torch): $(cat "$work/err")"; finish; }
 [ ${#configs[@]} -ge 5 ] && ok "${#configs[@]} shipped networks" || bad "only ${#configs[@]} configs in configs/networks"
 
 if ! "$py" "$root/tools/torch_train_networks.py" --data "$mnist" --out "$work/pt" --steps 40 --save-logits --exe "$exe" \
     "${configs[@]}" > "$work/pt.jsonl" 2> "$work/err"; then
-  bad "PyTorch training"; cat "$work/err"; echo "$pass passed, $fail failed"; exit 1
+  bad "PyTorch training"; cat "$work/err"; finish
 fi
 for cfg in "${configs[@]}"; do
   net=$(basename "$cfg" .yaml)
@@ -83,5 +76,4 @@ PY
       { bad "$net: predict without --config: exit $rc"; cat "$work/err"; }
   fi
 done
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -1,15 +1,8 @@
 #!/usr/bin/env bash
 # End to end: `cltrain train` on the committed MNIST subset (2,400 training images, 2 epochs)
 # must beat 90% validation accuracy, write the model and the run folder, and be deterministic.
-set -u
-exe=${1:?usage: cli_train.sh path/to/cltrain}
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/common.sh"
 cd "$work"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
 run() {
   "$exe" train --data "$here/fixtures/mnist-small" --set training.epochs=2 --set augmentation.use_data_augmentation=false \
@@ -43,5 +36,4 @@ json2=$(tail -n 1 out2.txt)
 v1=$(printf '%s' "$json" | sed -n 's/.*"final_train_loss":\([0-9.e-]*\).*/\1/p')
 v2=$(printf '%s' "$json2" | sed -n 's/.*"final_train_loss":\([0-9.e-]*\).*/\1/p')
 [ -n "$v1" ] && [ "$v1" = "$v2" ] && ok "deterministic: train loss $v1 twice" || bad "not deterministic: '$v1' vs '$v2'"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -4,16 +4,9 @@
 # CLTRAIN_NO_TUNE=1; resnet-small's shapes from its network: section, its entry used by `bench -v`
 # and no entry for a network never tuned. Every tunable set tune may try is verified by `verify --all-tunables`
 # (tools/check-tunables.sh, run by .ci/run).
-set -u
-exe=${1:?usage: cli_tune.sh path/to/cltrain}
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/common.sh"
 export CLTRAIN_CACHE_DIR="$work/cache"
 unset CLTRAIN_NO_TUNE
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
 "$exe" tune --device cpu --kernels gpu --show > "$work/show0.txt" 2>&1
 [ $? -ne 0 ] && grep -q "no tuning results" "$work/show0.txt" && ok "--show before tuning: none, non-zero exit" ||
@@ -78,5 +71,4 @@ grep -q "no tuned kernel values for this network" "$work/bench2.txt" && ! grep -
 "$exe" tune --device cpu --kernels gpu --config "$net" --batch 2 --show > "$work/show2.txt" 2>&1
 grep -q "for .*resnet-small.yaml, batch 2" "$work/show2.txt" && grep -q "^conv fwd .*block3.shortcut.0" "$work/show2.txt" &&
   ok "--show --config prints that network's table" || { bad "--show --config"; cat "$work/show2.txt"; }
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

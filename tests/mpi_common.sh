@@ -1,10 +1,7 @@
 # Shared by tests/cli_mpi*.sh (sourced): the launcher, a small network on the 3,000-image
 # fixture, and helpers. CLTRAIN_MPIEXEC: the launcher (CMake passes the one FindMPI found;
 # mpiexec.mpich for a build against MPICH). As root, Open MPI needs the two ALLOW variables.
-set -u
-exe=${1:?usage: $0 path/to/cltrain}
-case "$exe" in /*) ;; *) exe="$PWD/$exe";; esac
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 py=${CLTRAIN_PYTHON:-python3}
 mpiexec=${CLTRAIN_MPIEXEC:-}
 if [ -z "$mpiexec" ] || ! command -v "$mpiexec" > /dev/null; then
@@ -24,13 +21,7 @@ if "$mpiexec" --version 2>&1 | grep -qi "open-\?mpi\|OpenRTE"; then
 else
   openmpi=0
 fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-[ -n "${CLTRAIN_TEST_KEEP:-}" ] && { trap - EXIT; echo "keeping $work"; }
 cd "$work"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 # 240 training images, global batch 48 (divisible by 1, 2, 3): 5 steps per epoch; no BatchNorm, so
 # N processes compute what one device does (dropout keyed by the global image index)
 small=(--data "$here/fixtures/mnist-small" --subset 240 --set model.conv1_channels=8 --set model.conv2_channels=8
@@ -51,8 +42,4 @@ same() { # same WHAT A B [compare args]: tensors of checkpoint A and B within rt
   else
     bad "$what"; cat cmp.txt 2> /dev/null
   fi
-}
-finish() {
-  echo "$pass passed, $fail failed"
-  [ "$fail" -eq 0 ]
 }
