@@ -44,8 +44,11 @@ typedef struct {
     int ew_vw;        /* vector width of elementwise kernels */
     int red_ls;       /* work-group size of per-channel reductions (1 on CPUs) */
     size_t gemm_local[2]; /* local size of the gemm kernels, {0,0} = let the driver choose */
-    int conv_tile;    /* direct conv tile: 0 = by shape (1x7x2 where OW >= 7, else 1x1x1), 1 = 1x14x1,
-                       * 2 = 2x7x1, 3 = 1x1x1 (CLTRAIN_CONV_TILE overrides; verify walks them all) */
+    int conv_tile;    /* direct conv tile: 0 = by shape (3x3/5x5: the compile-time-K kernels, 1x14x1
+                       * where OW >= 14, else 1x7x2, 2x7x1 where CO <= 16; other kernels 1x7x2 where
+                       * OW >= 7; else 1x1x1), runtime-K 1 = 1x14x1, 2 = 2x7x1, 3 = 1x1x1,
+                       * compile-time-K 4 = 1x14x1, 5 = 1x7x2, 6 = 2x7x1 (CLTRAIN_CONV_TILE
+                       * overrides; verify walks them all) */
     int fc_clblast;   /* 1: fully connected layers through CLBlast; 0: through gemm_nn/gemm_nt.
                        * CLTRAIN_FC=clblast|native overrides (for benchmarks) */
     int gpu_profile;  /* the profile these started from: 0 cpu, 1 gpu */

@@ -345,13 +345,21 @@ static int v_conv_all(vctx *v)
     v->c->tune = saved;
     /* the direct kernels with every tile (1x7x2 is the default above) */
     v->c->tune.conv_direct = 3;
-    const char *tiles[4] = {"", " tile 1x14x1", " tile 2x7x1", " tile 1x1x1"};
-    for (int t = 1; t <= 3; t++) {
+    const char *tiles[7] = {"", " tile 1x14x1", " tile 2x7x1", " tile 1x1x1", " tile k 1x14x1", " tile k 1x7x2",
+                            " tile k 2x7x1"};
+    for (int t = 1; t <= 6; t++) {
         v->c->tune.conv_tile = t;
         CONV(tiles[t], 2, 16, 14, 14, 20, 5, 5, 1, 1, 2, 2, 1, 0);
         CONV(tiles[t], 2, 8, 15, 17, 33, 3, 3, 1, 1, 1, 1, 1, 0);
         CONV(tiles[t], 2, 6, 7, 7, 10, 3, 3, 1, 1, 1, 1, 0, 1);
+        CONV(tiles[t], 2, 5, 9, 16, 40, 5, 5, 1, 1, 2, 2, 1, 0);
     }
+    /* the default tiles at the shipped networks' training sizes (VGG/ResNet stages: 16 channels
+     * on 28x28, 32 on 14x14, 64 on 7x7) */
+    v->c->tune.conv_tile = 0;
+    CONV("", B, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 0);
+    CONV("", B, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 0);
+    CONV("", B, 32, 7, 7, 64, 3, 3, 1, 1, 1, 1, 0, 0);
 #undef CONV
     v->c->tune = saved;
     return rc;
