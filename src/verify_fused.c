@@ -111,6 +111,12 @@ int ct_verify_fused(vctx *v)
     FUSED(8, 2, 4, 6, 10, 5, 1, 1, 1, 0, 0, 0);   /* fewer than 7 columns: the 1-column tile */
     FUSED(2, 3, 8, 8, 16, 5, 2, 1, 1, 1, 1, 1);   /* NaN/Inf inputs */
     FUSED(2, 3, 7, 9, 24, 3, 1, 1, 1, 1, 0, 1);
+    /* up to 16 channels: the one-block tiles (VGG's first stage at its size, a last tile moved back) */
+    FUSED(2, 16, 28, 28, 16, 3, 1, 1, 1, 1, 1, 0);
+    FUSED(2, 1, 28, 28, 16, 3, 1, 1, 1, 1, 0, 0);
+    FUSED(2, 3, 16, 17, 12, 3, 1, 1, 1, 0, 0, 0);
+    FUSED(2, 4, 15, 15, 16, 5, 2, 0, 1, 1, 0, 1);
+    FUSED(2, 5, 10, 13, 9, 5, 2, 1, 1, 1, 1, 0);
 #undef FUSED
     v->c->tune = saved;
     return rc;
