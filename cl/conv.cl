@@ -418,15 +418,36 @@ CONV_DIRECT_K(3, 2, 7, 1)
 CONV_DIRECT_K(5, 2, 7, 1)
 
 /* conv_dyt: dy (CO, NP) -> dyT (NP, COP) (COP = CO rounded up to 16, zeros past CO); one item
- * per pixel p. */
+ * per block of 16 pixels x 16 channels: 16 row loads, a 16x16 transpose in registers (four rounds
+ * of even/odd interleaves, each rotating the 8 index bits (row, column) right by one), 16 row
+ * stores. A last block short of 16 pixels goes element by element. */
+#define DYT_ROUND(v)                                                                                         \
+    do {                                                                                                     \
+        float16 t_[16];                                                                                      \
+        _Pragma("unroll") for (int i = 0; i < 8; i++) {                                                      \
+            t_[i] = (float16)(v[2 * i].even, v[2 * i + 1].even);                                             \
+            t_[8 + i] = (float16)(v[2 * i].odd, v[2 * i + 1].odd);                                           \
+        }                                                                                                    \
+        _Pragma("unroll") for (int i = 0; i < 16; i++) v[i] = t_[i];                                         \
+    } while (0)
 __kernel void conv_dyt(__global const float *dy, __global float *dyt, const int offDyt, const int CO, const int NP)
 {
-    const int p = get_global_id(0);
-    if (p >= NP) return;
-    const int COP = (CO + 15) / 16 * 16;
-    __global float *d = dyt + offDyt + (size_t)p * COP;
-    for (int co = 0; co < CO; co++) d[co] = dy[(size_t)co * NP + p];
-    for (int co = CO; co < COP; co++) d[co] = 0.0f;
+    const int pb = get_global_id(0), cb = get_global_id(1);
+    const int COP = (CO + 15) / 16 * 16, p0 = pb * 16, c0 = cb * 16;
+    if (p0 >= NP || c0 >= COP) return;
+    __global float *d = dyt + offDyt + (size_t)p0 * COP + c0;
+    if (p0 + 16 > NP) {
+        for (int p = 0; p < NP - p0; p++)
+            for (int c = 0; c < 16; c++) d[(size_t)p * COP + c] = c0 + c < CO ? dy[(size_t)(c0 + c) * NP + p0 + p] : 0.0f;
+        return;
+    }
+    float16 v[16];
+    _Pragma("unroll") for (int c = 0; c < 16; c++) v[c] = c0 + c < CO ? vload16(0, dy + (size_t)(c0 + c) * NP + p0) : (float16)(0.0f);
+    DYT_ROUND(v);
+    DYT_ROUND(v);
+    DYT_ROUND(v);
+    DYT_ROUND(v);
+    _Pragma("unroll") for (int p = 0; p < 16; p++) vstore16(v[p], 0, d + (size_t)p * COP);
 }
 
 /* conv_dw_kK: weight gradient of a KxK convolution without im2col,
@@ -437,7 +458,8 @@ __kernel void conv_dyt(__global const float *dy, __global float *dyt, const int 
  * pixels with CB*K float16 accumulators in registers (lanes = output channels): per pixel CB dy
  * loads and K broadcasts feed CB*K FMAs, and the image's dy block (OH*OW*16*CB floats) is re-read
  * from the cache K times instead of streaming the whole dyT per (ci, kh). Channel blocks past
- * COP re-read valid data (computed, not stored). Overwrites dW. */
+ * COP re-read valid data (computed, not stored; the host takes it only where CB blocks divide
+ * COP/16, and for 5x5: conv_dw_k3_c* below serve 3x3). Overwrites dW. */
 #define CONV_DW(K, CB)                                                                                       \
     __kernel void conv_dw_k##K(__global const float *xp, const int offXp, __global const float *dyt,        \
                                const int offDyt, __global float *grads, const int offG, const int N,         \
@@ -489,11 +511,57 @@ __kernel void conv_dyt(__global const float *dy, __global float *dyt, const int 
                 for (int t = 0; t < K; t++) g[h * K + t] = tmp[((h * CB + l / 16) * K + t) * 16 + l % 16];   \
         }                                                                                                    \
     }
+/* conv_dw_kK_cCB: the same gradient with every tap in one pass: one work-item per (input channel,
+ * 16*CB output channels) keeps CB*K*K float16 accumulators (lanes = output channels) and walks
+ * each image once; per pixel CB dy loads and K*K broadcasts of the padded input feed CB*K*K
+ * FMAs. For layers whose channel count is not a multiple of 64 (CB 1 or 2: no block computes
+ * channels it does not store) and with enough accumulators to hide the FMA latency at CB 1.
+ * Fixed summation order per output (deterministic). Overwrites dW. */
+#define CONV_DWA(K, CB)                                                                                      \
+    __kernel void conv_dw_k##K##_c##CB(__global const float *xp, const int offXp, __global const float *dyt, \
+                                       const int offDyt, __global float *grads, const int offG, const int N, \
+                                       const int CI, const int CO, const int HP, const int WP)                \
+    {                                                                                                        \
+        const int OH = HP - K + 1, OW = WP - K + 1, COP = (CO + 15) / 16 * 16;                               \
+        const int ci = get_global_id(0), cob = get_global_id(1);                                             \
+        if (ci >= CI || cob * 16 * CB >= CO) return;                                                         \
+        float16 acc[CB][K * K];                                                                              \
+        _Pragma("unroll") for (int b = 0; b < CB; b++)                                                       \
+            _Pragma("unroll") for (int t = 0; t < K * K; t++) acc[b][t] = (float16)(0.0f);                   \
+        int wo[CB];                                                                                          \
+        _Pragma("unroll") for (int b = 0; b < CB; b++) wo[b] = (cob * CB + b) * 16 < COP ? b * 16 : 0;       \
+        const int P = OH * OW;                                                                               \
+        for (int n = 0; n < N; n++) {                                                                        \
+            __global const float *dr = dyt + offDyt + (size_t)n * P * COP + cob * 16 * CB;                   \
+            __global const float *xn = xp + offXp + ((size_t)ci * N + n) * HP * WP;                          \
+            for (int oh = 0; oh < OH; oh++) {                                                                \
+                __global const float *xr = xn + oh * WP;                                                     \
+                for (int ow = 0; ow < OW; ow++) {                                                            \
+                    float16 dv[CB];                                                                          \
+                    _Pragma("unroll") for (int b = 0; b < CB; b++) dv[b] = vload16(0, dr + wo[b]);           \
+                    dr += COP;                                                                               \
+                    _Pragma("unroll") for (int h = 0; h < K; h++)                                            \
+                        _Pragma("unroll") for (int t = 0; t < K; t++) {                                      \
+                            const float16 xv = (float16)(xr[h * WP + ow + t]);                               \
+                            _Pragma("unroll") for (int b = 0; b < CB; b++)                                   \
+                                acc[b][h * K + t] = fma(xv, dv[b], acc[b][h * K + t]);                       \
+                        }                                                                                    \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+        float tmp[CB * K * K * 16];                                                                          \
+        _Pragma("unroll") for (int b = 0; b < CB; b++)                                                       \
+            _Pragma("unroll") for (int t = 0; t < K * K; t++) vstore16(acc[b][t], b * K * K + t, tmp);       \
+        const int nco = min(16 * CB, CO - cob * 16 * CB);                                                    \
+        for (int l = 0; l < nco; l++) {                                                                      \
+            __global float *g = grads + offG + ((size_t)(cob * 16 * CB + l) * CI + ci) * K * K;              \
+            for (int t = 0; t < K * K; t++) g[t] = tmp[((l / 16) * K * K + t) * 16 + l % 16];                \
+        }                                                                                                    \
+    }
+CONV_DWA(3, 1)
+CONV_DWA(3, 2)
+CONV_DWA(5, 1)
 #ifndef DW5_CB
 #define DW5_CB 4
 #endif
-#ifndef DW3_CB
-#define DW3_CB 4
-#endif
 CONV_DW(5, DW5_CB)
-CONV_DW(3, DW3_CB)

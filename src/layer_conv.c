@@ -15,8 +15,7 @@
 #include <stdio.h>
 
 #define CSEG 32 /* columns per im2col work-item, as cl/conv.cl */
-#define DW5_CB 4
-#define DW3_CB 4
+#define DW5_CB 4 /* as cl/conv.cl */
 
 void ct_conv_init(ct_conv *l, int ci, int co, int k, int pad, int h, int w, int w_off, int b_off)
 {
@@ -213,11 +212,20 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
         /* dW from the padded input the forward left in col and dy transposed to (NP, CO) */
         cl_kernel k;
         CT_TRY(ct_kernel(c, "conv", "conv_dyt", &k));
-        size_t g1 = (size_t)NP;
-        CT_TRY(ct_run(c, k, 1, &g1, NULL, "mmiii", dy, col, (int)xps, l->co, NP));
-        /* 16-channel blocks per work-item, as DW5_CB/DW3_CB in cl/conv.cl */
-        const int cb = l->kh == 5 ? DW5_CB : DW3_CB;
-        CT_TRY(ct_kernel(c, "conv", l->kh == 5 ? "conv_dw_k5" : "conv_dw_k3", &k));
+        size_t gt[2] = {(size_t)(NP + 15) / 16, (size_t)(l->co + 15) / 16};
+        const size_t lt[2] = {1, 1};
+        CT_TRY(ct_run(c, k, 2, gt, lt, "mmiii", dy, col, (int)xps, l->co, NP));
+        /* 16-channel blocks per work-item (measured on POCL 3.1, AVX-512, under load): 3x3 takes
+         * every tap in one pass, 32 channels per item where the blocks pair up (conv_dw_k3_c2 beat
+         * the per-kh 64-channel kernel by 5-15% at 64 and 128 channels), else 16; 5x5 keeps the
+         * per-kh pass with DW5_CB blocks (25 taps x 16 channels in one pass lost 25%) where the
+         * blocks divide, else all taps with 16 (no block computes channels it does not store) */
+        const int blocks = (l->co + 15) / 16;
+        int cb = 1;
+        const char *name = l->kh == 5 ? "conv_dw_k5_c1" : "conv_dw_k3_c1";
+        if (l->kh == 3 && blocks % 2 == 0) cb = 2, name = "conv_dw_k3_c2";
+        if (l->kh == 5 && blocks % DW5_CB == 0) cb = DW5_CB, name = "conv_dw_k5";
+        CT_TRY(ct_kernel(c, "conv", name, &k));
         size_t g[2] = {(size_t)l->ci, (size_t)(l->co + 16 * cb - 1) / (16 * cb)};
         const size_t l1[2] = {1, 1};
         CT_TRY(ct_run(c, k, 2, g, l1, "mimimiiiiii", col, 0, col, (int)xps, grads, l->w_off, N, l->ci, l->co,

@@ -317,6 +317,12 @@ static int v_conv_all(vctx *v)
     CONV("", B, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 1, 0);
     CONV("", B, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 0);
     CONV("", B, 64, 7, 7, 128, 3, 3, 1, 1, 1, 1, 1, 0);
+    /* VGG-small's and ResNet-small's stride-1 3x3 layers (the direct dW kernels per channel
+     * count: 16 output channels take conv_dw_k3_c1, 32 and 64 conv_dw_k3_c2), a 5x5 with 16 */
+    CONV("", B, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 0);
+    CONV("", B, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 0, 0);
+    CONV("", B, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 0, 0);
+    CONV("", 4, 8, 14, 14, 16, 5, 5, 1, 1, 2, 2, 1, 0);
     CONV("", 3, 1, 12, 12, 5, 5, 5, 1, 1, 2, 2, 1, 0);
     CONV("", 2, 7, 9, 9, 6, 5, 5, 1, 1, 2, 2, 1, 0);
     CONV("", 3, 6, 7, 7, 10, 3, 3, 1, 1, 1, 1, 1, 0);
