@@ -228,8 +228,8 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
         CT_TRY(ct_kernel(c, "conv", name, &k));
         size_t g[2] = {(size_t)l->ci, (size_t)(l->co + 16 * cb - 1) / (16 * cb)};
         const size_t l1[2] = {1, 1};
-        CT_TRY(ct_run(c, k, 2, g, l1, "mimimiiiiii", col, 0, col, (int)xps, grads, l->w_off, N, l->ci, l->co,
-                      l->h + 2 * l->pad, l->w + 2 * l->pad));
+        CT_TRY(ct_run(c, k, 2, g, l1, "mimimiiiiiii", col, 0, col, (int)xps, grads, l->w_off, N, l->ci, l->co,
+                      l->h + 2 * l->pad, l->w + 2 * l->pad, l->pad));
     } else {
         /* dW (CO, KK) = dy (CO, NP) col(KK, NP)^T */
         CT_TRY(ct_gemm_nt_ex(c, l->co, KK, NP, dy, 0, NP, col, 0, NP, grads, l->w_off, KK, 0, panels ? pw : 0));
