@@ -49,7 +49,7 @@ static const struct {
     {"loss", {"common", "loss"}},         {"optim", {"common", "optim"}},
     {"reduce", {"common", "reduce"}},     {"augment", {"common", "rng", "augment"}},
     {"elementwise", {"common", "elementwise"}}, {"flatten", {"common", "flatten"}},
-    {"convfused", {"common", "convfused"}},
+    {"convfused", {"common", "convfused"}}, {"convstrided", {"common", "convstrided"}},
 };
 
 struct ct_program {

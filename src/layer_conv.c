@@ -49,7 +49,8 @@ static int unit_stride(const ct_conv *l) { return l->sh == 1 && l->sw == 1 && l-
 
 size_t ct_conv_col_floats(const ct_conv *l, int N)
 {
-    return (size_t)l->ci * l->kh * l->kw * (size_t)N * l->oh * l->ow;
+    const size_t im2col = (size_t)l->ci * l->kh * l->kw * (size_t)N * l->oh * l->ow, s = ct_convs_ws_floats(l, N);
+    return s > im2col ? s : im2col;
 }
 
 /* panel width of col: the NN GEMM's tile width when panels are on (a multiple of CSEG), else NP */
@@ -158,6 +159,8 @@ const char *ct_conv_path(const ct_ctx *c, const ct_conv *l, int N, int backward)
     const int NP = N * l->oh * l->ow, panels = panel_width(c, NP) < NP;
     if (backward != 1 && direct_fwd(c, l, N, &s)) return backward ? "direct dW" : "direct";
     if (backward == 1 && direct_dx(c, l, N, &s)) return "direct dx";
+    if (backward != 1 && ct_convs_fwd_applies(c, l, N)) return backward ? "strided direct dW" : "strided direct";
+    if (backward == 1 && ct_convs_dx_applies(c, l, N)) return "strided polyphase dx";
     if (unit_stride(l)) return panels ? "im2col+panel gemm" : "im2col+gemm";
     return panels ? "strided im2col+panel gemm" : "strided im2col+gemm";
 }
@@ -185,6 +188,7 @@ int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params,
         return conv_direct(c, col, 0, col, (int)xps, params, hasBias ? l->b_off : 0, hasBias, y, N, l->ci, l->co, HP,
                            WP, l->kh, l->kw);
     }
+    if (ct_convs_fwd_applies(c, l, N)) return ct_convs_forward(c, l, N, x, params, col, y);
     cl_kernel k;
     const int KK = l->ci * l->kh * l->kw, NP = N * l->oh * l->ow, pw = panel_width(c, NP);
     const int panels = pw < NP, segs = (NP + CSEG - 1) / CSEG;
@@ -230,6 +234,8 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
         const size_t l1[2] = {1, 1};
         CT_TRY(ct_run(c, k, 2, g, l1, "mimimiiiiiii", col, 0, col, (int)xps, grads, l->w_off, N, l->ci, l->co,
                       l->h + 2 * l->pad, l->w + 2 * l->pad, l->pad));
+    } else if (ct_convs_fwd_applies(c, l, N)) {
+        CT_TRY(ct_convs_dw(c, l, N, dy, col, grads));
     } else {
         /* dW (CO, KK) = dy (CO, NP) col(KK, NP)^T */
         CT_TRY(ct_gemm_nt_ex(c, l->co, KK, NP, dy, 0, NP, col, 0, NP, grads, l->w_off, KK, 0, panels ? pw : 0));
@@ -244,6 +250,7 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
         CT_TRY(conv_wt(c, l, params, col, (int)dyp, 1));
         return conv_direct(c, col, 0, col, (int)dyp, NULL, 0, 0, dx, N, l->co, l->ci, HP, WP, l->kh, l->kw);
     }
+    if (ct_convs_dx_applies(c, l, N)) return ct_convs_dx(c, l, N, dy, params, col, dx);
     /* dcol (KK, NP) = W^T dy: op(A) = W^T has (m, k) at W[k*KK + m] */
     CT_TRY(ct_gemm_nn_ex(c, KK, NP, l->co, params, l->w_off, 1, KK, dy, 0, NP, col, 0, NP, NULL, 0, 0, pw, 0, panels));
     cl_kernel k;

@@ -20,6 +20,7 @@ static void ws_layout(const ct_conv *l, int N, size_t *xps, size_t *wts, size_t 
 
 int ct_conv_fused_applies(const ct_ctx *c, const ct_conv *l, int N, int pool)
 {
+    if (ct_convs_fused_applies(c, l, N, pool)) return 1;
     if (!(c->tune.conv_direct & 2) || l->sh != 1 || l->sw != 1 || l->ph != l->pw || l->kh != l->kw ||
         (l->kh != 3 && l->kh != 5) || l->pad > l->kh - 1)
         return 0;
@@ -34,6 +35,8 @@ int ct_conv_fused_applies(const ct_ctx *c, const ct_conv *l, int N, int pool)
 int ct_conv_fused_forward(ct_ctx *c, const ct_conv *l, const ct_bn *bn, int relu, int pool, int N, cl_mem x,
                           cl_mem params, cl_mem state, cl_mem ws, cl_mem y)
 {
+    if (ct_convs_fused_applies(c, l, N, pool))
+        return ct_convs_fused_forward(c, l, bn, relu, N, x, params, state, ws, y);
     if (!ct_conv_fused_applies(c, l, N, pool))
         return ct_fail(CT_ERR_RUNTIME, "the fused inference convolution does not apply to this layer's shape");
     size_t xps, wts, cop;

@@ -40,6 +40,15 @@ int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params,
 int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl_mem col, cl_mem grads,
                      cl_mem dx);
 
+/* --- layer_conv_strided.c: stride-2 square 1x1/3x3 convs without im2col (CPU profile) ------ */
+size_t ct_convs_ws_floats(const ct_conv *l, int N); /* its scratch (0: not such a shape) */
+int ct_convs_fwd_applies(const ct_ctx *c, const ct_conv *l, int N); /* forward and dW */
+int ct_convs_dx_applies(const ct_ctx *c, const ct_conv *l, int N);
+int ct_convs_fused_applies(const ct_ctx *c, const ct_conv *l, int N, int pool);
+int ct_convs_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params, cl_mem col, cl_mem y);
+int ct_convs_dw(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem col, cl_mem grads);
+int ct_convs_dx(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl_mem col, cl_mem dx);
+
 /* --- layer_bn.c: BatchNorm2d(C) (and BatchNorm1d below), PyTorch's semantics ----------- */
 typedef struct {
     int C, g_off, b_off; /* gamma/beta offsets in the parameter pool */
@@ -59,6 +68,9 @@ int ct_conv_fused_applies(const ct_ctx *c, const ct_conv *l, int N, int pool);
  * running statistics are read from `state`); ws: the im2col workspace (scratch) */
 int ct_conv_fused_forward(ct_ctx *c, const ct_conv *l, const ct_bn *bn, int relu, int pool, int N, cl_mem x,
                           cl_mem params, cl_mem state, cl_mem ws, cl_mem y);
+/* its stride-2 form (layer_conv_strided.c; no pooling) */
+int ct_convs_fused_forward(ct_ctx *c, const ct_conv *l, const ct_bn *bn, int relu, int N, cl_mem x, cl_mem params,
+                           cl_mem state, cl_mem ws, cl_mem y);
 /* x (C, M) -> y; training: batch stats into save_mean/save_invstd (C) and running-stat update */
 int ct_bn_forward(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_mem params, cl_mem state,
                   cl_mem save_mean, cl_mem save_invstd, cl_mem y, int relu);

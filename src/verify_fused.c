@@ -12,17 +12,20 @@
 
 typedef struct {
     int N, CI, H, W, CO, K, pad, bias, bn, relu, pool, nonfinite;
+    int stride; /* 1 or 2 (FUSED2) */
 } fused_case;
 
 /* the reference: y = pool?(relu?(bn?(conv(x) + b))) in (N, C, H, W) */
 static int ref_fused(vctx *v, const fused_case *k, const float *x, const float *params, const float *state, int b_off,
                      int g_off, float **out, int *OH, int *OW)
 {
-    const int oh = k->H + 2 * k->pad - k->K + 1, ow = k->W + 2 * k->pad - k->K + 1;
+    const int S = k->stride > 1 ? k->stride : 1;
+    const int oh = (k->H + 2 * k->pad - k->K) / S + 1, ow = (k->W + 2 * k->pad - k->K) / S + 1;
     const size_t n = (size_t)k->N * k->CO * oh * ow;
     float *y = vf_harr(v, n, 0, 0), *t = vf_harr(v, n, 0, 0);
     VF_HOST(y, t);
-    ref_conv2d_fwd(x, params, k->bias ? params + b_off : NULL, y, k->N, k->CI, k->H, k->W, k->CO, k->K, k->K, k->pad);
+    ref_conv2d_fwd_s(x, params, k->bias ? params + b_off : NULL, y, k->N, k->CI, k->H, k->W, k->CO, k->K, k->K, S, S,
+                     k->pad, k->pad);
     if (k->bn) {
         ref_bn_fwd_eval(y, params + g_off, params + g_off + 16 * ((k->CO + 15) / 16), state,
                         state + 16 * ((k->CO + 15) / 16), t, k->N, k->CO, oh * ow, 1e-5f);
@@ -47,7 +50,8 @@ static int v_fused(vctx *v, fused_case k)
     ct_conv l;
     const int nw = k.CO * k.CI * k.K * k.K, a = 16 * ((k.CO + 15) / 16);
     const int b_off = (nw + 15) / 16 * 16, g_off = b_off + a; /* [w | b | gamma | beta] */
-    ct_conv_init(&l, k.CI, k.CO, k.K, k.pad, k.H, k.W, 0, k.bias ? b_off : -1);
+    const int S = k.stride > 1 ? k.stride : 1;
+    ct_conv_init2(&l, k.CI, k.CO, k.K, k.K, S, S, k.pad, k.pad, k.H, k.W, 0, k.bias ? b_off : -1);
     ct_bn bn;
     ct_bn_init(&bn, k.CO, g_off, g_off + a, 0, a, 1e-5f, 0.1f);
     const size_t nx = (size_t)k.N * k.CI * k.H * k.W, np = (size_t)g_off + 2 * a;
@@ -71,8 +75,8 @@ static int v_fused(vctx *v, fused_case k)
     CT_TRY(vf_dbuf(v, ct_conv_col_floats(&l, k.N), NULL, &dws));
     CT_TRY(vf_dbuf(v, ny, NULL, &dy));
     char name[200];
-    snprintf(name, sizeof name, "fused inference conv k%d p%d %d->%d %dx%d N=%d%s%s%s%s%s", k.K, k.pad, k.CI, k.CO, k.H,
-             k.W, k.N, k.bias ? "" : " nobias", k.bn ? " +bn" : "", k.relu ? " +relu" : "", k.pool ? " +maxpool2" : "",
+    snprintf(name, sizeof name, "fused inference conv k%d s%d p%d %d->%d %dx%d N=%d%s%s%s%s%s", k.K, S, k.pad, k.CI, k.CO,
+             k.H, k.W, k.N, k.bias ? "" : " nobias", k.bn ? " +bn" : "", k.relu ? " +relu" : "", k.pool ? " +maxpool2" : "",
              k.nonfinite ? " NaN/Inf" : "");
     if (!ct_conv_fused_applies(v->c, &l, k.N, k.pool)) /* every listed case takes the fused path */
         return ct_fail(CT_ERR_RUNTIME, "verify: %s: the fused path does not apply to the case", name);
@@ -93,8 +97,13 @@ int ct_verify_fused(vctx *v)
     int rc = CT_OK;
 #define FUSED(...)                                                       \
     do {                                                                 \
-        if (rc == CT_OK) rc = v_fused(v, (fused_case){__VA_ARGS__});     \
+        if (rc == CT_OK) rc = v_fused(v, (fused_case){__VA_ARGS__, 1});   \
         vf_release(v);                                                   \
+    } while (0)
+#define FUSED2(...)                                                       \
+    do {                                                                  \
+        if (rc == CT_OK) rc = v_fused(v, (fused_case){__VA_ARGS__, 2});   \
+        vf_release(v);                                                    \
     } while (0)
     /* DigitCNN's conv1..3 with their batchnorm, ReLU and pooling */
     FUSED(B, 1, 28, 28, 32, 5, 2, 1, 1, 1, 1, 0);
@@ -117,7 +126,18 @@ int ct_verify_fused(vctx *v)
     FUSED(2, 3, 16, 17, 12, 3, 1, 1, 1, 0, 0, 0);
     FUSED(2, 4, 15, 15, 16, 5, 2, 0, 1, 1, 0, 1);
     FUSED(2, 5, 10, 13, 9, 5, 2, 1, 1, 1, 1, 0);
+    /* stride 2 (layer_conv_strided.c): resnet-small's downsampling convs and 1x1 shortcuts at
+     * training and evaluation sizes, odd shapes (partial channel blocks, a last tile moved back,
+     * fewer than 7 output columns), NaN/Inf inputs */
+    FUSED2(B, 16, 28, 28, 32, 3, 1, 0, 1, 1, 0, 0);
+    FUSED2(B, 32, 14, 14, 64, 3, 1, 0, 1, 1, 0, 0);
+    FUSED2(B, 16, 28, 28, 32, 1, 0, 0, 1, 0, 0, 0);
+    FUSED2(B, 32, 14, 14, 64, 1, 0, 0, 1, 0, 0, 0);
+    FUSED2(2, 5, 17, 15, 40, 3, 1, 1, 1, 1, 0, 0);
+    FUSED2(3, 6, 9, 11, 20, 1, 0, 1, 0, 1, 0, 0);
+    FUSED2(2, 3, 13, 13, 24, 3, 1, 1, 1, 1, 0, 1);
 #undef FUSED
+#undef FUSED2
     v->c->tune = saved;
     return rc;
 }

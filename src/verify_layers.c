@@ -366,6 +366,17 @@ static int v_conv_all(vctx *v)
     CONV("", B, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 0);
     CONV("", B, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 0);
     CONV("", B, 32, 7, 7, 64, 3, 3, 1, 1, 1, 1, 0, 0);
+    /* the stride-2 direct kernels (layer_conv_strided.c) under both profiles: resnet-small's
+     * downsampling convs and 1x1 shortcuts at training size, odd shapes (channel blocks partly
+     * used, a moved-back last tile, fewer than 7 output columns, partial dx tiles) */
+    v->c->tune.conv_tile = saved.conv_tile;
+    CONV(" direct", B, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 0, 0);
+    CONV(" direct", B, 32, 14, 14, 64, 3, 3, 2, 2, 1, 1, 0, 0);
+    CONV(" direct", B, 16, 28, 28, 32, 1, 1, 2, 2, 0, 0, 0, 0);
+    CONV(" direct", B, 32, 14, 14, 64, 1, 1, 2, 2, 0, 0, 0, 0);
+    CONV(" direct", 2, 20, 13, 15, 40, 3, 3, 2, 2, 1, 1, 1, 0);
+    CONV(" direct", 2, 5, 11, 9, 6, 1, 1, 2, 2, 0, 0, 1, 0);
+    CONV(" direct", 2, 3, 10, 9, 17, 3, 3, 2, 2, 1, 1, 1, 1);
 #undef CONV
     v->c->tune = saved;
     return rc;

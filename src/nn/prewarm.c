@@ -52,7 +52,7 @@ static uint64_t warm_key(const ct_ctx *c, const ct_prewarm *p)
 /* 1 when the run builds program family f (by the network's layer types; the rest every run). */
 static int family_needed(const ct_netdef *net, const char *f)
 {
-    static const char *const by_type[][2] = {{"conv2d", "conv"},          {"conv2d", "convfused"},
+    static const char *const by_type[][2] = {{"conv2d", "conv"},          {"conv2d", "convfused"}, {"conv2d", "convstrided"},
                                              {"batchnorm", "batchnorm"},  {"pool", "pool"},
                                              {"dropout", "dropout"},      {"add", "elementwise"},
                                              {"flatten", "flatten"}};
@@ -74,7 +74,7 @@ static int family_needed(const ct_netdef *net, const char *f)
  * zeroed buffers. */
 static int warm_up(ct_prewarm *p)
 {
-    static const char *const order[] = {"convfused", "optim",   "reduce",    "loss", "act",  "dropout", "elementwise",
+    static const char *const order[] = {"convfused", "convstrided", "optim",   "reduce",    "loss", "act",  "dropout", "elementwise",
                                         "flatten",   "pool",    "batchnorm", "gemm", "conv", "augment"};
     ct_ctx *c;
     CT_TRY(ct_ctx_sibling(p->parent, &c));
