@@ -90,14 +90,16 @@ __kernel void conv_pad2(__global const float *x, __global float *xp, const int o
             xb += plane;                                                                                      \
         }                                                                                                     \
         float tmp[CB * TC * 16];                                                                              \
+        const int nco = min(16 * CB, CO - cob * 16 * CB), c0 = cs * TC - ow0;                                 \
+        float bt[16 * CB]; /* the bias holds CO values (no padding to 16): read only those */                 \
+        for (int l = 0; l < 16 * CB; l++) bt[l] = hasBias && l < nco ? bias[offBias + cob * 16 * CB + l] : 0.0f; \
         _Pragma("unroll") for (int b = 0; b < CB; b++) {                                                      \
-            const float16 bv = hasBias ? vload16(0, bias + offBias + cob * 16 * CB + wo[b]) : (float16)(0.0f); \
+            const float16 bv = vload16(b, bt);                                                                \
             _Pragma("unroll") for (int c = 0; c < TC; c++) {                                                  \
                 const float16 v = acc[b][c] + bv;                                                             \
                 vstore16(relu ? select(v, (float16)(0.0f), isless(v, (float16)(0.0f))) : v, b * TC + c, tmp); \
             }                                                                                                 \
         }                                                                                                     \
-        const int nco = min(16 * CB, CO - cob * 16 * CB), c0 = cs * TC - ow0;                                 \
         STORE16(y + (((size_t)(cob * 16 * CB) * N + n) * OH + oh) * OW + ow0, (size_t)N * OH * OW, nco, CB, TC, c0, TC) \
     }
 CONV_DIRS2(3, 7, 2)
