@@ -2,14 +2,14 @@
  * (C, N, H, W) activations, square kernels. The stride-1 direct kernels are in conv.cl; the
  * inputs and weights here use the same layouts (xp from conv_pad, wt from conv_wt or conv_fold).
  *  conv_pad2:   x (CN, H, W) -> xp (CN, HP, WP): x at rows pt.., columns pl.., zeros around.
- *  conv_dirs2_kK_TCxCB: y (CO, N, OH, OW) = relu?(conv(xp, wt) + b?), OH = (HP-KH)/2 + 1,
+ *  conv_dirs2_k3_TCxCB: y (CO, N, OH, OW) = relu?(conv(xp, wt) + b?), OH = (HP-KH)/2 + 1,
  *               OW = (WP-KW)/2 + 1, input (oh, ow) window at xp[2*oh..][2*ow..]. One work-item
  *               per (16*CB output channels, image, output row, tile of TC columns): CB*TC
  *               float16 accumulators (lanes = output channels), inputs broadcast, one float16
  *               weight load per (ci, kh, kw) and block. The last tile is moved back to fit and
  *               stores only the columns the one before does not. Also the inference path with
  *               the batchnorm folded into wt and b (conv_fold) and ReLU.
- *  conv_dws2_kKxCB: weight gradient dW[co][ci][kh][kw] = sum over (n, oh, ow) of
+ *  conv_dws2_k3xCB: weight gradient dW[co][ci][kh][kw] = sum over (n, oh, ow) of
  *               dy[co][n][oh][ow] * xp[ci][n][2*oh+kh][2*ow+kw], dy transposed to (NP, COP) by
  *               conv_dyt. As conv.cl's conv_dw_kK (one item per (ci, 16*CB channels), the batch
  *               in a fixed order, deterministic), with the stride on the input index.
@@ -104,8 +104,6 @@ __kernel void conv_pad2(__global const float *x, __global float *xp, const int o
     }
 CONV_DIRS2(3, 7, 2)
 CONV_DIRS2(3, 1, 2)
-CONV_DIRS2(1, 7, 2)
-CONV_DIRS2(1, 1, 2)
 
 #define CONV_DWS2(K, CB)                                                                                      \
     __kernel void conv_dws2_k##K##x##CB(__global const float *xp, const int offXp, __global const float *dyt, \
@@ -159,8 +157,6 @@ CONV_DIRS2(1, 1, 2)
     }
 CONV_DWS2(3, 2)
 CONV_DWS2(3, 4)
-CONV_DWS2(1, 2)
-CONV_DWS2(1, 4)
 
 #define CONV_DXS2(K, PS, TC, CB)                                                                              \
     __kernel void conv_dxs2_k##K##_p##PS##_##TC##x##CB(                                                       \

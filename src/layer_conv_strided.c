@@ -1,11 +1,11 @@
-/* layer_conv_strided.c: stride-2 convolutions without im2col/col2im (cl/convstrided.cl), for
- * square 1x1 and 3x3 kernels with equal padding (ResNet's downsampling convs and 1x1 projection
- * shortcuts), where the direct convolution is on (tune.conv_direct, the CPU profile):
- * bit 1: forward (conv_pad + conv_dirs2 on the padded input, kept in col) and the weight
- * gradient (conv_dyt + conv_dws2); bit 0: the input gradient by the polyphase kernel
- * conv_dxs2 on the padded dy. The inference forward with a folded batchnorm and ReLU
- * (layer_conv_fused.c's contract, no pooling) runs the same forward kernel. Not for GPUs, other
- * strides or kernel sizes: layer_conv.c's im2col/GEMM path takes those. */
+/* layer_conv_strided.c: stride-2 convolutions without im2col/col2im (cl/convstrided.cl) where the
+ * direct convolution is on (tune.conv_direct, the CPU profile), square kernels with equal padding
+ * (ResNet's downsampling convs and 1x1 projection shortcuts): bit 1, 3x3 only: the forward
+ * (conv_pad2 + conv_dirs2 on the padded input, kept in col) and the weight gradient (conv_dyt +
+ * conv_dws2); bit 0, 1x1 and 3x3: the input gradient by the polyphase kernel conv_dxs2 on the
+ * padded dy. The inference forward with a folded batchnorm and ReLU (layer_conv_fused.c's
+ * contract, no pooling) runs the same forward kernel. Not for GPUs, other strides or kernel
+ * sizes: layer_conv.c's im2col/GEMM path takes those. */
 #include <stdio.h>
 
 #include "ops.h"
@@ -13,12 +13,15 @@
 static size_t al16(size_t n) { return (n + 15) / 16 * 16; }
 static int fdiv2(int a) { return a >= 0 ? a / 2 : -((1 - a) / 2); } /* floor(a / 2) */
 
-/* the shapes these kernels take: stride 2, square 1x1 (even padding) or 3x3 (odd padding) */
+/* the shapes these kernels take: stride 2, square 1x1 (even padding) or 3x3 (odd padding); the
+ * forward and dW only 3x3 (a 1x1 forward here stores as much as it multiplies: the im2col/GEMM
+ * path, whose im2col is a plain subsampling copy, measured as fast or faster) */
 static int shape_ok(const ct_conv *l)
 {
     return l->sh == 2 && l->sw == 2 && l->kh == l->kw && l->ph == l->pw && (l->kh == 1 || l->kh == 3) &&
            l->ph % 2 == (l->kh == 3) && l->ph < l->kh + 1 && l->oh >= 1 && l->ow >= 1;
 }
+static int fwd_shape_ok(const ct_conv *l) { return shape_ok(l) && l->kh == 3; }
 
 /* input-gradient tile: CB blocks of 16 input channels, TC columns */
 static void dx_tile(const ct_conv *l, int *tc, int *cb)
@@ -72,7 +75,8 @@ size_t ct_convs_ws_floats(const ct_conv *l, int N)
     if (!shape_ok(l)) return 0;
     /* linear in N (graph.c sizes workspaces per image): each role's per-image share plus its
      * constant part and alignment, times N */
-    const size_t a = fwd_need(l, 1) + 16, b = dx_need(l, 1) + 16, f = fused_need(l, 1) + 16;
+    const int fw = fwd_shape_ok(l);
+    const size_t a = fw ? fwd_need(l, 1) + 16 : 0, b = dx_need(l, 1) + 16, f = fw ? fused_need(l, 1) + 16 : 0;
     const size_t m = a > b ? a : b;
     return (m > f ? m : f) * (size_t)N;
 }
@@ -84,7 +88,7 @@ static int fits(size_t need, const ct_conv *l, int N)
 
 int ct_convs_fwd_applies(const ct_ctx *c, const ct_conv *l, int N)
 {
-    return (c->tune.conv_direct & 2) && shape_ok(l) && fits(fwd_need(l, N), l, N);
+    return (c->tune.conv_direct & 2) && fwd_shape_ok(l) && fits(fwd_need(l, N), l, N);
 }
 
 int ct_convs_dx_applies(const ct_ctx *c, const ct_conv *l, int N)
@@ -94,7 +98,7 @@ int ct_convs_dx_applies(const ct_ctx *c, const ct_conv *l, int N)
 
 int ct_convs_fused_applies(const ct_ctx *c, const ct_conv *l, int N, int pool)
 {
-    return (c->tune.conv_direct & 2) && !pool && shape_ok(l) && fits(fused_need(l, N), l, N);
+    return (c->tune.conv_direct & 2) && !pool && fwd_shape_ok(l) && fits(fused_need(l, N), l, N);
 }
 
 /* y = relu?(conv(xp, wt) + bias?) with xp (CI, N, HP, WP) at offXp */
@@ -150,9 +154,7 @@ int ct_convs_dw(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem col, cl_me
     size_t gt[2] = {(size_t)(NP + 15) / 16, (size_t)(l->co + 15) / 16};
     const size_t lt[2] = {1, 1};
     CT_TRY(ct_run(c, k, 2, gt, lt, "mmiii", dy, col, (int)xps, l->co, NP));
-    const char *name = l->kh == 3 ? (cb == 4 ? "conv_dws2_k3x4" : "conv_dws2_k3x2")
-                                  : (cb == 4 ? "conv_dws2_k1x4" : "conv_dws2_k1x2");
-    CT_TRY(ct_kernel(c, "convstrided", name, &k));
+    CT_TRY(ct_kernel(c, "convstrided", cb == 4 ? "conv_dws2_k3x4" : "conv_dws2_k3x2", &k));
     size_t g[2] = {(size_t)l->ci, (size_t)(l->co + 16 * cb - 1) / (16 * cb)};
     const size_t l1[2] = {1, 1};
     return ct_run(c, k, 2, g, l1, "mimimiiiiii", col, 0, col, (int)xps, grads, l->w_off, N, l->ci, l->co,
