@@ -52,3 +52,31 @@ inline float ct_group_sum_array(__global const float *x, const int n, __local fl
     for (int i = nv * EW_VW + l; i < n; i += RED_LS) s += x[i];
     return ct_group_sum(s, scratch);
 }
+
+/* v[16] (rows) transposed in place: four rounds of interleaving rows r and r + h (h = 8, 4, 2, 1) */
+inline void ct_transpose16(float16 *v)
+{
+    const uint16 lo = (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), hi = lo + (uint16)(8);
+    for (int h = 8; h >= 1; h /= 2)
+        for (int r = 0; r < 16; r++)
+            if (!(r & h)) {
+                const float16 a = v[r], b = v[r + h];
+                v[r] = shuffle2(a, b, lo);
+                v[r + h] = shuffle2(a, b, hi);
+            }
+}
+
+/* p[0..n-1] = lanes j*8.. of v (n = 7) or lanes 0.. of v (n = 14): rows of the direct and fused convolutions' tiles */
+inline void ct_store_seg(const float16 v, const int j, const int n, __global float *p)
+{
+    if (n == 14) {
+        vstore8(v.lo, 0, p);
+        vstore4(v.s89ab, 0, p + 8);
+        vstore2(v.scd, 0, p + 12);
+    } else {
+        const float8 h = j ? v.hi : v.lo;
+        vstore4(h.lo, 0, p);
+        vstore2(h.s45, 0, p + 4);
+        p[6] = h.s6;
+    }
+}

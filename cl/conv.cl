@@ -297,34 +297,6 @@ CONV_DIRECT(2, 7, 1)
 CONV_DIRECT(1, 7, 2)
 CONV_DIRECT(1, 1, 1)
 
-/* v[16] (rows) transposed in place: four rounds of interleaving rows r and r + h (h = 8, 4, 2, 1) */
-inline void ct_transpose16(float16 *v)
-{
-    const uint16 lo = (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), hi = lo + (uint16)(8);
-    for (int h = 8; h >= 1; h /= 2)
-        for (int r = 0; r < 16; r++)
-            if (!(r & h)) {
-                const float16 a = v[r], b = v[r + h];
-                v[r] = shuffle2(a, b, lo);
-                v[r + h] = shuffle2(a, b, hi);
-            }
-}
-
-/* p[0..n-1] = lanes j*8.. of v (n = 7) or lanes 0.. of v (n = 14): the conv_direct_k tiles' rows */
-inline void ct_store_seg(const float16 v, const int j, const int n, __global float *p)
-{
-    if (n == 14) {
-        vstore8(v.lo, 0, p);
-        vstore4(v.s89ab, 0, p + 8);
-        vstore2(v.scd, 0, p + 12);
-    } else {
-        const float8 h = j ? v.hi : v.lo;
-        vstore4(h.lo, 0, p);
-        vstore2(h.s45, 0, p + 4);
-        p[6] = h.s6;
-    }
-}
-
 /* conv_direct_kK_RxCxB: conv_direct_RxCxB for a compile-time K x K kernel (KH = KW = K; the KH,
  * KW arguments are ignored): the kw loop is unrolled, so the C+K-1 inputs of a tile row are
  * loaded once per (ci, kh) and reused across kw, and the K*B weight vectors of a kernel row are

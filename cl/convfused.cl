@@ -112,10 +112,25 @@ inline float16 ct_relu16(const float16 v, const int relu)
                 wb += K * K * COP;                                                                        \
                 xb += plane;                                                                              \
             }                                                                                             \
+            const size_t base = (((size_t)(cob * 16 * CB) * N + n) * OH + oh) * OW + ow0, cs = (size_t)N * OH * OW; \
+            if (((TC == 14 && CB == 1) || (TC == 7 && CB == 2)) && nco == 16 * CB && t == ow0) {              \
+                /* a whole tile: rows of TC columns through a register transpose (common.cl) */           \
+                const int SEG = TC > 8 ? 16 : 8;                                                          \
+                float16 v[16];                                                                            \
+                _Pragma("unroll") for (int i = 0; i < 16; i++) {                                          \
+                    const int b = i / SEG, c = i % SEG;                                                   \
+                    v[i] = b < CB && c < TC ? ct_relu16(acc[b % CB][0][c % TC] + bv[b % CB], relu) : (float16)(0.0f); \
+                }                                                                                         \
+                ct_transpose16(v);                                                                        \
+                _Pragma("unroll") for (int l = 0; l < 16; l++)                                            \
+                    _Pragma("unroll") for (int j = 0; j < CB; j++)                                        \
+                        ct_store_seg(v[l], j, TC, y + base + (size_t)(j * 16 + l) * cs);                  \
+                continue;                                                                                 \
+            }                                                                                             \
             float tmp[CB * TC * 16];                                                                      \
             _Pragma("unroll") for (int b = 0; b < CB; b++)                                                \
                 _Pragma("unroll") for (int c = 0; c < TC; c++) vstore16(ct_relu16(acc[b][0][c] + bv[b], relu), b * TC + c, tmp); \
-            STORE_TILE(CB, TC, t - ow0, (((size_t)(cob * 16 * CB) * N + n) * OH + oh) * OW + ow0, (size_t)N * OH * OW) \
+            STORE_TILE(CB, TC, t - ow0, base, cs)                                                         \
         }                                                                                                 \
     }
 
