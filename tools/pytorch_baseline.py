@@ -104,13 +104,13 @@ def evaluate(model, x, y, batch_size):
 
 
 def blas_library():
-    """The BLAS shared library this process loaded (PyTorch's linear layers run on it; Debian's
-    python3-torch takes whatever libblas.so.3 the alternatives system points at: the reference
-    BLAS unless OpenBLAS is installed)."""
+    """The library behind libblas.so.3 in this process (PyTorch's linear layers call its sgemm;
+    Debian's python3-torch takes whatever libblas.so.3 the alternatives system points at: the
+    reference BLAS, .../blas/libblas.so.3.*, unless OpenBLAS or another is installed)."""
     torch.mm(torch.ones(2, 2), torch.ones(2, 2))  # make sure the BLAS is loaded
     try:
         with open("/proc/self/maps") as f:
-            libs = sorted({line.split()[-1] for line in f if "blas" in line.rsplit("/", 1)[-1]})
+            libs = {line.split()[-1] for line in f if line.rstrip().rsplit("/", 1)[-1].startswith("libblas.so")}
     except OSError:
         return "unknown"
     real = sorted({os.path.realpath(p) for p in libs})
