@@ -204,8 +204,8 @@ static void log_header(trun *T)
     const ct_config *cfg = T->cfg;
     const ct_config_training *tr = T->tr;
     logger *L = &T->L;
-    logline(L, "cltrain %s: training DigitCNN (%lld parameters) on %s", CLTRAIN_VERSION, T->r->model_parameters,
-            T->ctx->dev.name);
+    logline(L, "cltrain %s: training %s (%d layers, %lld parameters) on %s", CLTRAIN_VERSION,
+            cfg->output.model_name_prefix, T->net.n_layers, T->r->model_parameters, T->ctx->dev.name);
     if (T->world > 1)
         logline(L, "data parallel: %d processes (%s), 1 device each, %d images per process of the global batch %d, "
                    "%.2f MB of gradients reduced per step%s",
