@@ -29,7 +29,7 @@ got=$(awk -v a="$acc" -v l="$loss" 'BEGIN { printf "%.4f %.4f", a, l }')
 run=$(ls -d "$work"/runs/*/ | head -1)
 "$exe" train --resume "$run" --set training.epochs=3 > resume.txt 2> resume_err.txt
 rc=$?
-params=$(sed -n 's/.*(\([0-9]*\) parameters).*/\1/p' train.txt | head -1)
-[ $rc -eq 0 ] && [ -n "$params" ] && grep -q "($params parameters)" resume.txt && ok "resume runs the checkpoint's network ($params parameters)" ||
+params=$(sed -n 's/.* \([0-9]*\) parameters).*/\1/p' train.txt | head -1)
+[ $rc -eq 0 ] && [ -n "$params" ] && grep -q " $params parameters)" resume.txt && ok "resume runs the checkpoint's network ($params parameters)" ||
   { bad "resume exit $rc"; cat resume_err.txt; }
 finish
