@@ -73,7 +73,7 @@ static int conv_pad(ct_ctx *c, cl_mem x, cl_mem xp, int offXp, int C, int N, int
 }
 
 /* wt (offWt) = the conv weight in (A, KH, KW, B rounded up to 16) layout, see cl/conv.cl */
-static int conv_wt(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt, int flip)
+int ct_conv_wt(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt, int flip)
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "conv", "conv_wt", &k));
@@ -184,7 +184,7 @@ int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params,
     if (direct_fwd(c, l, N, &xps)) {
         const int HP = l->h + 2 * l->pad, WP = l->w + 2 * l->pad;
         CT_TRY(conv_pad(c, x, col, 0, l->ci, N, l->h, l->w, l->pad));
-        CT_TRY(conv_wt(c, l, params, col, (int)xps, 0));
+        CT_TRY(ct_conv_wt(c, l, params, col, (int)xps, 0));
         return conv_direct(c, col, 0, col, (int)xps, params, hasBias ? l->b_off : 0, hasBias, y, N, l->ci, l->co, HP,
                            WP, l->kh, l->kw);
     }
@@ -247,7 +247,7 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
         /* dx = conv(dy padded by K-1-pad, flipped transposed W): dypad and the weights go into col */
         const int ph = l->kh - 1 - l->pad, HP = l->oh + 2 * ph, WP = l->ow + 2 * ph;
         CT_TRY(conv_pad(c, dy, col, 0, l->co, N, l->oh, l->ow, ph));
-        CT_TRY(conv_wt(c, l, params, col, (int)dyp, 1));
+        CT_TRY(ct_conv_wt(c, l, params, col, (int)dyp, 1));
         return conv_direct(c, col, 0, col, (int)dyp, NULL, 0, 0, dx, N, l->co, l->ci, HP, WP, l->kh, l->kw);
     }
     if (ct_convs_dx_applies(c, l, N)) return ct_convs_dx(c, l, N, dy, params, col, dx);

@@ -125,22 +125,12 @@ static int pad2(ct_ctx *c, cl_mem src, cl_mem dst, int offDst, int CN, int H, in
     return ct_run(c, k, 1, &g, NULL, "mmiiiiiiii", src, dst, offDst, CN, H, W, pt, pl, HP, WP);
 }
 
-/* wt (offWt) = the weights as conv.cl's conv_wt lays them out (flip 1: for the input gradient) */
-static int wt_layout(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt, int flip)
-{
-    cl_kernel k;
-    CT_TRY(ct_kernel(c, "conv", "conv_wt", &k));
-    const int A = flip ? l->co : l->ci, B = flip ? l->ci : l->co;
-    size_t g = (size_t)A * l->kh * l->kw * al16((size_t)B);
-    return ct_run(c, k, 1, &g, NULL, "mimiiiiii", params, l->w_off, wt, offWt, A, B, l->kh, l->kw, flip);
-}
-
 int ct_convs_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params, cl_mem col, cl_mem y)
 {
     const size_t xps = xp_floats(l, N);
     const int HP = l->h + 2 * l->ph, WP = l->w + 2 * l->pw, hasBias = l->b_off >= 0;
     CT_TRY(pad2(c, x, col, 0, l->ci * N, l->h, l->w, l->ph, l->pw, HP, WP));
-    CT_TRY(wt_layout(c, l, params, col, (int)xps, 0));
+    CT_TRY(ct_conv_wt(c, l, params, col, (int)xps, 0));
     return dirs(c, l, N, col, 0, HP, WP, col, (int)xps, params, hasBias ? l->b_off : 0, hasBias, 0, y);
 }
 
@@ -167,7 +157,7 @@ int ct_convs_dx(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl
     const dy_pad d = dx_pad(l);
     const size_t dyps = dyp_floats(l, N);
     if (d.pad) CT_TRY(pad2(c, dy, col, 0, l->co * N, l->oh, l->ow, d.qt, d.ql, d.hpd, d.wpd));
-    CT_TRY(wt_layout(c, l, params, col, (int)dyps, 1));
+    CT_TRY(ct_conv_wt(c, l, params, col, (int)dyps, 1));
     int tc, cb;
     dx_tile(l, &tc, &cb);
     static const char *names[2][2] = {{"conv_dxs2_k1_p0_14x1", "conv_dxs2_k1_p0_8x2"},

@@ -33,6 +33,9 @@ void ct_conv_init(ct_conv *l, int ci, int co, int k, int pad, int h, int w, int 
  * forward (backward = 0), input gradient (1) or weight gradient (2): for verify and bench labels */
 const char *ct_conv_path(const ct_ctx *c, const ct_conv *l, int N, int backward);
 size_t ct_conv_col_floats(const ct_conv *l, int N); /* im2col workspace size */
+/* wt (offWt) = the conv weight in the direct kernels' (A, KH, KW, B rounded up to 16) layout; flip 1:
+ * transposed and flipped, for the backward-data pass (cl/conv.cl conv_wt) */
+int ct_conv_wt(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt, int flip);
 /* x (CI,N,H,W) -> y (CO,N,OH,OW); col (CI*KH*KW, N*OH*OW) keeps the unfolded input for backward */
 int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params, cl_mem col, cl_mem y);
 /* dy (CO,N,OH,OW) -> weight/bias grads into `grads` (same offsets); dx (CI,N,H,W) when dx != NULL.
