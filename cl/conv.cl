@@ -197,7 +197,8 @@ __kernel void conv_col2im_s(__global const float *dcol, __global float *dx, cons
  * conv_wt:     W (CO, CI, KH, KW) -> wt (A, KH, KW, BP) with BP = B rounded up to 16 (zeros past
  *              B): forward (flip 0) A = CI, B = CO, wt[a][kh][kw][b] = W[b][a][kh][kw];
  *              backward data (flip 1) A = CO, B = CI, wt[a][kh][kw][b] = W[a][b][KH-1-kh][KW-1-kw]
- *              (the backward-data pass is the forward conv of dy padded by K-1-pad with it).
+ *              (the backward-data pass is the forward conv of dy padded by K-1-pad with it). One
+ *              work-item per (a, 16 b's): per (kh, kw) 16 strided loads, one float16 store.
  * conv_direct_RxCxB: y (CO, N, OH, OW) = conv(xp, wt) (+ bias), OH = HP-KH+1, OW = WP-KW+1,
  *              CO = B of wt. One work-item per (16*B output channels, image, tile of R rows x C
  *              columns): B*R*C float16 accumulators (one per output pixel, lanes = channels), the
@@ -225,15 +226,26 @@ __kernel void conv_pad(__global const float *x, __global float *xp, const int of
 __kernel void conv_wt(__global const float *w, const int offW, __global float *wt, const int offWt, const int A,
                       const int B, const int KH, const int KW, const int flip)
 {
-    const int BP = (B + 15) / 16 * 16;
-    const int i = get_global_id(0); /* ((a*KH + kh)*KW + kw)*BP + b */
-    if (i >= A * KH * KW * BP) return;
-    const int b = i % BP, t = i / BP, kw = t % KW, kh = (t / KW) % KH, a = t / (KW * KH);
-    float v = 0.0f;
-    if (b < B)
-        v = flip ? w[offW + ((a * B + b) * KH + (KH - 1 - kh)) * KW + (KW - 1 - kw)]
-                 : w[offW + ((b * A + a) * KH + kh) * KW + kw];
-    wt[offWt + i] = v;
+    const int K2 = KH * KW, nb = (B + 15) / 16, BP = nb * 16;
+    const int i = get_global_id(0); /* a*nb + b/16 */
+    if (i >= A * nb) return;
+    const int a = i / nb, b0 = (i - a * nb) * 16;
+    /* source of (b, t = kh*KW + kw): fwd W[b][a][t], flip W[a][b][K2-1-t] */
+    const int sb = flip ? K2 : A * K2, dt = flip ? -1 : 1;
+    __global const float *s = w + offW + (flip ? (size_t)a * B * K2 + K2 - 1 : (size_t)a * K2) + (size_t)b0 * sb;
+    __global float *d = wt + offWt + (size_t)a * K2 * BP + b0;
+    if (b0 + 16 <= B) {
+        for (int t = 0; t < K2; t++) {
+            __global const float *q = s + t * dt;
+            const float16 v = (float16)(q[0], q[sb], q[2 * sb], q[3 * sb], q[4 * sb], q[5 * sb], q[6 * sb],
+                                        q[7 * sb], q[8 * sb], q[9 * sb], q[10 * sb], q[11 * sb], q[12 * sb],
+                                        q[13 * sb], q[14 * sb], q[15 * sb]);
+            vstore16(v, 0, d + (size_t)t * BP);
+        }
+    } else {
+        for (int t = 0; t < K2; t++)
+            for (int l = 0; l < 16; l++) d[(size_t)t * BP + l] = b0 + l < B ? s[t * dt + l * sb] : 0.0f;
+    }
 }
 
 #define CONV_DIRECT(TR, TC, CB)                                                                              \

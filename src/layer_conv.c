@@ -78,7 +78,7 @@ int ct_conv_wt(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt,
     cl_kernel k;
     CT_TRY(ct_kernel(c, "conv", "conv_wt", &k));
     const int A = flip ? l->co : l->ci, B = flip ? l->ci : l->co;
-    size_t g = (size_t)A * l->kh * l->kw * align16((size_t)B);
+    size_t g = (size_t)A * align16((size_t)B) / 16; /* one work-item per (a, 16 b's) */
     return ct_run(c, k, 1, &g, NULL, "mimiiiiii", params, l->w_off, wt, offWt, A, B, l->kh, l->kw, flip);
 }
 
