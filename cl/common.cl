@@ -80,3 +80,49 @@ inline void ct_store_seg(const float16 v, const int j, const int n, __global flo
         p[6] = h.s6;
     }
 }
+
+/* copy n floats from s to d (n >= 0): float16 chunks, the last one moved back to overlap the one
+ * before (the same values written twice); rows under 16 take two overlapping float8 or float4 */
+inline void ct_copy_row(__global const float *s, __global float *d, const int n)
+{
+    if (n >= 16) {
+        for (int j = 0;; j += 16) {
+            if (j + 16 > n) j = n - 16;
+            vstore16(vload16(0, s + j), 0, d + j);
+            if (j + 16 >= n) break;
+        }
+    } else if (n >= 8) {
+        vstore8(vload8(0, s), 0, d);
+        vstore8(vload8(0, s + n - 8), 0, d + n - 8);
+    } else if (n >= 4) {
+        vstore4(vload4(0, s), 0, d);
+        vstore4(vload4(0, s + n - 4), 0, d + n - 4);
+    } else {
+        for (int j = 0; j < n; j++) d[j] = s[j];
+    }
+}
+
+/* d[0..n) = 0 */
+inline void ct_zero_row(__global float *d, const int n)
+{
+    int j = 0;
+    for (; j + 16 <= n; j += 16) vstore16((float16)(0.0f), 0, d + j);
+    for (; j < n; j++) d[j] = 0.0f;
+}
+
+/* d (HP, WP) = s (H, W) at rows pt.., columns pl.. (pt, pl >= 0), zeros around; what falls past
+ * HP or WP is cut */
+inline void ct_pad_plane(__global const float *s, __global float *d, const int H, const int W, const int pt,
+                         const int pl, const int HP, const int WP)
+{
+    const int h0 = min(pt, HP), h1 = min(pt + H, HP);
+    const int lo = min(pl, WP), hi = min(pl + W, WP);
+    ct_zero_row(d, h0 * WP);
+    for (int hp = h0; hp < h1; hp++) {
+        __global float *r = d + (size_t)hp * WP;
+        for (int j = 0; j < lo; j++) r[j] = 0.0f;
+        ct_copy_row(s + (size_t)(hp - pt) * W, r + lo, hi - lo);
+        for (int j = hi; j < WP; j++) r[j] = 0.0f;
+    }
+    ct_zero_row(d + (size_t)h1 * WP, (HP - h1) * WP);
+}

@@ -193,7 +193,8 @@ __kernel void conv_col2im_s(__global const float *dcol, __global float *dx, cons
 }
 
 /* ---- direct convolution (CPUs): no im2col ------------------------------------------------
- * conv_pad:    x (C, N, H, W) -> xp (C, N, H+2p, W+2p) with zero borders; one item per padded row.
+ * conv_pad:    x (C, N, H, W) -> xp (C, N, H+2p, W+2p) with zero borders; one item per plane (c, n),
+ *              vector row copies (common.cl ct_pad_plane).
  * conv_wt:     W (CO, CI, KH, KW) -> wt (A, KH, KW, BP) with BP = B rounded up to 16 (zeros past
  *              B): forward (flip 0) A = CI, B = CO, wt[a][kh][kw][b] = W[b][a][kh][kw];
  *              backward data (flip 1) A = CO, B = CI, wt[a][kh][kw][b] = W[a][b][KH-1-kh][KW-1-kw]
@@ -209,18 +210,9 @@ __kernel void conv_pad(__global const float *x, __global float *xp, const int of
                        const int W, const int p)
 {
     const int HP = H + 2 * p, WP = W + 2 * p;
-    const int row = get_global_id(0); /* cn*HP + hp */
-    if (row >= CN * HP) return;
-    const int cn = row / HP, hp = row - cn * HP, ih = hp - p;
-    __global float *d = xp + offXp + (size_t)row * WP;
-    if ((uint)ih >= (uint)H) {
-        for (int j = 0; j < WP; j++) d[j] = 0.0f;
-        return;
-    }
-    __global const float *s = x + ((size_t)cn * H + ih) * W;
-    for (int j = 0; j < p; j++) d[j] = 0.0f;
-    for (int j = 0; j < W; j++) d[p + j] = s[j];
-    for (int j = p + W; j < WP; j++) d[j] = 0.0f;
+    const int cn = get_global_id(0);
+    if (cn >= CN) return;
+    ct_pad_plane(x + (size_t)cn * H * W, xp + offXp + (size_t)cn * HP * WP, H, W, p, p, HP, WP);
 }
 
 __kernel void conv_wt(__global const float *w, const int offW, __global float *wt, const int offWt, const int A,
@@ -557,3 +549,4 @@ CONV_DW(5, DW5_CB)
 CONV_DWA(3, 1)
 CONV_DWA(3, 2)
 CONV_DWA(5, 1)
+

@@ -68,7 +68,7 @@ static int conv_pad(ct_ctx *c, cl_mem x, cl_mem xp, int offXp, int C, int N, int
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "conv", "conv_pad", &k));
-    size_t g = (size_t)C * N * (H + 2 * p);
+    size_t g = (size_t)C * N; /* one work-item per plane */
     return ct_run(c, k, 1, &g, NULL, "mmiiiii", x, xp, offXp, C * N, H, W, p);
 }
 

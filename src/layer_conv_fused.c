@@ -44,7 +44,7 @@ int ct_conv_fused_forward(ct_ctx *c, const ct_conv *l, const ct_bn *bn, int relu
     const int K = l->kh, HP = l->h + 2 * l->pad, WP = l->w + 2 * l->pad;
     cl_kernel k;
     CT_TRY(ct_kernel(c, "conv", "conv_pad", &k));
-    size_t g = (size_t)l->ci * N * HP;
+    size_t g = (size_t)l->ci * N; /* one work-item per plane */
     CT_TRY(ct_run(c, k, 1, &g, NULL, "mmiiiii", x, ws, 0, l->ci * N, l->h, l->w, l->pad));
     CT_TRY(ct_kernel(c, "convfused", "conv_fold", &k));
     g = (size_t)l->ci * K * K + 1;
