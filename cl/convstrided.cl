@@ -1,7 +1,8 @@
 /* convstrided.cl: stride-2 convolutions without im2col/col2im (CPUs), on channel-major
  * (C, N, H, W) activations, square kernels. The stride-1 direct kernels are in conv.cl; the
  * inputs and weights here use the same layouts (xp from conv_pad, wt from conv_wt or conv_fold).
- *  conv_pad2:   x (CN, H, W) -> xp (CN, HP, WP): x at rows pt.., columns pl.., zeros around.
+ *  conv_pad2:   x (CN, H, W) -> xp (CN, HP, WP): x at rows pt.., columns pl.., zeros around; one
+ *               work-item per plane (common.cl ct_pad_plane).
  *  conv_dirs2_k3_TCxCB: y (CO, N, OH, OW) = relu?(conv(xp, wt) + b?), OH = (HP-KH)/2 + 1,
  *               OW = (WP-KW)/2 + 1, input (oh, ow) window at xp[2*oh..][2*ow..]. One work-item
  *               per (16*CB output channels, image, output row, tile of TC columns): CB*TC
@@ -27,16 +28,9 @@
 __kernel void conv_pad2(__global const float *x, __global float *xp, const int offXp, const int CN, const int H,
                         const int W, const int pt, const int pl, const int HP, const int WP)
 {
-    const int row = get_global_id(0); /* cn*HP + hp */
-    if (row >= CN * HP) return;
-    const int cn = row / HP, ih = row - cn * HP - pt;
-    __global float *d = xp + offXp + (size_t)row * WP;
-    if ((uint)ih >= (uint)H) {
-        for (int j = 0; j < WP; j++) d[j] = 0.0f;
-        return;
-    }
-    __global const float *s = x + ((size_t)cn * H + ih) * W;
-    for (int j = 0; j < WP; j++) d[j] = (uint)(j - pl) < (uint)W ? s[j - pl] : 0.0f;
+    const int cn = get_global_id(0);
+    if (cn >= CN) return;
+    ct_pad_plane(x + (size_t)cn * H * W, xp + offXp + (size_t)cn * HP * WP, H, W, pt, pl, HP, WP);
 }
 
 /* yb[l * cs + j] = tmp[((l / 16) * TC + j) * 16 + l % 16] for the nl channels l and columns

@@ -121,7 +121,7 @@ static int pad2(ct_ctx *c, cl_mem src, cl_mem dst, int offDst, int CN, int H, in
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "convstrided", "conv_pad2", &k));
-    size_t g = (size_t)CN * HP;
+    size_t g = (size_t)CN; /* one work-item per plane */
     return ct_run(c, k, 1, &g, NULL, "mmiiiiiiii", src, dst, offDst, CN, H, W, pt, pl, HP, WP);
 }
 
