@@ -51,13 +51,17 @@ __kernel void dropout_apply(__global const float *x, __global const float *mask,
     }
 }
 
+/* one work-item per plane (c, n): float16 steps, a scalar tail */
 __kernel void dropout_apply_planes(__global const float *x, __global const float *mask, __global float *y,
                                    const int C, const int N, const int HW)
 {
-    const int i = get_global_id(0); /* over HW */
-    const int cn = get_global_id(1); /* c*N + n */
-    if (i >= HW || cn >= C * N) return;
+    const int cn = get_global_id(0); /* c*N + n */
+    if (cn >= C * N) return;
     const int c = cn / N, n = cn - c * N;
-    const size_t at = (size_t)cn * HW + i;
-    y[at] = x[at] * mask[n * C + c];
+    const float m = mask[n * C + c];
+    __global const float *xs = x + (size_t)cn * HW;
+    __global float *ys = y + (size_t)cn * HW;
+    int j = 0;
+    for (; j + 16 <= HW; j += 16) vstore16(vload16(0, xs + j) * m, 0, ys + j);
+    for (; j < HW; j++) ys[j] = xs[j] * m;
 }

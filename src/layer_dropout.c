@@ -29,6 +29,6 @@ int ct_dropout2d_apply(ct_ctx *c, int C, int N, int HW, cl_mem x, cl_mem mask, c
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "dropout", "dropout_apply_planes", &k));
-    size_t g[2] = {(size_t)HW, (size_t)C * N};
-    return ct_run(c, k, 2, g, NULL, "mmmiii", x, mask, y, C, N, HW);
+    size_t g = (size_t)C * N; /* one work-item per plane */
+    return ct_run(c, k, 1, &g, NULL, "mmmiii", x, mask, y, C, N, HW);
 }
