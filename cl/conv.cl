@@ -394,9 +394,14 @@ CONV_DIRECT_K(3, 2, 7, 1)
 CONV_DIRECT_K(5, 2, 7, 1)
 
 /* conv_dyt: dy (CO, NP) -> dyT (NP, COP) (COP = CO rounded up to 16, zeros past CO); one item
- * per block of 16 pixels x 16 channels: 16 row loads, a 16x16 transpose in registers (four rounds
- * of even/odd interleaves, each rotating the 8 index bits (row, column) right by one), 16 row
- * stores. A last block short of 16 pixels goes element by element. */
+ * per block of 16 pixels x 16*DYT_CB channels (all of a pixel row's cache lines written by one
+ * item, in one pass: 1.1-1.5x faster than an item per 16x16 block), per 16x16 block 16 row loads,
+ * a transpose in registers (four rounds of even/odd interleaves, each rotating the 8 index bits
+ * (row, column) right by one), 16 row stores. A last block short of 16 pixels goes element by
+ * element. */
+#ifndef DYT_CB
+#define DYT_CB 8
+#endif
 #define DYT_ROUND(v)                                                                                         \
     do {                                                                                                     \
         float16 t_[16];                                                                                      \
@@ -408,24 +413,26 @@ CONV_DIRECT_K(5, 2, 7, 1)
     } while (0)
 __kernel void conv_dyt(__global const float *dy, __global float *dyt, const int offDyt, const int CO, const int NP)
 {
-    const int pb = get_global_id(0), cb = get_global_id(1);
-    const int COP = (CO + 15) / 16 * 16, p0 = pb * 16, c0 = cb * 16;
-    if (p0 >= NP || c0 >= COP) return;
-    __global float *d = dyt + offDyt + (size_t)p0 * COP + c0;
-    if (p0 + 16 > NP) {
-        for (int p = 0; p < NP - p0; p++)
-            for (int c = 0; c < 16; c++)
-                d[(size_t)p * COP + c] = c0 + c < CO ? dy[(size_t)(c0 + c) * NP + p0 + p] : 0.0f;
-        return;
+    const int COP = (CO + 15) / 16 * 16, p0 = get_global_id(0) * 16, cb0 = get_global_id(1) * 16 * DYT_CB;
+    if (p0 >= NP || cb0 >= COP) return;
+    const int cb1 = min(COP, cb0 + 16 * DYT_CB);
+    for (int c0 = cb0; c0 < cb1; c0 += 16) {
+        __global float *d = dyt + offDyt + (size_t)p0 * COP + c0;
+        if (p0 + 16 > NP) {
+            for (int p = 0; p < NP - p0; p++)
+                for (int c = 0; c < 16; c++)
+                    d[(size_t)p * COP + c] = c0 + c < CO ? dy[(size_t)(c0 + c) * NP + p0 + p] : 0.0f;
+            continue;
+        }
+        float16 v[16];
+        _Pragma("unroll") for (int c = 0; c < 16; c++)
+            v[c] = c0 + c < CO ? vload16(0, dy + (size_t)(c0 + c) * NP + p0) : (float16)(0.0f);
+        DYT_ROUND(v);
+        DYT_ROUND(v);
+        DYT_ROUND(v);
+        DYT_ROUND(v);
+        _Pragma("unroll") for (int p = 0; p < 16; p++) vstore16(v[p], 0, d + (size_t)p * COP);
     }
-    float16 v[16];
-    _Pragma("unroll") for (int c = 0; c < 16; c++)
-        v[c] = c0 + c < CO ? vload16(0, dy + (size_t)(c0 + c) * NP + p0) : (float16)(0.0f);
-    DYT_ROUND(v);
-    DYT_ROUND(v);
-    DYT_ROUND(v);
-    DYT_ROUND(v);
-    _Pragma("unroll") for (int p = 0; p < 16; p++) vstore16(v[p], 0, d + (size_t)p * COP);
 }
 
 /* conv_dw_kK: weight gradient of a KxK convolution without im2col,

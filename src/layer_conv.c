@@ -16,6 +16,7 @@
 
 #define CSEG 32 /* columns per im2col work-item, as cl/conv.cl */
 #define DW5_CB 4 /* as cl/conv.cl */
+#define DYT_CB 8 /* as cl/conv.cl */
 
 void ct_conv_init(ct_conv *l, int ci, int co, int k, int pad, int h, int w, int w_off, int b_off)
 {
@@ -80,6 +81,16 @@ int ct_conv_wt(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt,
     const int A = flip ? l->co : l->ci, B = flip ? l->ci : l->co;
     size_t g = (size_t)A * align16((size_t)B) / 16; /* one work-item per (a, 16 b's) */
     return ct_run(c, k, 1, &g, NULL, "mimiiiiii", params, l->w_off, wt, offWt, A, B, l->kh, l->kw, flip);
+}
+
+/* dyt (offDyt) = dy (CO, NP) transposed to (NP, CO rounded up to 16), see cl/conv.cl */
+int ct_conv_dyt(ct_ctx *c, cl_mem dy, cl_mem dyt, int offDyt, int CO, int NP)
+{
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "conv", "conv_dyt", &k));
+    size_t g[2] = {(size_t)(NP + 15) / 16, (size_t)((CO + 15) / 16 + DYT_CB - 1) / DYT_CB};
+    const size_t l1[2] = {1, 1};
+    return ct_run(c, k, 2, g, l1, "mmiii", dy, dyt, offDyt, CO, NP);
 }
 
 /* y (CO, N, HP-KH+1, WP-KW+1) = conv(xp (CI, N, HP, WP), wt) (+ bias) */
@@ -215,10 +226,7 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
     if (direct_fwd(c, l, N, &xps)) {
         /* dW from the padded input the forward left in col and dy transposed to (NP, CO) */
         cl_kernel k;
-        CT_TRY(ct_kernel(c, "conv", "conv_dyt", &k));
-        size_t gt[2] = {(size_t)(NP + 15) / 16, (size_t)(l->co + 15) / 16};
-        const size_t lt[2] = {1, 1};
-        CT_TRY(ct_run(c, k, 2, gt, lt, "mmiii", dy, col, (int)xps, l->co, NP));
+        CT_TRY(ct_conv_dyt(c, dy, col, (int)xps, l->co, NP));
         /* 16-channel blocks per work-item (measured on POCL 3.1, AVX-512, under load): 3x3 takes
          * every tap in one pass, 32 channels per item where the blocks pair up (conv_dw_k3_c2 beat
          * the per-kh 64-channel kernel by 5-15% at 64 and 128 channels), else 16; 5x5 keeps the

@@ -140,10 +140,7 @@ int ct_convs_dw(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem col, cl_me
     const size_t xps = xp_floats(l, N);
     const int NP = N * l->oh * l->ow, cb = l->co > 32 ? 4 : 2;
     cl_kernel k;
-    CT_TRY(ct_kernel(c, "conv", "conv_dyt", &k));
-    size_t gt[2] = {(size_t)(NP + 15) / 16, (size_t)(l->co + 15) / 16};
-    const size_t lt[2] = {1, 1};
-    CT_TRY(ct_run(c, k, 2, gt, lt, "mmiii", dy, col, (int)xps, l->co, NP));
+    CT_TRY(ct_conv_dyt(c, dy, col, (int)xps, l->co, NP));
     CT_TRY(ct_kernel(c, "convstrided", cb == 4 ? "conv_dws2_k3x4" : "conv_dws2_k3x2", &k));
     size_t g[2] = {(size_t)l->ci, (size_t)(l->co + 16 * cb - 1) / (16 * cb)};
     const size_t l1[2] = {1, 1};

@@ -36,6 +36,9 @@ size_t ct_conv_col_floats(const ct_conv *l, int N); /* im2col workspace size */
 /* wt (offWt) = the conv weight in the direct kernels' (A, KH, KW, B rounded up to 16) layout; flip 1:
  * transposed and flipped, for the backward-data pass (cl/conv.cl conv_wt) */
 int ct_conv_wt(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt, int flip);
+/* dyt (offDyt) = dy (CO, NP) transposed to (NP, CO rounded up to 16) for the direct weight
+ * gradients (cl/conv.cl conv_dyt) */
+int ct_conv_dyt(ct_ctx *c, cl_mem dy, cl_mem dyt, int offDyt, int CO, int NP);
 /* x (CI,N,H,W) -> y (CO,N,OH,OW); col (CI*KH*KW, N*OH*OW) keeps the unfolded input for backward */
 int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params, cl_mem col, cl_mem y);
 /* dy (CO,N,OH,OW) -> weight/bias grads into `grads` (same offsets); dx (CI,N,H,W) when dx != NULL.

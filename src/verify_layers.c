@@ -327,6 +327,8 @@ static int v_conv_all(vctx *v)
     CONV("", 2, 7, 9, 9, 6, 5, 5, 1, 1, 2, 2, 1, 0);
     CONV("", 3, 6, 7, 7, 10, 3, 3, 1, 1, 1, 1, 1, 0);
     CONV("", 2, 3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 1, 0);
+    /* more than conv_dyt's 128 channels per work-item, not a multiple of 16 */
+    CONV("", 8, 32, 7, 7, 150, 3, 3, 1, 1, 1, 1, 1, 0);
     /* strided and rectangular (ResNet-style stages and shortcuts, stems, odd shapes) */
     CONV("", 4, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 0, 0);
     CONV("", 4, 32, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 0);
