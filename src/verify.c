@@ -603,6 +603,10 @@ int ct_verify_run_batch(ct_ctx *c, FILE *out, ct_verify_result *res, int conv_ba
     RUN(v_relu_pool(&v, 2, 3, 7, 9));
     RUN(v_avgpool(&v, 3, 5, 7, 3));
     RUN(v_avgpool(&v, 2, 4, 6, 3));
+    RUN(v_avgpool(&v, 2, 3, 7, 1));
+    RUN(v_avgpool(&v, 2, 3, 5, 2));
+    RUN(v_avgpool(&v, 2, 3, 3, 2));
+    RUN(v_avgpool(&v, 2, 3, 19, 4));
     RUN(v_dropout(&v));
     RUN(v_loss(&v, 37));
     RUN(v_optim(&v, 1));
