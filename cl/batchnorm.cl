@@ -6,7 +6,11 @@
  *  The fused ReLU is PyTorch's: y < 0 ? 0 : y forward, dy masked where the output is <= 0 (a NaN
  *  output passes dy, so NaN propagates as in torch.relu).
  *  bn_bwd_reduce: dgamma, dbeta (dy masked by ReLU output when relu_y is given)
- *  bn_bwd_dx:     dx = gamma*invstd/M * (M*dy - dbeta - xhat*dgamma) */
+ *  bn_bwd_dx:     dx = gamma*invstd/M * (M*dy - dbeta - xhat*dgamma)
+ * The residual tail batchnorm2d -> add -> ReLU in one pass each way:
+ *  bn_apply_add_relu: y = relu(bn(x) + o) (the sum rounded as the add layer's, then PyTorch's ReLU)
+ *  bn_bwd_dx_add:     bn_bwd_dx with the ReLU mask, and the masked dy also written (acc = 0) or
+ *                     added (acc = 1) to the other add input's gradient do (NULL: none) */
 
 __kernel void bn_stats(__global const float *x, const int M, __global float *save_mean, __global float *save_invstd,
                        __global float *state, const int rm_off, const int rv_off, const float eps,
@@ -70,6 +74,34 @@ __kernel void bn_apply(__global const float *x, __global float *y, const int M, 
         for (int j = i * EW_VW; j < M; j++) {
             float v = mad(xc[j], scale, shift);
             yc[j] = relu && v < 0.0f ? 0.0f : v;
+        }
+    }
+}
+
+__kernel void bn_apply_add_relu(__global const float *x, __global const float *o, __global float *y, const int M,
+                                __global const float *mean_buf, const int mean_off, __global const float *stat_buf,
+                                const int stat_off, const int stats_are_var, const float eps,
+                                __global const float *params, const int g_off, const int b_off)
+{
+    const int i = get_global_id(0);
+    const int c = get_global_id(1);
+    const int nv = (M + EW_VW - 1) / EW_VW;
+    if (i >= nv) return;
+    const float st = stat_buf[stat_off + c];
+    const float invstd = stats_are_var ? 1.0f / sqrt(st + eps) : st;
+    const float scale = invstd * params[g_off + c];
+    const float shift = params[b_off + c] - mean_buf[mean_off + c] * scale;
+    const size_t base = (size_t)c * M;
+    __global const float *xc = x + base;
+    __global const float *oc = o + base;
+    __global float *yc = y + base;
+    if ((i + 1) * EW_VW <= M) {
+        EVEC v = mad(EVLOAD(i, xc), (EVEC)(scale), (EVEC)(shift)) + EVLOAD(i, oc);
+        EVSTORE(select(v, (EVEC)(0.0f), isless(v, (EVEC)(0.0f))), i, yc); /* NaN stays NaN */
+    } else {
+        for (int j = i * EW_VW; j < M; j++) {
+            const float v = mad(xc[j], scale, shift) + oc[j];
+            yc[j] = v < 0.0f ? 0.0f : v;
         }
     }
 }
@@ -138,6 +170,37 @@ __kernel void bn_bwd_dx(__global const float *x, __global const float *dy, __glo
             float g = dy[at];
             if (relu_y && relu_y[at] <= 0.0f) g = 0.0f;
             const float xhat = (x[at] - mu) * is;
+            dx[at] = k * (fm * g - db - xhat * dg);
+        }
+    }
+}
+
+__kernel void bn_bwd_dx_add(__global const float *x, __global const float *dy, __global const float *relu_y,
+                            const int M, __global const float *mean, __global const float *invstd,
+                            __global const float *params, const int g_off, __global const float *grads,
+                            const int dg_off, const int db_off, __global float *dx, __global float *dout,
+                            const int acc)
+{
+    const int i = get_global_id(0); /* vector index: elements i*EW_VW .. */
+    const int c = get_global_id(1);
+    const int nv = (M + EW_VW - 1) / EW_VW;
+    if (i >= nv) return;
+    const size_t base = (size_t)c * M;
+    const float is = invstd[c], mu = mean[c];
+    const float k = params[g_off + c] * is / (float)M;
+    const float fm = (float)M, db = grads[db_off + c], dg = grads[dg_off + c];
+    __global float *doc = dout ? dout + base : 0;
+    if ((i + 1) * EW_VW <= M) {
+        const EVEC g = select(EVLOAD(i, dy + base), (EVEC)(0.0f), islessequal(EVLOAD(i, relu_y + base), (EVEC)(0.0f)));
+        const EVEC xhat = (EVLOAD(i, x + base) - (EVEC)(mu)) * (EVEC)(is);
+        if (doc) EVSTORE(acc ? EVLOAD(i, doc) + g : g, i, doc);
+        EVSTORE((EVEC)(k) * ((EVEC)(fm) * g - (EVEC)(db) - xhat * (EVEC)(dg)), i, dx + base);
+    } else {
+        for (int j = i * EW_VW; j < M; j++) {
+            const size_t at = base + j;
+            const float g = relu_y[at] <= 0.0f ? 0.0f : dy[at];
+            const float xhat = (x[at] - mu) * is;
+            if (doc) doc[j] = acc ? doc[j] + g : g;
             dx[at] = k * (fm * g - db - xhat * dg);
         }
     }

@@ -1,6 +1,7 @@
 /* layer_bn.c: BatchNorm2d on channel-major activations (C, M), M = N*H*W, and BatchNorm1d on
  * rows (N, F), with the layer's eps and momentum, PyTorch's semantics (see cl/batchnorm.cl).
- * ReLU may be fused into apply. */
+ * ReLU may be fused into apply, or the residual tail add + ReLU after BatchNorm2d
+ * (ct_bn_forward_add / ct_bn_backward_add). */
 #include "ops.h"
 
 #define CT_BN_EPS 1e-5f
@@ -22,16 +23,20 @@ static float bn_momentum(const ct_bn *l) { return l->eps > 0.0f ? l->momentum : 
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
+static int bn_stats(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem state, cl_mem save_mean, cl_mem save_invstd)
+{
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_stats", &k));
+    size_t ls = (size_t)c->tune.red_ls, g = (size_t)l->C * ls;
+    return ct_run(c, k, 1, &g, &ls, "mimmmiiffi", x, M, save_mean, save_invstd, state, l->rm_off, l->rv_off, bn_eps(l),
+                  bn_momentum(l), 1);
+}
+
 int ct_bn_forward(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_mem params, cl_mem state,
                   cl_mem save_mean, cl_mem save_invstd, cl_mem y, int relu)
 {
     cl_kernel k;
-    if (training) {
-        CT_TRY(ct_kernel(c, "batchnorm", "bn_stats", &k));
-        size_t ls = (size_t)c->tune.red_ls, g = (size_t)l->C * ls;
-        CT_TRY(ct_run(c, k, 1, &g, &ls, "mimmmiiffi", x, M, save_mean, save_invstd, state, l->rm_off, l->rv_off,
-                      bn_eps(l), bn_momentum(l), 1));
-    }
+    if (training) CT_TRY(bn_stats(c, l, M, x, state, save_mean, save_invstd));
     CT_TRY(ct_kernel(c, "batchnorm", "bn_apply", &k));
     size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
     if (training)
@@ -41,18 +46,50 @@ int ct_bn_forward(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_m
                   params, l->g_off, l->b_off, relu);
 }
 
-int ct_bn_backward(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
-                   cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx)
+int ct_bn_forward_add(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_mem o, cl_mem params,
+                      cl_mem state, cl_mem save_mean, cl_mem save_invstd, cl_mem y)
+{
+    cl_kernel k;
+    if (training) CT_TRY(bn_stats(c, l, M, x, state, save_mean, save_invstd));
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_apply_add_relu", &k));
+    size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
+    if (training)
+        return ct_run(c, k, 2, g, NULL, "mmmimimiifmii", x, o, y, M, save_mean, 0, save_invstd, 0, 0, bn_eps(l),
+                      params, l->g_off, l->b_off);
+    return ct_run(c, k, 2, g, NULL, "mmmimimiifmii", x, o, y, M, state, l->rm_off, state, l->rv_off, 1, bn_eps(l),
+                  params, l->g_off, l->b_off);
+}
+
+static int bn_bwd_reduce(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem save_mean,
+                         cl_mem save_invstd, cl_mem grads)
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_reduce", &k));
     size_t ls = (size_t)c->tune.red_ls, g1 = (size_t)l->C * ls;
-    CT_TRY(ct_run(c, k, 1, &g1, &ls, "mmmimmmii", x, dy, relu_y, M, save_mean, save_invstd, grads, l->g_off,
-                  l->b_off));
+    return ct_run(c, k, 1, &g1, &ls, "mmmimmmii", x, dy, relu_y, M, save_mean, save_invstd, grads, l->g_off,
+                  l->b_off);
+}
+
+int ct_bn_backward(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
+                   cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx)
+{
+    cl_kernel k;
+    CT_TRY(bn_bwd_reduce(c, l, M, x, dy, relu_y, save_mean, save_invstd, grads));
     CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_dx", &k));
     size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
     return ct_run(c, k, 2, g, NULL, "mmmimmmimiim", x, dy, relu_y, M, save_mean, save_invstd, params, l->g_off,
                   grads, l->g_off, l->b_off, dx);
+}
+
+int ct_bn_backward_add(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem y, cl_mem params,
+                       cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx, cl_mem dout, int acc)
+{
+    cl_kernel k;
+    CT_TRY(bn_bwd_reduce(c, l, M, x, dy, y, save_mean, save_invstd, grads));
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_dx_add", &k));
+    size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
+    return ct_run(c, k, 2, g, NULL, "mmmimmmimiimmi", x, dy, y, M, save_mean, save_invstd, params, l->g_off, grads,
+                  l->g_off, l->b_off, dx, dout, acc);
 }
 
 int ct_bn1d_forward(ct_ctx *c, const ct_bn *l, int N, int training, cl_mem x, cl_mem params, cl_mem state,

@@ -1,4 +1,5 @@
-/* layer_elementwise.c: add (residual sums) and accumulate (gradient fan-in), cl/elementwise.cl. */
+/* layer_elementwise.c: add (residual sums, alone or with the ReLU after them) and accumulate
+ * (gradient fan-in), cl/elementwise.cl. */
 #include "ops.h"
 
 static size_t items(const ct_ctx *c, size_t n) { return (n + (size_t)c->tune.ew_vw - 1) / (size_t)c->tune.ew_vw; }
@@ -19,4 +20,13 @@ int ct_accumulate(ct_ctx *c, size_t n, cl_mem x, cl_mem y)
     CT_TRY(ct_kernel(c, "elementwise", "accumulate", &k));
     size_t g = items(c, n);
     return ct_run(c, k, 1, &g, NULL, "mml", x, y, (long long)n);
+}
+
+int ct_add_relu_forward(ct_ctx *c, size_t n, cl_mem a, cl_mem b, cl_mem y)
+{
+    if (n == 0) return CT_OK;
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "elementwise", "add_relu_fwd", &k));
+    size_t g = items(c, n);
+    return ct_run(c, k, 1, &g, NULL, "mmml", a, b, y, (long long)n);
 }

@@ -83,6 +83,13 @@ int ct_bn_forward(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_m
 /* relu_y: the forward output when ReLU was fused (masks dy), else NULL */
 int ct_bn_backward(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
                    cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx);
+/* the residual tail batchnorm2d -> add -> ReLU: y = relu(bn(x) + o), o (C, M) the add's other
+ * input; backward from the ReLU's dy and output y: dx of the batchnorm, and the masked dy
+ * written (acc 0) or added (acc 1) into dout, the other input's gradient (NULL: none) */
+int ct_bn_forward_add(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_mem o, cl_mem params,
+                      cl_mem state, cl_mem save_mean, cl_mem save_invstd, cl_mem y);
+int ct_bn_backward_add(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem y, cl_mem params,
+                       cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx, cl_mem dout, int acc);
 
 /* --- layer_act.c ---------------------------------------------------------------------- */
 int ct_relu_forward(ct_ctx *c, int n, cl_mem x, cl_mem y);
@@ -174,6 +181,8 @@ int ct_act_backward(ct_ctx *c, ct_act_kind k, float slope, size_t n, cl_mem x, c
 /* elementwise: y = a + b; y += x (gradient fan-in/fan-out, residual sums); y may alias a */
 int ct_add_forward(ct_ctx *c, size_t n, cl_mem a, cl_mem b, cl_mem y);
 int ct_accumulate(ct_ctx *c, size_t n, cl_mem x, cl_mem y);
+/* y = relu(a + b) (y may alias a or b) */
+int ct_add_relu_forward(ct_ctx *c, size_t n, cl_mem a, cl_mem b, cl_mem y);
 
 /* BatchNorm1d on flat activations x (N, F): per-feature statistics over N. eps/momentum are
  * the layer's (ct_bn gains eps and momentum fields, defaulting to 1e-5 and 0.1 in BatchNorm2d

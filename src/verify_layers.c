@@ -172,6 +172,126 @@ static int v_bn_relu_nonfinite(vctx *v, int N, int C, int HW)
     return CT_OK;
 }
 
+/* the residual tail batchnorm2d -> add -> ReLU in one kernel each way (ct_bn_forward_add,
+ * ct_bn_backward_add, and add_relu_fwd for the tail after an inference-fused convolution)
+ * against the reference run layer by layer: eval and train forward, dx, dgamma, dbeta and the
+ * masked dy written to (and then added to) the other input's gradient; nonfinite: NaN/Inf in
+ * the other input (a NaN output passes dy, as torch.relu's backward) */
+static int v_bn_add_relu(vctx *v, int N, int C, int HW, int nonfinite)
+{
+    const size_t n = (size_t)N * C * HW;
+    const int a = (C + 15) / 16 * 16, M = N * HW;
+    float *x = vf_harr(v, n, -2, 3), *o = vf_harr(v, n, -1.5f, 1.5f), *dy = vf_harr(v, n, -1, 1);
+    float *params = vf_harr(v, (size_t)2 * a, 0.5f, 1.5f), *state = vf_harr(v, (size_t)2 * a, 0.5f, 1.5f);
+    float *st = vf_harr(v, (size_t)2 * a, 0, 0), *ye = vf_harr(v, n, 0, 0), *y = vf_harr(v, n, 0, 0);
+    float *g = vf_harr(v, n, 0, 0), *dx = vf_harr(v, n, 0, 0), *prior = vf_harr(v, n, -1, 1);
+    float *acc = vf_harr(v, n, 0, 0), *sm = vf_harr(v, (size_t)C, 0, 0), *si = vf_harr(v, (size_t)C, 0, 0);
+    float *dg = vf_harr(v, (size_t)C, 0, 0), *db = vf_harr(v, (size_t)C, 0, 0);
+    VF_HOST(x, o, dy, params, state, st, ye, y, g, dx, prior, acc, sm, si, dg, db);
+    if (nonfinite) poison(o, n);
+    for (int c = 0; c < C; c++) params[c] = vf_rnd(v, -1.5f, 1.5f); /* negative gammas too */
+    memcpy(st, state, (size_t)2 * a * 4);
+    ref_bn_fwd_eval(x, params, params + a, st, st + a, ye, N, C, HW, 1e-5f);
+    ref_add(ye, o, ye, n);
+    ref_relu_fwd(ye, ye, n);
+    ref_bn_fwd_train(x, params, params + a, y, st, st + a, sm, si, N, C, HW, 1e-5f, 0.1f);
+    ref_add(y, o, y, n);
+    ref_relu_fwd(y, y, n);
+    ref_relu_bwd(y, dy, g, n);
+    ref_bn_bwd(x, g, params, sm, si, dx, dg, db, N, C, HW);
+    memcpy(acc, prior, n * 4);
+    ref_accumulate(g, acc, n);
+    ct_bn l;
+    ct_bn_init(&l, C, 0, a, 0, a, 1e-5f, 0.1f);
+    vf_bn_bufs b;
+    CT_TRY(vf_bn_buffers(v, x, dy, params, state, N, C, HW, a, &b));
+    cl_mem dom, dout;
+    CT_TRY(vf_dbuf_cm(v, o, N, C, HW, &dom));
+    CT_TRY(vf_dbuf(v, n, NULL, &dout));
+    char tag[96], name[160];
+    snprintf(tag, sizeof tag, "batchnorm2d+add+relu (N=%d, C=%d, HW=%d)%s", N, C, HW, nonfinite ? " NaN/Inf" : "");
+    float *got;
+#define CHECK_CM(buf, want, what, atol, rtol)                                             \
+    do {                                                                                  \
+        CT_TRY(vf_readback(v, (buf), n, &got));                                           \
+        snprintf(name, sizeof name, "%s %s", tag, (what));                                \
+        vf_check(v, name, vf_from_cm(v, got, N, C, HW), (want), n, (atol), (rtol));       \
+    } while (0)
+    CT_TRY(ct_bn_forward_add(v->c, &l, M, 0, b.x, dom, b.params, b.state, b.mean, b.invstd, b.y));
+    CHECK_CM(b.y, ye, "eval fwd", 1e-5f, 1e-5f);
+    CT_TRY(ct_bn_forward_add(v->c, &l, M, 1, b.x, dom, b.params, b.state, b.mean, b.invstd, b.y));
+    CHECK_CM(b.y, y, "train fwd", 1e-4f, 1e-4f);
+    CT_TRY(vf_readback(v, b.state, (size_t)2 * a, &got));
+    snprintf(name, sizeof name, "%s running mean", tag);
+    vf_check(v, name, got, st, (size_t)C, 1e-6f, 1e-5f);
+    snprintf(name, sizeof name, "%s running var", tag);
+    vf_check(v, name, got + a, st + a, (size_t)C, 1e-6f, 1e-5f);
+    /* the masked dy compared against the reference's own rounding: the training output is close,
+     * not equal, so the reference's mask is taken from the kernel's output */
+    CT_TRY(vf_readback(v, b.y, n, &got));
+    float *yk = vf_from_cm(v, got, N, C, HW);
+    VF_HOST(yk);
+    ref_relu_bwd(yk, dy, g, n);
+    ref_bn_bwd(x, g, params, sm, si, dx, dg, db, N, C, HW);
+    memcpy(acc, prior, n * 4);
+    ref_accumulate(g, acc, n);
+    CT_TRY(ct_bn_backward_add(v->c, &l, M, b.x, b.dy, b.y, b.params, b.mean, b.invstd, b.grads, b.dx, dout, 0));
+    CHECK_CM(b.dx, dx, "bwd dx", 1e-4f, 1e-3f);
+    CHECK_CM(dout, g, "bwd dy to the other input (written)", 0, 0);
+    CT_TRY(vf_readback(v, b.grads, (size_t)2 * a, &got));
+    snprintf(name, sizeof name, "%s bwd dgamma", tag);
+    vf_check(v, name, got, dg, (size_t)C, 2e-4f, 1e-4f);
+    snprintf(name, sizeof name, "%s bwd dbeta", tag);
+    vf_check(v, name, got + a, db, (size_t)C, 2e-4f, 1e-4f);
+    cl_mem dprior;
+    CT_TRY(vf_dbuf_cm(v, prior, N, C, HW, &dprior));
+    CT_TRY(ct_bn_backward_add(v->c, &l, M, b.x, b.dy, b.y, b.params, b.mean, b.invstd, b.grads, b.dx, dprior, 1));
+    CHECK_CM(dprior, acc, "bwd dy to the other input (added)", 0, 0);
+    CHECK_CM(b.dx, dx, "bwd dx (with the add)", 1e-4f, 1e-3f);
+    /* no other gradient, and dx in place of dy (an input that needs no gradient) */
+    CT_TRY(ct_bn_backward_add(v->c, &l, M, b.x, b.dy, b.y, b.params, b.mean, b.invstd, b.grads, b.dy, NULL, 0));
+    CHECK_CM(b.dy, dx, "bwd dx in place, no other gradient", 1e-4f, 1e-3f);
+    /* add + ReLU alone, in place on the batchnorm's output (after a fused inference convolution) */
+    CT_TRY(ct_bn_forward(v->c, &l, M, 0, b.x, b.params, b.state, b.mean, b.invstd, b.y, 0));
+    CT_TRY(ct_bn_forward_add(v->c, &l, M, 0, b.x, dom, b.params, b.state, b.mean, b.invstd, dout));
+    CT_TRY(ct_add_relu_forward(v->c, n, b.y, dom, b.y));
+    CT_TRY(vf_readback(v, dout, n, &got));
+    float *want = vf_from_cm(v, got, N, C, HW);
+    VF_HOST(want);
+    CHECK_CM(b.y, want, "eval: bn, then add_relu in place = the fused kernel", 0, 0);
+#undef CHECK_CM
+    return CT_OK;
+}
+
+/* add_relu_fwd against add then ReLU (-0.0 stays -0.0, NaN stays NaN), also in place */
+static int v_add_relu(vctx *v, size_t n, int nonfinite)
+{
+    float *a = vf_harr(v, n, -1, 1), *b = vf_harr(v, n, -1, 1), *y = vf_harr(v, n, 0, 0);
+    VF_HOST(a, b, y);
+    if (nonfinite) poison(a, n);
+    a[0] = -0.0f;
+    b[0] = -0.0f; /* -0.0 + -0.0 = -0.0, kept by the ReLU */
+    ref_add(a, b, y, n);
+    ref_relu_fwd(y, y, n);
+    cl_mem da, db, dy;
+    CT_TRY(vf_dbuf(v, n, a, &da));
+    CT_TRY(vf_dbuf(v, n, b, &db));
+    CT_TRY(vf_dbuf(v, n, NULL, &dy));
+    float *got;
+    char name[80];
+    CT_TRY(ct_add_relu_forward(v->c, n, da, db, dy));
+    CT_TRY(vf_readback(v, dy, n, &got));
+    snprintf(name, sizeof name, "add+relu n=%zu%s", n, nonfinite ? " (NaN/Inf)" : "");
+    vf_check(v, name, got, y, n, 0, 0);
+    float neg = signbit(got[0]) ? -1.0f : 1.0f, want = -1.0f;
+    vf_check(v, "add+relu(-0.0 + -0.0) keeps the sign", &neg, &want, 1, 0, 0);
+    CT_TRY(ct_add_relu_forward(v->c, n, da, db, da));
+    CT_TRY(vf_readback(v, da, n, &got));
+    snprintf(name, sizeof name, "add+relu in place (y = a) n=%zu", n);
+    vf_check(v, name, got, y, n, 0, 0);
+    return CT_OK;
+}
+
 /* max and average pooling with any window; max on inputs with ties (a quantised grid) */
 static int v_pool(vctx *v, int N, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int incl,
                   int nonfinite)
@@ -579,6 +699,13 @@ int ct_verify_layers(vctx *v)
     RUN(v_flatten(v, 5, 7, 9));
     RUN(v_flatten(v, 3, 32, 49));
     RUN(v_bn_relu_nonfinite(v, 3, 4, 25));
+    RUN(v_add_relu(v, 1000003, 0));
+    RUN(v_add_relu(v, 53, 1));
+    /* the residual tail at resnet-small's block sizes (batch 4) and odd ones (a scalar tail) */
+    RUN(v_bn_add_relu(v, 4, 16, 784, 0));
+    RUN(v_bn_add_relu(v, 4, 64, 49, 0));
+    RUN(v_bn_add_relu(v, 3, 5, 25, 1));
+    RUN(v_bn_add_relu(v, 2, 3, 7, 0));
     /* pooling: real sizes (ResNet/VGG stems and stages), odd and rectangular windows */
     RUN(v_pool(v, 2, 16, 28, 28, 3, 3, 2, 2, 1, 1, 1, 0));
     RUN(v_pool(v, 2, 16, 14, 14, 3, 3, 2, 2, 1, 1, 0, 0));

@@ -89,7 +89,10 @@ int ct_bn_sync_fwd(ct_model *m, ct_node *n, int N)
     cl_mem mean = ct_g_buf(m, n->mean), inv = ct_g_buf(m, n->invstd);
     CT_TRY(ct_bn_stats_step(m->ctx, &n->bn, oned, M, x, m->state, mean, inv, 0));
     CT_TRY(agree_stats(m, &n->bn, (double)M, mean, inv));
-    return ct_bn_apply_step(m->ctx, &n->bn, oned, M, x, m->params, mean, inv, y, n->fuse_relu);
+    if (n->fuse_add < 0) return ct_bn_apply_step(m->ctx, &n->bn, oned, M, x, m->params, mean, inv, y, n->fuse_relu);
+    /* the residual tail (nn/graph.c's plan_residual): then y = relu(y + the add's other input) */
+    CT_TRY(ct_bn_apply_step(m->ctx, &n->bn, oned, M, x, m->params, mean, inv, y, 0));
+    return ct_add_relu_forward(m->ctx, n->per_image * (size_t)N, y, ct_g_in(m, n->add_other), y);
 }
 
 /* dgamma and dbeta of the layer: read (scale 0), or written as g * scale */

@@ -41,6 +41,16 @@ int ct_g_dx_done(ct_model *m, int j, int N)
     return ct_accumulate(m->ctx, m->nodes[j].per_image * (size_t)N, m->bufs[m->scratch].mem, m->bufs[b].mem);
 }
 
+cl_mem ct_g_direct(ct_model *m, int j, int *acc)
+{
+    *acc = 0;
+    if (j < 0 || !m->nodes[j].needs_grad || m->nodes[j].grad < 0) return NULL;
+    int b = m->nodes[j].grad;
+    *acc = m->gwritten[b];
+    m->gwritten[b] = 1;
+    return m->bufs[b].mem;
+}
+
 /* copies (first writer) or adds (later writers) src into layer j's gradient */
 int ct_g_pass(ct_model *m, int j, cl_mem src, int N)
 {
@@ -71,13 +81,16 @@ int ct_model_forward(ct_model *m, int N, int training, uint64_t seed, unsigned s
         const ct_layer_def *d = n->def;
         if (n->run != CT_RUN_OWN) {
             /* fused: written by the producer; alias: the input's buffer */
-            m->fwd_out[i] = n->run == CT_RUN_FUSED ? m->fwd_out[d->inputs[0]] : ct_g_in(m, d->inputs[0]);
+            m->fwd_out[i] = n->run == CT_RUN_FUSED ? m->fwd_out[n->src] : ct_g_in(m, d->inputs[0]);
             continue;
         }
         if (!training && n->inf_last >= 0 && !m->unfused_eval) { /* conv2d (+ bn) (+ relu) (+ max pooling) in one kernel */
             int ran = 0;
             CT_TRY(ct_layer_conv2d_fused_fwd(m, n, N, &ran));
             if (ran) {
+                if (n->inf_bn >= 0 && m->nodes[n->inf_bn].fuse_add >= 0) /* its residual tail: add + ReLU */
+                    CT_TRY(ct_add_relu_forward(m->ctx, m->nodes[n->inf_bn].per_image * (size_t)N, m->fwd_out[n->inf_bn],
+                                               ct_g_in(m, m->nodes[n->inf_bn].add_other), m->fwd_out[n->inf_bn]));
                 i = n->inf_last;
                 continue;
             }

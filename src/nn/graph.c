@@ -86,6 +86,36 @@ static void layout_params(ct_model *m, int i)
     }
 }
 
+/* The residual tail batchnorm2d -> add -> ReLU, each the only reader of the one before, the
+ * batchnorm the later of the add's two inputs (the other one has its output when the batchnorm
+ * runs, and gets its gradient after the batchnorm's backward): the batchnorm runs the add and
+ * the ReLU forward and backward (nn/layer_batchnorm.c); the add and ReLU share its buffers. */
+static void plan_residual(ct_model *m)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        ct_node *r = &m->nodes[i];
+        const int a = r->def->inputs[0];
+        if (r->def->type != CT_L_RELU || r->run != CT_RUN_OWN || a < 0) continue;
+        ct_node *add = &m->nodes[a];
+        const ct_layer_def *ad = add->def;
+        if (ad->type != CT_L_ADD || ad->n_inputs != 2 || add->consumers != 1 || add->run != CT_RUN_OWN) continue;
+        const int b = ad->inputs[0] > ad->inputs[1] ? ad->inputs[0] : ad->inputs[1];
+        const int o = ad->inputs[0] > ad->inputs[1] ? ad->inputs[1] : ad->inputs[0];
+        if (b < 0 || o == b) continue;
+        ct_node *bn = &m->nodes[b];
+        if (bn->def->type != CT_L_BATCHNORM2D || bn->consumers != 1 || bn->run != CT_RUN_OWN || bn->fuse_relu ||
+            o == bn->def->inputs[0])
+            continue;
+        bn->fuse_relu = 1;
+        bn->fuse_add = a;
+        bn->add_other = o;
+        add->run = CT_RUN_FUSED;
+        add->src = b;
+        add->fuse_relu = 1;
+        r->run = CT_RUN_FUSED;
+    }
+}
+
 /* fusions and aliases by pattern (the producer must feed only this layer) */
 static void plan_runs(ct_model *m)
 {
@@ -96,6 +126,8 @@ static void plan_runs(ct_model *m)
         const ct_layer_def *p = j >= 0 ? &m->net.layers[j] : NULL;
         int sole = p && m->nodes[j].consumers == 1 && m->nodes[j].run == CT_RUN_OWN;
         n->run = CT_RUN_OWN;
+        n->src = j;
+        n->fuse_add = -1;
         if (d->type == CT_L_RELU && sole &&
             (p->type == CT_L_BATCHNORM2D || p->type == CT_L_BATCHNORM1D || p->type == CT_L_LINEAR)) {
             m->nodes[j].fuse_relu = 1;
@@ -111,6 +143,7 @@ static void plan_runs(ct_model *m)
         }
         n->rows = n->rows || d->out.rank == 2;
     }
+    plan_residual(m);
 }
 
 /* the one layer reading layer j, when it reads nothing else (-1: none, several, or more inputs) */
@@ -162,7 +195,7 @@ static void plan_buffers(ct_model *m, int i, size_t *col_max, int *drop_k)
 {
     const ct_layer_def *d = &m->net.layers[i];
     ct_node *n = &m->nodes[i];
-    const int tr = m->training, j = d->inputs[0];
+    const int tr = m->training, j = n->src;
     n->col = n->mean = n->invstd = n->mask = -1;
     n->per_image = shape_floats(&d->out);
     if (n->run == CT_RUN_OWN) {
@@ -211,7 +244,7 @@ static int holder_of(const ct_model *m, const int *holder, int i)
 {
     const ct_layer_def *d = &m->net.layers[i];
     int own = m->nodes[i].run == CT_RUN_OWN && d->type != CT_L_DROPOUT && d->type != CT_L_DROPOUT2D;
-    return own ? i : d->inputs[0] < 0 ? -1 : holder[d->inputs[0]];
+    return own ? i : m->nodes[i].src < 0 ? -1 : holder[m->nodes[i].src];
 }
 
 /* the smallest free slot that fits `need` floats per image, else the largest free one (grown);
@@ -775,7 +808,7 @@ int ct_model_read_activation(ct_model *m, const char *name, int N, int grad, flo
     const size_t C = (size_t)s->c, HW = (size_t)s->h * s->w, cnt = (size_t)N * C * HW;
     *count = cnt;
     /* rows: stored as PyTorch's (N, F); a one-channel image is the same either way */
-    int rows = n->rows || C == 1 || (n->run != CT_RUN_OWN && n->def->inputs[0] >= 0 && m->nodes[n->def->inputs[0]].rows);
+    int rows = n->rows || C == 1 || (n->run != CT_RUN_OWN && n->src >= 0 && m->nodes[n->src].rows);
     if (rows) return ct_buffer_read(m->ctx, b, 0, cnt * 4, out);
     float *tmp = ct_malloc(cnt * sizeof(float), "activation read-back");
     if (!tmp) return CT_ERR_NOMEM;

@@ -16,8 +16,8 @@ typedef struct ct_gbuf {
 /* how a layer is run */
 typedef enum {
     CT_RUN_OWN = 0,  /* its own kernels into its own output buffer */
-    CT_RUN_FUSED,    /* done by its producer (ReLU after batchnorm/linear, flatten after avgpool): shares its
-                        producer's output and gradient buffers */
+    CT_RUN_FUSED,    /* done by its producer (ReLU after batchnorm/linear, flatten after avgpool, add and ReLU
+                        after batchnorm2d): shares the output and gradient buffers of layer `src` */
     CT_RUN_ALIAS     /* no arithmetic (flatten of a flat or one-channel input, dropout with p = 0): shares its
                         input's buffers */
 } ct_run_kind;
@@ -25,7 +25,12 @@ typedef enum {
 typedef struct ct_node {
     const ct_layer_def *def;
     ct_run_kind run;
-    int fuse_relu;        /* batchnorm/linear: applies the ReLU of the next layer */
+    int src;              /* fused or alias: the layer whose buffers it shares (its input, or for an add fused
+                             into a batchnorm, that batchnorm) */
+    int fuse_relu;        /* batchnorm/linear: applies the ReLU of the next layer; a fused add: holds that
+                             ReLU's output too */
+    int fuse_add;         /* batchnorm2d: the add it also runs, with the ReLU after it (-1: none); the add */
+    int add_other;        /* reads this batchnorm and layer add_other (< this one; -1: the network input) */
     int fuse_flatten;     /* adaptive_avgpool2d: writes rows (N, C*OH*OW), flatten follows */
     int rows;             /* output stored as rows (N, F) rather than channel-major */
     int consumers;        /* layers reading this one's output */
@@ -53,6 +58,9 @@ static inline cl_mem ct_g_buf(ct_model *m, int b) { return b < 0 ? NULL : m->buf
  * scratch buffer, then summed by ct_g_dx_done); NULL when j needs no gradient. */
 cl_mem ct_g_dx(ct_model *m, int j);
 int ct_g_dx_done(ct_model *m, int j, int N);
+/* layer j's gradient buffer for a kernel that writes (*acc = 0: the first writer in this backward)
+ * or adds (*acc = 1) its share itself; NULL when j needs no gradient */
+cl_mem ct_g_direct(ct_model *m, int j, int *acc);
 /* copies (first writer) or adds (later writers) src, a gradient of layer j's shape, into j's gradient */
 int ct_g_pass(ct_model *m, int j, cl_mem src, int N);
 

@@ -1,6 +1,7 @@
 /* nn/layer_batchnorm.c: batchnorm2d (channel-major (C, N*H*W)) and batchnorm1d ((N, F) rows)
  * layers of the graph (ops: layer_bn.c), with the following ReLU fused when it is the only
- * reader. Training: batch statistics saved for the backward, running statistics updated. */
+ * reader, or (batchnorm2d) the residual tail add + ReLU after it (graph.c's plan_residual).
+ * Training: batch statistics saved for the backward, running statistics updated. */
 #include "nn/graph_internal.h"
 
 int ct_layer_batchnorm_fwd(ct_model *m, ct_node *n, int N, int tr)
@@ -13,6 +14,9 @@ int ct_layer_batchnorm_fwd(ct_model *m, ct_node *n, int N, int tr)
         return ct_bn1d_forward(m->ctx, &n->bn, N, tr, x, m->params, m->state, mean, inv, y, n->fuse_relu);
     }
     const int M = N * d->out.h * d->out.w;
+    if (n->fuse_add >= 0)
+        return ct_bn_forward_add(m->ctx, &n->bn, M, tr, x, ct_g_in(m, n->add_other), m->params, m->state, mean, inv,
+                                 y);
     return ct_bn_forward(m->ctx, &n->bn, M, tr, x, m->params, m->state, mean, inv, y, n->fuse_relu);
 }
 
@@ -21,9 +25,23 @@ int ct_layer_batchnorm_bwd(ct_model *m, ct_node *n, int N)
     const ct_layer_def *d = n->def;
     const int j = d->inputs[0];
     cl_mem x = ct_g_in(m, j), dy = ct_g_buf(m, n->grad), relu_y = n->fuse_relu ? ct_g_buf(m, n->out) : NULL;
+    cl_mem mean = ct_g_buf(m, n->mean), inv = ct_g_buf(m, n->invstd);
+    if (n->fuse_add >= 0 && m->sync_bn) {
+        /* the residual tail in steps: dy masked in place, passed to the add's other input */
+        CT_TRY(ct_relu_backward(m->ctx, (int)(n->per_image * (size_t)N), relu_y, dy, dy));
+        CT_TRY(ct_g_pass(m, n->add_other, dy, N));
+    }
+    if (n->fuse_add >= 0 && !m->sync_bn) {
+        int acc = 0;
+        cl_mem dout = ct_g_direct(m, n->add_other, &acc);
+        cl_mem dx = ct_g_dx(m, j);
+        if (!dx) dx = dy; /* in place, as below */
+        const int M = N * d->out.h * d->out.w;
+        CT_TRY(ct_bn_backward_add(m->ctx, &n->bn, M, x, dy, relu_y, m->params, mean, inv, m->grads, dx, dout, acc));
+        return ct_g_dx_done(m, j, N);
+    }
     cl_mem dx = ct_g_dx(m, j);
     if (!dx) dx = dy; /* the input needs no gradient: elementwise, in place into this layer's own */
-    cl_mem mean = ct_g_buf(m, n->mean), inv = ct_g_buf(m, n->invstd);
     if (m->sync_bn) {
         CT_TRY(ct_bn_sync_bwd(m, n, N, dx));
     } else if (d->type == CT_L_BATCHNORM1D) {
