@@ -10,7 +10,9 @@
  * The residual tail batchnorm2d -> add -> ReLU in one pass each way:
  *  bn_apply_add_relu: y = relu(bn(x) + o) (the sum rounded as the add layer's, then PyTorch's ReLU)
  *  bn_bwd_dx_add:     bn_bwd_dx with the ReLU mask, and the masked dy also written (acc = 0) or
- *                     added (acc = 1) to the other add input's gradient do (NULL: none) */
+ *                     added (acc = 1) to the other add input's gradient dout (NULL: none)
+ *  bn_bwd_1p:         bn_bwd_reduce then bn_bwd_dx (relu_y, dout optional) by one work-group per
+ *                     channel, the dx pass reading the channel back from cache (CPU profile) */
 
 __kernel void bn_stats(__global const float *x, const int M, __global float *save_mean, __global float *save_invstd,
                        __global float *state, const int rm_off, const int rv_off, const float eps,
@@ -203,6 +205,59 @@ __kernel void bn_bwd_dx_add(__global const float *x, __global const float *dy, _
             if (doc) doc[j] = acc ? doc[j] + g : g;
             dx[at] = k * (fm * g - db - xhat * dg);
         }
+    }
+}
+
+__kernel void bn_bwd_1p(__global const float *x, __global const float *dy, __global const float *relu_y,
+                        const int M, __global const float *mean, __global const float *invstd,
+                        __global const float *params, const int g_off, __global float *grads, const int dg_off,
+                        const int db_off, __global float *dx, __global float *dout, const int acc)
+{
+    __local float scratch[RED_LS];
+    const int c = get_group_id(0);
+    const int l = get_local_id(0);
+    const size_t base = (size_t)c * M;
+    const float mu = mean[c], is = invstd[c];
+    __global const float *xc = x + base;
+    __global const float *dyc = dy + base;
+    __global const float *ryc = relu_y ? relu_y + base : 0;
+    __global float *dxc = dx + base;
+    __global float *doc = dout ? dout + base : 0;
+    EVEC vdy = (EVEC)(0.0f), vdyx = (EVEC)(0.0f);
+    const int nv = M / EW_VW;
+    for (int i = l; i < nv; i += RED_LS) {
+        EVEC g = EVLOAD(i, dyc);
+        if (ryc) g = select(g, (EVEC)(0.0f), islessequal(EVLOAD(i, ryc), (EVEC)(0.0f)));
+        vdy += g;
+        vdyx = mad(g, EVLOAD(i, xc) - (EVEC)(mu), vdyx);
+    }
+    float sdy = EW_HSUM(vdy), sdyx = EW_HSUM(vdyx);
+    for (int i = nv * EW_VW + l; i < M; i += RED_LS) {
+        float g = dyc[i];
+        if (ryc && ryc[i] <= 0.0f) g = 0.0f;
+        sdy += g;
+        sdyx = mad(g, xc[i] - mu, sdyx);
+    }
+    const float db = ct_group_sum(sdy, scratch);
+    const float dg = ct_group_sum(sdyx, scratch) * is;
+    if (l == 0) {
+        grads[db_off + c] = db;
+        grads[dg_off + c] = dg;
+    }
+    const float k = params[g_off + c] * is / (float)M, fm = (float)M;
+    for (int i = l; i < nv; i += RED_LS) {
+        EVEC g = EVLOAD(i, dyc);
+        if (ryc) g = select(g, (EVEC)(0.0f), islessequal(EVLOAD(i, ryc), (EVEC)(0.0f)));
+        const EVEC xhat = (EVLOAD(i, xc) - (EVEC)(mu)) * (EVEC)(is);
+        if (doc) EVSTORE(acc ? EVLOAD(i, doc) + g : g, i, doc);
+        EVSTORE((EVEC)(k) * ((EVEC)(fm) * g - (EVEC)(db) - xhat * (EVEC)(dg)), i, dxc);
+    }
+    for (int j = nv * EW_VW + l; j < M; j += RED_LS) {
+        float g = dyc[j];
+        if (ryc && ryc[j] <= 0.0f) g = 0.0f;
+        const float xhat = (xc[j] - mu) * is;
+        if (doc) doc[j] = acc ? doc[j] + g : g;
+        dxc[j] = k * (fm * g - db - xhat * dg);
     }
 }
 

@@ -70,10 +70,24 @@ static int bn_bwd_reduce(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, 
                   l->b_off);
 }
 
+/* reduce + dx in one kernel, one work-group per channel: where a work-group is one item (the
+ * CPU profile), so the channel is read back from cache; else two kernels (more work-groups) */
+static int bn_bwd_1p(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
+                     cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx, cl_mem dout, int acc)
+{
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_1p", &k));
+    size_t ls = (size_t)c->tune.red_ls, g = (size_t)l->C * ls;
+    return ct_run(c, k, 1, &g, &ls, "mmmimmmimiimmi", x, dy, relu_y, M, save_mean, save_invstd, params, l->g_off,
+                  grads, l->g_off, l->b_off, dx, dout, acc);
+}
+
 int ct_bn_backward(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
                    cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx)
 {
     cl_kernel k;
+    if (c->tune.red_ls == 1)
+        return bn_bwd_1p(c, l, M, x, dy, relu_y, params, save_mean, save_invstd, grads, dx, NULL, 0);
     CT_TRY(bn_bwd_reduce(c, l, M, x, dy, relu_y, save_mean, save_invstd, grads));
     CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_dx", &k));
     size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
@@ -85,6 +99,8 @@ int ct_bn_backward_add(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl
                        cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx, cl_mem dout, int acc)
 {
     cl_kernel k;
+    if (c->tune.red_ls == 1)
+        return bn_bwd_1p(c, l, M, x, dy, y, params, save_mean, save_invstd, grads, dx, dout, acc);
     CT_TRY(bn_bwd_reduce(c, l, M, x, dy, y, save_mean, save_invstd, grads));
     CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_dx_add", &k));
     size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
