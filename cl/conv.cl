@@ -557,3 +557,161 @@ CONV_DWA(3, 1)
 CONV_DWA(3, 2)
 CONV_DWA(5, 1)
 
+/* conv_dw1_kK: weight and bias gradient of a KxK convolution with one input channel (a network's
+ * first layer) straight from dy (CO, N, OH, OW) and xp (N, HP, WP) as conv_pad leaves it, no
+ * conv_dyt: dW[co][kh][kw] = sum over (n, oh, ow) of dy[co][n][oh][ow] * xp[n][oh+kh][ow+kw],
+ * db[co] = sum of dy[co]. One work-item per output channel keeps K*K float16 accumulators (lanes
+ * = 16 output columns) and walks two dy rows at a time: each of the (K+1)*K shifted input loads
+ * feeds the FMAs of both rows. The last vector of a row is masked (lanes past OW are zero, and
+ * the dy loads never pass the end of dy); the input loads of that vector may read up to 15 floats
+ * past the end of xp (the host's scratch holds the weights there). Fixed summation order
+ * (deterministic). Overwrites dW and db (hasBias). */
+#define CONV_DW1(K)                                                                                          \
+    __kernel void conv_dw1_k##K(__global const float *xp, const int offXp, __global const float *dy,        \
+                                __global float *grads, const int offG, const int offB, const int hasBias,    \
+                                const int N, const int CO, const int HP, const int WP)                      \
+    {                                                                                                        \
+        const int OH = HP - K + 1, OW = WP - K + 1, co = get_global_id(0);                                   \
+        if (co >= CO) return;                                                                                \
+        const int rem = OW % 16;                                                                             \
+        const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);                    \
+        const int16 tail = lane < (int16)(rem);                                                              \
+        const size_t total = (size_t)CO * N * OH * OW;                                                       \
+        float16 acc[K * K], bs = (float16)(0.0f);                                                            \
+        _Pragma("unroll") for (int t = 0; t < K * K; t++) acc[t] = (float16)(0.0f);                          \
+        for (int n = 0; n < N; n++) {                                                                        \
+            const size_t d0 = ((size_t)co * N + n) * OH * OW;                                                \
+            __global const float *xn = xp + offXp + (size_t)n * HP * WP;                                     \
+            for (int oh = 0; oh < OH; oh += 2) {                                                             \
+                const int two = oh + 1 < OH;                                                                 \
+                for (int ow0 = 0; ow0 < OW; ow0 += 16) {                                                     \
+                    float16 dv[2];                                                                           \
+                    _Pragma("unroll") for (int r = 0; r < 2; r++) {                                          \
+                        const size_t at = d0 + (size_t)(oh + (r & two)) * OW + ow0;                          \
+                        if (ow0 + 16 <= OW) {                                                                \
+                            dv[r] = vload16(0, dy + at);                                                     \
+                        } else if (at + 16 <= total) {                                                       \
+                            dv[r] = select((float16)(0.0f), vload16(0, dy + at), tail);                      \
+                        } else {                                                                             \
+                            float t16[16];                                                                   \
+                            for (int l = 0; l < 16; l++) t16[l] = l < rem ? dy[at + l] : 0.0f;               \
+                            dv[r] = vload16(0, t16);                                                         \
+                        }                                                                                    \
+                    }                                                                                        \
+                    if (!two) dv[1] = (float16)(0.0f);                                                       \
+                    bs += dv[0] + dv[1];                                                                     \
+                    __global const float *xr = xn + oh * WP + ow0;                                           \
+                    _Pragma("unroll") for (int t = 0; t < K; t++) {                                          \
+                        const float16 xv = vload16(0, xr + t);                                               \
+                        acc[t] = fma(dv[0], xv, acc[t]);                                                     \
+                    }                                                                                        \
+                    _Pragma("unroll") for (int r = 1; r < K; r++)                                            \
+                        _Pragma("unroll") for (int t = 0; t < K; t++) {                                      \
+                            const float16 xv = vload16(0, xr + r * WP + t);                                  \
+                            acc[r * K + t] = fma(dv[0], xv, acc[r * K + t]);                                 \
+                            acc[(r - 1) * K + t] = fma(dv[1], xv, acc[(r - 1) * K + t]);                     \
+                        }                                                                                    \
+                    if (two)                                                                                 \
+                        _Pragma("unroll") for (int t = 0; t < K; t++) {                                      \
+                            const float16 xv = vload16(0, xr + K * WP + t);                                  \
+                            acc[(K - 1) * K + t] = fma(dv[1], xv, acc[(K - 1) * K + t]);                     \
+                        }                                                                                    \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+        _Pragma("unroll") for (int t = 0; t < K * K; t++) grads[offG + co * K * K + t] = ct_hsum16(acc[t]);  \
+        if (hasBias) grads[offB + co] = ct_hsum16(bs);                                                       \
+    }
+CONV_DW1(3)
+CONV_DW1(5)
+
+/* conv_fwd1_kK: forward of a KxK convolution with one input channel, y (CO, N, OH, OW) = conv(xp
+ * (N, HP, WP) as conv_pad leaves it, W (CO, 1, K, K)) (+ bias), lanes = 16 output columns (the
+ * rows are stored with vector stores, no transposes): one work-item per (FWD1_CB output channels,
+ * image, two output rows) holds 2*FWD1_CB float16 accumulators per 16 columns; each of the
+ * (K+1)*K shifted input loads feeds the FMAs of both rows and every channel, the weights are
+ * scalar broadcasts. A last vector narrower than 16 computes lanes it does not store, reading up
+ * to 15 floats past the end of xp (the host's scratch holds the weights there). Channels past CO
+ * repeat the last one (computed, not stored). */
+#ifndef FWD1_CB
+#define FWD1_CB 8
+#endif
+inline void conv1_store_part(const float16 v, const int n, __global float *p)
+{
+    if (n >= 16) {
+        vstore16(v, 0, p);
+        return;
+    }
+    float8 a = v.lo;
+    int o = 0;
+    if (n & 8) {
+        vstore8(v.lo, 0, p);
+        a = v.hi;
+        o = 8;
+    }
+    float4 b = a.lo;
+    if (n & 4) {
+        vstore4(a.lo, 0, p + o);
+        b = a.hi;
+        o += 4;
+    }
+    float2 c = b.lo;
+    if (n & 2) {
+        vstore2(b.lo, 0, p + o);
+        c = b.hi;
+        o += 2;
+    }
+    if (n & 1) p[o] = c.x;
+}
+#define CONV_FWD1(K)                                                                                         \
+    __kernel void conv_fwd1_k##K(__global const float *xp, const int offXp, __global const float *w,        \
+                                 const int offW, __global const float *bias, const int offBias,              \
+                                 const int hasBias, __global float *y, const int N, const int CO, const int HP, \
+                                 const int WP)                                                               \
+    {                                                                                                        \
+        const int OH = HP - K + 1, OW = WP - K + 1, RT = (OH + 1) / 2;                                       \
+        const int cob = get_global_id(0), nr = get_global_id(1);                                             \
+        if (cob * FWD1_CB >= CO || nr >= N * RT) return;                                                     \
+        const int n = nr / RT, oh = (nr - n * RT) * 2, two = oh + 1 < OH;                                    \
+        __global const float *wb[FWD1_CB];                                                                   \
+        float bs[FWD1_CB];                                                                                   \
+        _Pragma("unroll") for (int b = 0; b < FWD1_CB; b++) {                                                \
+            const int co = min(cob * FWD1_CB + b, CO - 1);                                                   \
+            wb[b] = w + offW + co * K * K;                                                                   \
+            bs[b] = hasBias ? bias[offBias + co] : 0.0f;                                                     \
+        }                                                                                                    \
+        __global const float *xr = xp + offXp + ((size_t)n * HP + oh) * WP;                                  \
+        __global float *yb = y + ((size_t)(cob * FWD1_CB) * N + n) * OH * OW + (size_t)oh * OW;               \
+        const size_t cstr = (size_t)N * OH * OW;                                                             \
+        for (int ow0 = 0; ow0 < OW; ow0 += 16) {                                                             \
+            float16 acc[FWD1_CB][2];                                                                         \
+            _Pragma("unroll") for (int b = 0; b < FWD1_CB; b++) acc[b][0] = acc[b][1] = (float16)(bs[b]);    \
+            _Pragma("unroll") for (int t = 0; t < K; t++) {                                                  \
+                const float16 xv = vload16(0, xr + ow0 + t);                                                 \
+                _Pragma("unroll") for (int b = 0; b < FWD1_CB; b++)                                          \
+                    acc[b][0] = fma((float16)(wb[b][t]), xv, acc[b][0]);                                     \
+            }                                                                                                \
+            _Pragma("unroll") for (int r = 1; r < K; r++)                                                    \
+                _Pragma("unroll") for (int t = 0; t < K; t++) {                                              \
+                    const float16 xv = vload16(0, xr + r * WP + ow0 + t);                                    \
+                    _Pragma("unroll") for (int b = 0; b < FWD1_CB; b++) {                                    \
+                        acc[b][0] = fma((float16)(wb[b][r * K + t]), xv, acc[b][0]);                         \
+                        acc[b][1] = fma((float16)(wb[b][(r - 1) * K + t]), xv, acc[b][1]);                   \
+                    }                                                                                        \
+                }                                                                                            \
+            if (two)                                                                                         \
+                _Pragma("unroll") for (int t = 0; t < K; t++) {                                              \
+                    const float16 xv = vload16(0, xr + K * WP + ow0 + t);                                    \
+                    _Pragma("unroll") for (int b = 0; b < FWD1_CB; b++)                                      \
+                        acc[b][1] = fma((float16)(wb[b][(K - 1) * K + t]), xv, acc[b][1]);                   \
+                }                                                                                            \
+            const int nw = min(16, OW - ow0);                                                                \
+            _Pragma("unroll") for (int b = 0; b < FWD1_CB; b++) {                                            \
+                if (cob * FWD1_CB + b >= CO) break;                                                          \
+                conv1_store_part(acc[b][0], nw, yb + b * cstr + ow0);                                        \
+                if (two) conv1_store_part(acc[b][1], nw, yb + b * cstr + OW + ow0);                          \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+CONV_FWD1(3)
+CONV_FWD1(5)

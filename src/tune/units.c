@@ -245,6 +245,7 @@ int tune_unit_setup(ct_ctx *c, tune_unit *u, const ct_tune_shape *s, int N)
 static int is_wgrad_kernel(const char *name)
 {
     return !strcmp(name, "gemm_nt") || !strcmp(name, "conv_dyt") || !strncmp(name, "conv_dw_", 8) ||
+           !strncmp(name, "conv_dw1_", 9) ||
            !strcmp(name, "rowsum") || !strcmp(name, "clblast_sgemm");
 }
 
