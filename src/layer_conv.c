@@ -20,7 +20,7 @@
 #define CSEG 32 /* columns per im2col work-item, as cl/conv.cl */
 #define DW5_CB 4 /* as cl/conv.cl */
 #define DYT_CB 8 /* as cl/conv.cl */
-#define FWD1_CB 8 /* as cl/conv.cl */
+#define FWD1_CB 4 /* as cl/conv.cl */
 
 void ct_conv_init(ct_conv *l, int ci, int co, int k, int pad, int h, int w, int w_off, int b_off)
 {
@@ -152,7 +152,7 @@ static int direct_fwd(const ct_ctx *c, const ct_conv *l, int N, size_t *xps)
     if (HP - l->kh + 1 != l->oh || WP - l->kw + 1 != l->ow) return 0;
     *xps = (size_t)align16((size_t)l->ci * N * HP * WP);
     const size_t cop = (size_t)align16((size_t)l->co), wts = (size_t)l->ci * l->kh * l->kw * cop;
-    /* one input channel: conv_dw1_k* reads dy as it is (no dyT); it may read 15 floats past xp */
+    /* one input channel: conv_dw1_k* reads dy as it is (no dyT); they may read 31 floats past xp */
     const size_t dyts = l->ci == 1 ? 0 : (size_t)N * l->oh * l->ow * cop, more = wts > dyts ? wts : dyts;
     return *xps + more <= ct_conv_col_floats(l, N) && *xps + more < (size_t)1 << 31;
 }
