@@ -564,7 +564,8 @@ CONV_DWA(5, 1)
  * = 16 output columns) and walks two dy rows at a time: each of the (K+1)*K shifted input loads
  * feeds the FMAs of both rows. The last vector of a row is masked (lanes past OW are zero, and
  * the dy loads never pass the end of dy); the input loads of that vector may read up to 15 floats
- * past the end of xp (the host's scratch holds the weights there). Fixed summation order
+ * past the end of xp (the host zeroes them:
+ * 0 x NaN would poison a masked lane's sum). Fixed summation order
  * (deterministic). Overwrites dW and db (hasBias). */
 #define CONV_DW1(K)                                                                                          \
     __kernel void conv_dw1_k##K(__global const float *xp, const int offXp, __global const float *dy,        \
@@ -631,7 +632,8 @@ CONV_DW1(5)
  * image, two output rows) holds 4*FWD1_CB float16 accumulators per 32 columns (two vectors); each
  * of the (K+1)*K pairs of shifted input loads feeds the FMAs of both rows and every channel, each
  * weight broadcast two vectors (DigitCNN conv1: 8 channels x 16 columns 1.23 -> 4 x 32 0.89 ms). A last vector narrower than 16 computes lanes it does not store, reading up
- * to 31 floats past the end of xp (the host's scratch holds the weights there). Channels past CO
+ * to 31 floats past the end of xp (the host zeroes them:
+ * 0 x NaN would poison a masked lane's sum). Channels past CO
  * repeat the last one (computed, not stored). */
 #ifndef FWD1_CB
 #define FWD1_CB 4
@@ -689,7 +691,7 @@ inline void conv1_store_part(const float16 v, const int n, __global float *p)
                 acc[b][0][0] = acc[b][0][1] = acc[b][1][0] = acc[b][1][1] = (float16)(bs[b]);                \
             _Pragma("unroll") for (int r = 0; r <= K; r++)                                                   \
                 _Pragma("unroll") for (int t = 0; t < K; t++) {                                              \
-                    if (r == K && !two) break;                                                               \
+                    if (r == K && !two) continue; /* no break: it would stop the unrolling */                \
                     const float16 x0 = vload16(0, xr + r * WP + ow0 + t);                                    \
                     const float16 x1 = vload16(0, xr + r * WP + ow0 + 16 + t);                               \
                     _Pragma("unroll") for (int b = 0; b < FWD1_CB; b++) {                                    \
@@ -707,9 +709,8 @@ inline void conv1_store_part(const float16 v, const int n, __global float *p)
                 }                                                                                            \
             _Pragma("unroll") for (int v = 0; v < 2; v++) {                                                  \
                 const int nw = min(16, OW - ow0 - 16 * v);                                                   \
-                if (nw <= 0) break;                                                                          \
                 _Pragma("unroll") for (int b = 0; b < FWD1_CB; b++) {                                        \
-                    if (cob * FWD1_CB + b >= CO) break;                                                      \
+                    if (nw <= 0 || cob * FWD1_CB + b >= CO) continue;                                        \
                     conv1_store_part(acc[b][0][v], nw, yb + b * cstr + ow0 + 16 * v);                        \
                     if (two) conv1_store_part(acc[b][1][v], nw, yb + b * cstr + OW + ow0 + 16 * v);          \
                 }                                                                                            \

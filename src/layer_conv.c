@@ -152,7 +152,8 @@ static int direct_fwd(const ct_ctx *c, const ct_conv *l, int N, size_t *xps)
     if (HP - l->kh + 1 != l->oh || WP - l->kw + 1 != l->ow) return 0;
     *xps = (size_t)align16((size_t)l->ci * N * HP * WP);
     const size_t cop = (size_t)align16((size_t)l->co), wts = (size_t)l->ci * l->kh * l->kw * cop;
-    /* one input channel: conv_dw1_k* reads dy as it is (no dyT); they may read 31 floats past xp */
+    /* one input channel: conv_dw1_k* reads dy as it is (no dyT); they may read 31 floats past xp,
+     * which the forward zeroes (wts >= 144 floats leaves room) */
     const size_t dyts = l->ci == 1 ? 0 : (size_t)N * l->oh * l->ow * cop, more = wts > dyts ? wts : dyts;
     return *xps + more <= ct_conv_col_floats(l, N) && *xps + more < (size_t)1 << 31;
 }
@@ -201,7 +202,11 @@ int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params,
         const int HP = l->h + 2 * l->pad, WP = l->w + 2 * l->pad;
         CT_TRY(conv_pad(c, x, col, 0, l->ci, N, l->h, l->w, l->pad));
         if (l->ci == 1) {
-            /* one input channel: rows of 16 output columns per vector, the weights as they are */
+            /* one input channel: rows of 16 output columns per vector, the weights as they are.
+             * conv_fwd1/conv_dw1 read up to 31 floats past xp: zero them, since a NaN or Inf left
+             * there by an earlier use of col times a masked (zero) dy lane would poison dW */
+            const size_t used = (size_t)N * HP * WP * sizeof(float);
+            CT_TRY(ct_buffer_fill_zero(c, col, used, 32 * sizeof(float)));
             cl_kernel k;
             CT_TRY(ct_kernel(c, "conv", l->kh == 5 ? "conv_fwd1_k5" : "conv_fwd1_k3", &k));
             size_t g[2] = {(size_t)(l->co + FWD1_CB - 1) / FWD1_CB, (size_t)N * ((l->oh + 1) / 2)};

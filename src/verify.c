@@ -59,7 +59,12 @@ int vf_dbuf(vctx *v, size_t floats, const float *init, cl_mem *out)
         clReleaseMemObject(*out);
         return ct_fail(CT_ERR_NOMEM, "verify: out of host memory");
     }
-    if (init) CT_TRY(ct_buffer_write(v->c, *out, 0, floats * 4, init));
+    if (init) return ct_buffer_write(v->c, *out, 0, floats * 4, init);
+    /* scratch and outputs start as NaN: a kernel that reads what nobody wrote (and multiplies it
+     * by a masked zero, say) shows as a mismatch every time, not only when the allocator hands
+     * back memory that happens to hold a NaN */
+    const float nan = NAN;
+    CL_CHECK(clEnqueueFillBuffer(v->c->queue, *out, &nan, sizeof nan, 0, (floats ? floats : 1) * 4, 0, NULL, NULL));
     return CT_OK;
 }
 
