@@ -108,20 +108,11 @@ __kernel void bn_apply_add_relu(__global const float *x, __global const float *o
     }
 }
 
-__kernel void bn_bwd_reduce(__global const float *x, __global const float *dy, __global const float *relu_y,
-                            const int M, __global const float *mean, __global const float *invstd,
-                            __global float *grads, const int dg_off, const int db_off)
+/* work-item l's share (every RED_LS-th vector, then every RED_LS-th tail float) of one channel's
+ * sum of dy and of dy * (x - mean), dy masked where the fused ReLU's output relu_y is <= 0 */
+inline void bn_dy_sums(__global const float *xc, __global const float *dyc, __global const float *ryc, const int M,
+                       const float mu, const int l, float *sum_dy, float *sum_dyx)
 {
-    __global float *dgamma = grads + dg_off;
-    __global float *dbeta = grads + db_off;
-    __local float scratch[RED_LS];
-    const int c = get_group_id(0);
-    const int l = get_local_id(0);
-    const size_t base = (size_t)c * M;
-    const float mu = mean[c];
-    __global const float *xc = x + base;
-    __global const float *dyc = dy + base;
-    __global const float *ryc = relu_y ? relu_y + base : 0;
     EVEC vdy = (EVEC)(0.0f), vdyx = (EVEC)(0.0f);
     const int nv = M / EW_VW;
     for (int i = l; i < nv; i += RED_LS) {
@@ -137,6 +128,26 @@ __kernel void bn_bwd_reduce(__global const float *x, __global const float *dy, _
         sdy += g;
         sdyx = mad(g, xc[i] - mu, sdyx);
     }
+    *sum_dy = sdy;
+    *sum_dyx = sdyx;
+}
+
+__kernel void bn_bwd_reduce(__global const float *x, __global const float *dy, __global const float *relu_y,
+                            const int M, __global const float *mean, __global const float *invstd,
+                            __global float *grads, const int dg_off, const int db_off)
+{
+    __global float *dgamma = grads + dg_off;
+    __global float *dbeta = grads + db_off;
+    __local float scratch[RED_LS];
+    const int c = get_group_id(0);
+    const int l = get_local_id(0);
+    const size_t base = (size_t)c * M;
+    const float mu = mean[c];
+    __global const float *xc = x + base;
+    __global const float *dyc = dy + base;
+    __global const float *ryc = relu_y ? relu_y + base : 0;
+    float sdy, sdyx;
+    bn_dy_sums(xc, dyc, ryc, M, mu, l, &sdy, &sdyx);
     sdy = ct_group_sum(sdy, scratch);
     sdyx = ct_group_sum(sdyx, scratch);
     if (l == 0) {
@@ -223,21 +234,9 @@ __kernel void bn_bwd_1p(__global const float *x, __global const float *dy, __glo
     __global const float *ryc = relu_y ? relu_y + base : 0;
     __global float *dxc = dx + base;
     __global float *doc = dout ? dout + base : 0;
-    EVEC vdy = (EVEC)(0.0f), vdyx = (EVEC)(0.0f);
+    float sdy, sdyx;
+    bn_dy_sums(xc, dyc, ryc, M, mu, l, &sdy, &sdyx);
     const int nv = M / EW_VW;
-    for (int i = l; i < nv; i += RED_LS) {
-        EVEC g = EVLOAD(i, dyc);
-        if (ryc) g = select(g, (EVEC)(0.0f), islessequal(EVLOAD(i, ryc), (EVEC)(0.0f)));
-        vdy += g;
-        vdyx = mad(g, EVLOAD(i, xc) - (EVEC)(mu), vdyx);
-    }
-    float sdy = EW_HSUM(vdy), sdyx = EW_HSUM(vdyx);
-    for (int i = nv * EW_VW + l; i < M; i += RED_LS) {
-        float g = dyc[i];
-        if (ryc && ryc[i] <= 0.0f) g = 0.0f;
-        sdy += g;
-        sdyx = mad(g, xc[i] - mu, sdyx);
-    }
     const float db = ct_group_sum(sdy, scratch);
     const float dg = ct_group_sum(sdyx, scratch) * is;
     if (l == 0) {

@@ -4,14 +4,17 @@
 
 static size_t items(const ct_ctx *c, size_t n) { return (n + (size_t)c->tune.ew_vw - 1) / (size_t)c->tune.ew_vw; }
 
-int ct_add_forward(ct_ctx *c, size_t n, cl_mem a, cl_mem b, cl_mem y)
+/* y = a + b through `kernel` (add_fwd, or add_relu_fwd with the ReLU) */
+static int add_two(ct_ctx *c, const char *kernel, size_t n, cl_mem a, cl_mem b, cl_mem y)
 {
     if (n == 0) return CT_OK;
     cl_kernel k;
-    CT_TRY(ct_kernel(c, "elementwise", "add_fwd", &k));
+    CT_TRY(ct_kernel(c, "elementwise", kernel, &k));
     size_t g = items(c, n);
     return ct_run(c, k, 1, &g, NULL, "mmml", a, b, y, (long long)n);
 }
+
+int ct_add_forward(ct_ctx *c, size_t n, cl_mem a, cl_mem b, cl_mem y) { return add_two(c, "add_fwd", n, a, b, y); }
 
 int ct_accumulate(ct_ctx *c, size_t n, cl_mem x, cl_mem y)
 {
@@ -24,9 +27,5 @@ int ct_accumulate(ct_ctx *c, size_t n, cl_mem x, cl_mem y)
 
 int ct_add_relu_forward(ct_ctx *c, size_t n, cl_mem a, cl_mem b, cl_mem y)
 {
-    if (n == 0) return CT_OK;
-    cl_kernel k;
-    CT_TRY(ct_kernel(c, "elementwise", "add_relu_fwd", &k));
-    size_t g = items(c, n);
-    return ct_run(c, k, 1, &g, NULL, "mmml", a, b, y, (long long)n);
+    return add_two(c, "add_relu_fwd", n, a, b, y);
 }
