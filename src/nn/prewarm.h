@@ -8,8 +8,8 @@
  * cache folder says it was done. Off unless CLTRAIN_PREWARM=1: on the shared 2-vCPU machine
  * (load 12-22) it made a cold `train --subset 640` slower, 52-65 s against 38-59 s, since both
  * contexts pay for every program (POCL preprocesses a cached source again) and the evaluation
- * forwards run twice; a quiet machine, where the second core idles while the run compiles, is
- * where it could win. Nothing the run computes depends on it. */
+ * forwards run twice; on a quiet Sapphire Rapids pair it did not win either (cold medians of
+ * 2: 30.3 s with, 28.5 s without, 2026-12-03). Nothing the run computes depends on it. */
 #ifndef CLTRAIN_NN_PREWARM_H
 #define CLTRAIN_NN_PREWARM_H
 #include "augment.h"
