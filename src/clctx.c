@@ -703,16 +703,19 @@ int ct_buffer_read(ct_ctx *c, cl_mem b, size_t offset, size_t bytes, void *dst)
     return CT_OK;
 }
 
+int ct_buffer_fill_float(ct_ctx *c, cl_mem b, size_t offset, size_t floats, float value)
+{
+    if (!floats) return CT_OK;
+    CL_CHECK(clEnqueueFillBuffer(c->queue, b, &value, sizeof value, offset, floats * sizeof value, 0, NULL, NULL));
+    return CT_OK;
+}
+
 int ct_buffer_fill_zero(ct_ctx *c, cl_mem b, size_t offset, size_t bytes)
 {
     if (!bytes) return CT_OK;
-    float zero = 0;
-    if (offset % 4 == 0 && bytes % 4 == 0) {
-        CL_CHECK(clEnqueueFillBuffer(c->queue, b, &zero, sizeof zero, offset, bytes, 0, NULL, NULL));
-    } else {
-        unsigned char z = 0;
-        CL_CHECK(clEnqueueFillBuffer(c->queue, b, &z, 1, offset, bytes, 0, NULL, NULL));
-    }
+    if (offset % 4 == 0 && bytes % 4 == 0) return ct_buffer_fill_float(c, b, offset, bytes / 4, 0.0f);
+    unsigned char z = 0;
+    CL_CHECK(clEnqueueFillBuffer(c->queue, b, &z, 1, offset, bytes, 0, NULL, NULL));
     return CT_OK;
 }
 

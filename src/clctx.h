@@ -139,6 +139,8 @@ int ct_buffer_create(ct_ctx *c, size_t bytes, const char *what, cl_mem *out);
 int ct_buffer_write(ct_ctx *c, cl_mem b, size_t offset, size_t bytes, const void *src);
 int ct_buffer_read(ct_ctx *c, cl_mem b, size_t offset, size_t bytes, void *dst);
 int ct_buffer_fill_zero(ct_ctx *c, cl_mem b, size_t offset, size_t bytes);
+/* every float of b in [offset, offset + floats * 4) = value (offset a multiple of 4) */
+int ct_buffer_fill_float(ct_ctx *c, cl_mem b, size_t offset, size_t floats, float value);
 int ct_finish(ct_ctx *c);
 
 /* Profiling: after ct_finish, fold recorded events into c->prof (per kernel totals). */

@@ -63,9 +63,7 @@ int vf_dbuf(vctx *v, size_t floats, const float *init, cl_mem *out)
     /* scratch and outputs start as NaN: a kernel that reads what nobody wrote (and multiplies it
      * by a masked zero, say) shows as a mismatch every time, not only when the allocator hands
      * back memory that happens to hold a NaN */
-    const float nan = NAN;
-    CL_CHECK(clEnqueueFillBuffer(v->c->queue, *out, &nan, sizeof nan, 0, (floats ? floats : 1) * 4, 0, NULL, NULL));
-    return CT_OK;
+    return ct_buffer_fill_float(v->c, *out, 0, floats ? floats : 1, NAN);
 }
 
 int vf_dbuf_cm(vctx *v, const float *x, int N, int C, int HW, cl_mem *out)
