@@ -573,15 +573,16 @@ void ct_prof_record(ct_ctx *c, cl_event ev, const char *name)
 
 /* CPU profile, launches that leave the local size to the driver: POCL compiles a kernel again for
  * every local size it runs with (and picks a divisor of the global size, so each batch size gave
- * new ones: 55 compiles in a first DigitCNN run). Here the size depends on the global size only
- * through a power of two up to a cap (256 along dimension 0 of 1-D launches, 64 of 2-D ones, 1
- * along the others), so one or two compiles serve every batch size. Every such kernel ignores
- * the work-items past its range (the GPU profile rounds the same way). */
+ * new ones: 55 compiles in a first DigitCNN run). Here 1-D launches always take 256 (a size that
+ * followed the global size up to that cap compiled conv_pad, conv_wt, bias_act_fwd, conv_fold
+ * and batch_prepare twice and colsum three times in a first run; a launch under 256 runs as one
+ * work-group either way); 2-D ones take a power of two up to 64 along dimension 0 by its global
+ * size (a fixed 64 would multiply a narrow launch's work-items) and 1 along the other. Every such
+ * kernel ignores the work-items past its range (the GPU profile rounds the same way). */
 static const size_t *pinned_local(int dims, const size_t *global, size_t *l)
 {
-    size_t cap = dims == 1 ? 256 : 64;
-    l[0] = 1;
-    while (l[0] < cap && l[0] < global[0]) l[0] *= 2;
+    l[0] = dims == 1 ? 256 : 1;
+    while (dims > 1 && l[0] < 64 && l[0] < global[0]) l[0] *= 2;
     for (int d = 1; d < dims; d++) l[d] = 1;
     return l;
 }

@@ -250,11 +250,13 @@ static int setup_optim(trun *T)
     return ct_data_norm(cfg, &T->train, aug);
 }
 
-/* The batch sizes of this rank's validation and test evaluations, compiled for in another thread
- * while the first epoch trains (nn/prewarm.h); joined before the first evaluation. */
+/* A helper process compiles the run's kernels from the other end (nn/prewarm.h): the training
+ * step and the batch sizes of the validation and test evaluations. One process runs alone: the
+ * ranks of a data-parallel run already share the machine. */
 static void start_prewarm(trun *T)
 {
     int eb[4], ne = 0, mb = T->m->max_batch;
+    if (T->world > 1) return;
     const long sets[2] = {(long)T->n_val, (long)T->test.n};
     for (int i = 0; i < 2; i++) {
         long first, cnt;
@@ -266,12 +268,12 @@ static void start_prewarm(trun *T)
             if (sizes[j] > 0 && k == ne) eb[ne++] = sizes[j];
         }
     }
-    ct_prewarm_start(T->ctx, &T->net, mb, &T->aug, eb, ne, &T->warm);
+    ct_prewarm_start(T->ctx, &T->net, mb, T->tr->batch_size, &T->aug, &T->opt, eb, ne, &T->warm);
 }
 
 static void join_prewarm(trun *T)
 {
-    ct_prewarm_finish(T->warm);
+    ct_prewarm_finish(T->warm, 2);
     T->warm = NULL;
 }
 
@@ -450,7 +452,6 @@ static int report_epoch(trun *T, int epoch, double lr, double ep_time)
     ct_train_result *r = T->r;
     double vloss = 0, vacc = 0;
     CT_TRY(dp_agree_stats(T));
-    join_prewarm(T);
     CT_TRY(dp_evaluate(T, T->train.images, T->train.labels, T->vidx, (long)T->n_val, &vloss, &vacc));
     double n = T->ep_count;
     r->epochs_run = epoch + 1;
@@ -573,7 +574,6 @@ static int finish(trun *T, int interrupted)
         saved_acc = T->best;
         logline(&T->L, "restored the best weights (validation accuracy %.2f%%)", T->best);
     }
-    join_prewarm(T);
     if (T->test.n) {
         CT_TRY(dp_evaluate(T, T->test.images, T->test.labels, NULL, (long)T->test.n, &r->test_loss,
                            &r->test_accuracy));

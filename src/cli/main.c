@@ -7,6 +7,7 @@
 #include "common.h"
 #include "dist/dist.h"
 #include "io/pipes_cltrain.h"
+#include "nn/prewarm.h"
 
 static const struct {
     const char *name;
@@ -64,6 +65,7 @@ static int dispatch(int argc, char **argv)
         return CT_ERR_USAGE;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "__prewarm")) return ct_prewarm_child(argc, argv); /* train's compile helper (nn/prewarm.h) */
     if (!strcmp(cmd, "help") && argc >= 3) { /* cltrain help CMD: the command's own --help */
         for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
             if (!strcmp(argv[2], commands[i].name)) {

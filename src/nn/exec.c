@@ -140,36 +140,40 @@ static int alias_bwd(ct_model *m, ct_node *n, int N)
     return ct_g_pass(m, n->def->inputs[0], m->bufs[n->grad].mem, N);
 }
 
+void ct_model_backward_begin(ct_model *m)
+{
+    memset(m->gwritten, 0, (size_t)m->n_bufs);
+    m->gwritten[m->nodes[m->n_nodes - 1].grad] = 1; /* dlogits from the loss */
+}
+
+int ct_model_backward_node(ct_model *m, int i, int N)
+{
+    ct_node *n = &m->nodes[i];
+    if (!n->needs_grad) return CT_OK;
+    if (n->run == CT_RUN_ALIAS) return alias_bwd(m, n, N);
+    switch (n->def->type) {
+    case CT_L_CONV2D: return ct_layer_conv2d_bwd(m, n, N);
+    case CT_L_BATCHNORM2D:
+    case CT_L_BATCHNORM1D: return ct_layer_batchnorm_bwd(m, n, N);
+    case CT_L_LINEAR: return ct_layer_linear_bwd(m, n, N);
+    case CT_L_RELU:
+    case CT_L_LEAKY_RELU:
+    case CT_L_TANH:
+    case CT_L_SIGMOID: return ct_layer_act_bwd(m, n, N);
+    case CT_L_MAXPOOL2D:
+    case CT_L_AVGPOOL2D:
+    case CT_L_ADAPTIVE_AVGPOOL2D: return ct_layer_pool_bwd(m, n, N);
+    case CT_L_DROPOUT:
+    case CT_L_DROPOUT2D: return ct_layer_dropout_bwd(m, n, N);
+    default: return ct_layer_shape_bwd(m, n, N);
+    }
+}
+
 int ct_model_backward(ct_model *m, int N)
 {
     if (!m->training) return ct_fail(CT_ERR_USAGE, "the model was created for inference: no backward pass");
-    memset(m->gwritten, 0, (size_t)m->n_bufs);
-    m->gwritten[m->nodes[m->n_nodes - 1].grad] = 1; /* dlogits from the loss */
-    for (int i = m->n_nodes - 1; i >= 0; i--) {
-        ct_node *n = &m->nodes[i];
-        const ct_layer_def *d = n->def;
-        if (!n->needs_grad) continue;
-        if (n->run == CT_RUN_ALIAS) {
-            CT_TRY(alias_bwd(m, n, N));
-            continue;
-        }
-        switch (d->type) {
-        case CT_L_CONV2D: CT_TRY(ct_layer_conv2d_bwd(m, n, N)); break;
-        case CT_L_BATCHNORM2D:
-        case CT_L_BATCHNORM1D: CT_TRY(ct_layer_batchnorm_bwd(m, n, N)); break;
-        case CT_L_LINEAR: CT_TRY(ct_layer_linear_bwd(m, n, N)); break;
-        case CT_L_RELU:
-        case CT_L_LEAKY_RELU:
-        case CT_L_TANH:
-        case CT_L_SIGMOID: CT_TRY(ct_layer_act_bwd(m, n, N)); break;
-        case CT_L_MAXPOOL2D:
-        case CT_L_AVGPOOL2D:
-        case CT_L_ADAPTIVE_AVGPOOL2D: CT_TRY(ct_layer_pool_bwd(m, n, N)); break;
-        case CT_L_DROPOUT:
-        case CT_L_DROPOUT2D: CT_TRY(ct_layer_dropout_bwd(m, n, N)); break;
-        default: CT_TRY(ct_layer_shape_bwd(m, n, N)); break;
-        }
-    }
+    ct_model_backward_begin(m);
+    for (int i = m->n_nodes - 1; i >= 0; i--) CT_TRY(ct_model_backward_node(m, i, N));
     return CT_OK;
 }
 

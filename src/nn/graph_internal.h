@@ -64,6 +64,12 @@ cl_mem ct_g_direct(ct_model *m, int j, int *acc);
 /* copies (first writer) or adds (later writers) src, a gradient of layer j's shape, into j's gradient */
 int ct_g_pass(ct_model *m, int j, cl_mem src, int N);
 
+/* The backward walk in pieces (ct_model_backward is begin, then every layer from the last to
+ * the first): begin marks the loss gradient as the only one written; node i's backward reads
+ * its output gradient and writes its inputs' and its parameters'. */
+void ct_model_backward_begin(ct_model *m);
+int ct_model_backward_node(ct_model *m, int i, int N);
+
 /* per-type executors (nn/layer_*.c); N = batch, tr = training */
 int ct_layer_conv2d_fwd(ct_model *m, ct_node *n, int N, int tr);
 int ct_layer_conv2d_bwd(ct_model *m, ct_node *n, int N);
