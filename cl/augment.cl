@@ -15,10 +15,14 @@ __kernel void batch_prepare(__global const uchar *src, __global float *dst, cons
                             const float smax, const uint seed_lo, const uint seed_hi, const uint step,
                             const uint base)
 {
-    const int i = get_global_id(0);
+    /* dimension 0: the pixel in the image (channel-major), 1: the image; both stay under POCL's
+     * 65535 "small grid" width for MNIST-sized images whatever the batch, so one compiled
+     * variant serves training and evaluation batches */
+    const int q = get_global_id(0), n = get_global_id(1);
     const int HW = H * W;
-    if (i >= N * C * HW) return;
-    const int c = i / (N * HW), r = i - c * N * HW, n = r / HW, p = r - n * HW, y = p / W, x = p - y * W;
+    if (q >= C * HW || n >= N) return;
+    const int c = q / HW, p = q - c * HW, y = p / W, x = p - y * W;
+    const size_t i = ((size_t)c * N + n) * HW + p;
     __global const uchar *img = src + ((size_t)n * C + c) * HW;
     const float m = c == 0 ? m0 : c == 1 ? m1 : c == 2 ? m2 : m3;
     const float is = c == 0 ? s0 : c == 1 ? s1 : c == 2 ? s2 : s3; /* 1 / std */

@@ -39,8 +39,8 @@ int ct_batch_prepare(ct_ctx *c, const ct_augment *a, int N, cl_mem src, cl_mem d
     int C, H, W;
     float m[4], is[4];
     shape_of(a, &C, &H, &W, m, is);
-    size_t g = (size_t)N * C * H * W;
-    return ct_run(c, k, 1, &g, NULL, "mmiiiiffffffffiifffffuuuu", src, dst, N, C, H, W, (double)m[0], (double)m[1],
+    size_t g[2] = {(size_t)C * H * W, (size_t)N};
+    return ct_run(c, k, 2, g, NULL, "mmiiiiffffffffiifffffuuuu", src, dst, N, C, H, W, (double)m[0], (double)m[1],
                   (double)m[2], (double)m[3], (double)is[0], (double)is[1], (double)is[2], (double)is[3], a->enabled,
                   a->hflip,
                   a->rotation_degrees * M_PI / 180.0, (double)a->translation * W, (double)a->translation * H,
