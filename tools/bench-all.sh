@@ -8,16 +8,18 @@
 # Each script's whole output goes to OUT/<name>.log; a summary table follows at the end.
 # A benchmark tool, not a test: run it on a quiet machine (PyTorch's OpenMP threads collapse
 # when other work runs), and read the ratios, which are taken side by side in one run.
-# usage: tools/bench-all.sh [--rounds N] [--data DIR] [--cltrain PATH] [--ort DIR] [--out DIR]
+# --epoch-rounds N runs each one-epoch comparison N times alternately (median ratio; default 1).
+# usage: tools/bench-all.sh [--rounds N] [--epoch-rounds N] [--data DIR] [--cltrain PATH] [--ort DIR] [--out DIR]
 #                           [--skip pytorch|ort|firstrun]...
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-rounds=1 data="$here/data/mnist" exe="$here/build/cltrain" ort="$here/.ort-node" out="" skip=" "
-usage="usage: $0 [--rounds N] [--data DIR] [--cltrain PATH] [--ort DIR] [--out DIR] [--skip pytorch|ort|firstrun]..."
+rounds=1 epoch_rounds=1 data="$here/data/mnist" exe="$here/build/cltrain" ort="$here/.ort-node" out="" skip=" "
+usage="usage: $0 [--rounds N] [--epoch-rounds N] [--data DIR] [--cltrain PATH] [--ort DIR] [--out DIR] [--skip pytorch|ort|firstrun]..."
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
   case "$1" in
     --rounds) rounds=$2;;
+    --epoch-rounds) epoch_rounds=$2;;
     --data) data=$2;;
     --cltrain) exe=$2;;
     --ort) ort=$2;;
@@ -46,12 +48,12 @@ cols() { grep -m1 "^$2" "$out/$1.log" 2>/dev/null | sed "s|^$2||" | awk '{print 
 
 nets=()
 if ! skipped pytorch; then
-  run pt-digitcnn "$here/tools/bench-vs-pytorch.sh" --rounds "$rounds" --data "$data" --cltrain "$exe"
+  run pt-digitcnn "$here/tools/bench-vs-pytorch.sh" --rounds "$rounds" --epoch-rounds "$epoch_rounds" --data "$data" --cltrain "$exe"
   nets+=(digitcnn)
   for f in "$here"/configs/networks/*.yaml; do
     n=$(basename "$f" .yaml)
     [ "$n" = digitcnn ] && continue
-    run "pt-$n" "$here/tools/bench-vs-pytorch.sh" --config "$f" --rounds "$rounds" --data "$data" --cltrain "$exe"
+    run "pt-$n" "$here/tools/bench-vs-pytorch.sh" --config "$f" --rounds "$rounds" --epoch-rounds "$epoch_rounds" --data "$data" --cltrain "$exe"
     nets+=("$n")
   done
 fi

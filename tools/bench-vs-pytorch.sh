@@ -6,21 +6,23 @@
 #   1. steady-state training and evaluation images/s (cltrain bench vs tools/pytorch_baseline.py
 #      --max-steps), ROUNDS times alternately, medians and ratios;
 #   2. a whole one-epoch training command each (start-up, 48,000 training images, validation),
-#      wall-clock seconds and the ratio.
+#      wall-clock seconds and the ratio; EPOCH_ROUNDS times alternately (--epoch-rounds, default
+#      1), each round printed, then the medians of the seconds and of the per-round ratios.
 # A benchmark tool, not a test: the figures depend on the machine and its load.
 # PyTorch's linear layers run on the BLAS that libblas.so.3 points at: Debian's python3-torch gets the
 # reference BLAS (~30x slower GEMMs) unless an optimised one is installed, so the script refuses to
 # compare against it (apt-get install libopenblas0-openmp: OpenBLAS on the same OpenMP runtime as
 # PyTorch) unless --reference-blas is given; the BLAS in use is printed.
-# usage: tools/bench-vs-pytorch.sh [--config F] [--rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH] [--reference-blas]
+# usage: tools/bench-vs-pytorch.sh [--config F] [--rounds N] [--epoch-rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH] [--reference-blas]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-rounds=3 skip_epoch=0 data="$here/data/mnist" exe="$here/build/cltrain" config="" ref_blas=0
-usage="usage: $0 [--config F] [--rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH] [--reference-blas]"
+rounds=3 epoch_rounds=1 skip_epoch=0 data="$here/data/mnist" exe="$here/build/cltrain" config="" ref_blas=0
+usage="usage: $0 [--config F] [--rounds N] [--epoch-rounds N] [--skip-epoch] [--data DIR] [--cltrain PATH] [--reference-blas]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; config=$2; shift 2;;
     --rounds) rounds=$2; shift 2;;
+    --epoch-rounds) epoch_rounds=$2; shift 2;;
     --skip-epoch) skip_epoch=1; shift;;
     --data) data=$2; shift 2;;
     --cltrain) exe=$2; shift 2;;
@@ -76,15 +78,25 @@ printf '%-28s %12s %12s %8s\n' "median of $rounds" cltrain PyTorch ratio
 printf '%-28s %12.1f %12.1f %7.2fx\n' "training images/s" "$ct" "$pt" "$(awk -v a="$ct" -v b="$pt" 'BEGIN{print a/b}')"
 printf '%-28s %12.1f %12.1f %7.2fx\n' "evaluation images/s" "$ce" "$pe" "$(awk -v a="$ce" -v b="$pe" 'BEGIN{print a/b}')"
 if [ "$skip_epoch" -eq 0 ]; then
-  t0=$(date +%s.%N)
-  "$exe" train "${cl_train_cfg[@]}" --data "$data" --set training.epochs=1 --set augmentation.use_data_augmentation=false \
-    --set output.model_save_dir="$work/models" --set output.runs_dir="$work/runs" -q --json > "$work/cl_epoch.json"
-  t1=$(date +%s.%N)
-  "$py" "$here/tools/pytorch_baseline.py" "${pt_cfg[@]}" --data "$data" --epochs 1 --threads "$threads" --json > "$work/pt_epoch.json" 2> /dev/null
-  t2=$(date +%s.%N)
-  cw=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
-  pw=$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')
-  printf '%-28s %11.1fs %11.1fs %7.2fx\n' "one-epoch command (wall)" "$cw" "$pw" "$(awk -v a="$cw" -v b="$pw" 'BEGIN{print b/a}')"
+  for r in $(seq "$epoch_rounds"); do
+    t0=$(date +%s.%N)
+    "$exe" train "${cl_train_cfg[@]}" --data "$data" --set training.epochs=1 --set augmentation.use_data_augmentation=false \
+      --set output.model_save_dir="$work/models" --set output.runs_dir="$work/runs" -q --json > "$work/cl_epoch.json"
+    t1=$(date +%s.%N)
+    "$py" "$here/tools/pytorch_baseline.py" "${pt_cfg[@]}" --data "$data" --epochs 1 --threads "$threads" --json > "$work/pt_epoch.json" 2> /dev/null
+    t2=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN{print b-a, c-b, (c-b)/(b-a)}' >> "$work/epochs"
+    if [ "$epoch_rounds" -gt 1 ]; then
+      printf 'epoch round %d: cltrain %.1f s, PyTorch %.1f s, %.2fx\n' "$r" $(tail -1 "$work/epochs")
+    fi
+  done
+  cw=$(cut -d' ' -f1 "$work/epochs" | median)
+  pw=$(cut -d' ' -f2 "$work/epochs" | median)
+  er=$(cut -d' ' -f3 "$work/epochs" | median)
+  printf '%-28s %11.1fs %11.1fs %7.2fx\n' "one-epoch command (wall)" "$cw" "$pw" "$er"
+  if [ "$epoch_rounds" -gt 1 ]; then
+    echo "  (medians of $epoch_rounds alternating rounds; the ratio is the median of the per-round ratios)"
+  fi
   printf '%-28s %11.2f%% %11.2f%%\n' "validation accuracy" "$(field final_val_accuracy < "$work/cl_epoch.json")" \
     "$(field final_val_accuracy < "$work/pt_epoch.json")"
 fi
