@@ -210,26 +210,6 @@ int ct_ctx_create(const char *sel, int profiling, ct_ctx **out)
     return CT_OK;
 }
 
-int ct_ctx_sibling(const ct_ctx *c, ct_ctx **out)
-{
-    *out = NULL;
-    ct_ctx *s = calloc(1, sizeof *s);
-    if (!s) return ct_fail(CT_ERR_NOMEM, "out of memory");
-    s->dev = c->dev;
-    s->tune = c->tune;
-    s->sibling = 1;
-    cl_int err;
-    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)c->dev.platform, 0};
-    s->context = clCreateContext(props, 1, &c->dev.device, NULL, NULL, &err);
-    if (s->context) s->queue = clCreateCommandQueue(s->context, c->dev.device, 0, &err);
-    if (!s->queue) {
-        ct_ctx_free(s);
-        return ct_fail(CT_ERR_RUNTIME, "cannot open a second context on '%s': %s", c->dev.name, ct_cl_errstr(err));
-    }
-    *out = s;
-    return CT_OK;
-}
-
 static void release_programs(ct_ctx *c)
 {
     for (int i = 0; i < c->n_programs; i++) {
@@ -449,7 +429,7 @@ static int build_program(ct_ctx *c, const char *family, cl_program *out)
                     c->cache_hits++;
                     double dt = ct_now() - t0;
                     c->build_seconds += dt;
-                    if (!c->sibling) ct_debug("program %s: loaded from cache in %.3f s\n", family, dt);
+                    ct_debug("program %s: loaded from cache in %.3f s\n", family, dt);
                     *out = p;
                     return CT_OK;
                 }
@@ -476,7 +456,7 @@ static int build_program(ct_ctx *c, const char *family, cl_program *out)
     double dt = ct_now() - t0;
     c->build_seconds += dt;
     c->cache_misses++;
-    if (!c->sibling) ct_debug("program %s: compiled in %.3f s\n", family, dt);
+    ct_debug("program %s: compiled in %.3f s\n", family, dt);
     if (path[0] && !ct_driver_caches_builds(c)) {
         size_t binlen = 0;
         if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof binlen, &binlen, NULL) == CL_SUCCESS && binlen > 0) {

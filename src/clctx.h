@@ -69,7 +69,6 @@ typedef struct ct_ctx {
     cl_command_queue queue;
     ct_tune tune;
     int profiling;                   /* queue created with profiling; events recorded */
-    int sibling;                     /* made by ct_ctx_sibling: builds are not announced */
     /* programs built so far */
     struct ct_program *programs;
     int n_programs, cap_programs;
@@ -109,9 +108,6 @@ int ct_ctx_set_tune(struct ct_ctx *c, const ct_tune *t);
 
 /* Opens the device chosen by selector `sel` (see ct_device_select). */
 int ct_ctx_create(const char *sel, int profiling, ct_ctx **out);
-/* A second context and queue on c's device with c's tunables (no profiling), for another thread;
- * its program builds are not announced with -v. */
-int ct_ctx_sibling(const ct_ctx *c, ct_ctx **out);
 /* 1 when the driver keeps its own on-disk cache of builds and of the kernels it compiles at first
  * launch, shared by every context of every process (POCL unless POCL_KERNEL_CACHE=0). */
 int ct_driver_caches_builds(const ct_ctx *c);

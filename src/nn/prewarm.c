@@ -164,14 +164,11 @@ static int family_needed(const ct_netdef *net, const char *f)
     return !typed;
 }
 
-/* Every buffer of m zeroed, so that kernels launched before the ones that would have written
- * their inputs read zeros (indices included) rather than whatever the allocation held. */
+/* Every activation, gradient and scratch buffer of m zeroed (ct_model_create zeroes the pools),
+ * so that kernels launched before the ones that would have written their inputs read zeros
+ * (indices included) rather than whatever the allocation held. */
 static int zero_model(ct_model *m)
 {
-    cl_mem pools[] = {m->params, m->grads, m->opt_m, m->opt_v, m->state};
-    size_t sizes[] = {m->n_params, m->n_params, m->n_params, m->n_params, m->n_state};
-    for (int i = 0; i < 5; i++)
-        if (pools[i] && sizes[i]) CT_TRY(ct_buffer_fill_zero(m->ctx, pools[i], 0, sizes[i] * 4));
     for (int i = 0; i < m->n_bufs; i++) {
         size_t floats = m->bufs[i].per_image * (size_t)m->max_batch + m->bufs[i].fixed;
         if (m->bufs[i].mem && floats) CT_TRY(ct_buffer_fill_zero(m->ctx, m->bufs[i].mem, 0, floats * 4));
