@@ -43,7 +43,7 @@ static uint64_t hash_str(const char *s, uint64_t h) { return ct_hash64(s, strlen
 /* What the driver's compiled kernels depend on: device, driver, our kernel sources and their
  * options, the launches (network, batch sizes, image shape, optimizer) and where the driver
  * caches. */
-static uint64_t warm_key(const ct_ctx *c, const warm_spec *s)
+static uint64_t warm_key(const ct_ctx *c, const warm_spec *s, const char *net_json)
 {
     char tune[1024];
     ct_tune_format(&c->tune, tune, sizeof tune);
@@ -57,10 +57,7 @@ static uint64_t warm_key(const ct_ctx *c, const warm_spec *s)
                   s->opt.adam, s->opt.momentum != 0, c->tune.gpu_profile};
     h = ct_hash64(head, sizeof head, h);
     h = ct_hash64(s->batches, sizeof(int) * (size_t)s->n, h);
-    char *json = NULL;
-    if (ct_netdef_to_json(&s->net, &json) == CT_OK) h = hash_str(json, h);
-    free(json);
-    return h;
+    return hash_str(net_json, h);
 }
 
 /* --- the spec file ---------------------------------------------------------------------------- */
@@ -92,18 +89,17 @@ static int unhex(const json_t *v, void *p, size_t n)
     return CT_OK;
 }
 
-static int spec_write(const warm_spec *s, const char *path)
+/* the spec with the network as net_json (s->net is only filled by spec_read) */
+static int spec_write(const warm_spec *s, const char *net_json, const char *path)
 {
-    char *net = NULL, *text = NULL;
+    char *text = NULL;
     size_t len = 0;
-    CT_TRY(ct_netdef_to_json(&s->net, &net));
     json_t *eb = json_array();
     for (int i = 0; eb && i < s->n; i++) json_array_append_new(eb, json_integer(s->batches[i]));
     json_t *o = json_pack("{s:I,s:s,s:o,s:o,s:o,s:i,s:i,s:o,s:s,s:s}", "parent", (json_int_t)s->parent, "device",
                           s->device, "tune", hex_of(&s->tune, sizeof s->tune), "aug", hex_of(&s->aug, sizeof s->aug),
                           "optim", hex_of(&s->opt, sizeof s->opt), "max_batch", s->max_batch, "batch", s->batch,
-                          "eval", eb, "stamp", s->stamp, "network", net);
-    free(net);
+                          "eval", eb, "stamp", s->stamp, "network", net_json);
     int rc = ct_jdump_take(o, &text, &len);
     if (rc == CT_OK) rc = ct_write_file_atomic(path, text, len);
     free(text);
@@ -308,7 +304,8 @@ void ct_prewarm_start(ct_ctx *c, const ct_netdef *net, int max_batch, int batch,
         return;
     warm_spec *s = calloc(1, sizeof *s);
     ct_prewarm *p = calloc(1, sizeof *p);
-    if (!s || !p || ct_netdef_copy(net, &s->net) != CT_OK) {
+    char *net_json = NULL;
+    if (!s || !p || ct_netdef_to_json(net, &net_json) != CT_OK) {
         ct_clear_error();
         free(s);
         free(p);
@@ -323,11 +320,11 @@ void ct_prewarm_start(ct_ctx *c, const ct_netdef *net, int max_batch, int batch,
     s->batch = batch;
     s->n = n;
     memcpy(s->batches, batches, sizeof(int) * (size_t)n);
-    unsigned long long key = (unsigned long long)warm_key(c, s);
+    unsigned long long key = (unsigned long long)warm_key(c, s, net_json);
     snprintf(s->stamp, sizeof s->stamp, "%s/prewarm-%016llx", dir, key);
     snprintf(p->spec_path, sizeof p->spec_path, "%s/prewarm-%016llx.%ld.json", dir, key, s->parent);
     FILE *f = fopen(s->stamp, "rb");
-    int ok = !f && ct_mkdirs(dir) == CT_OK && spec_write(s, p->spec_path) == CT_OK;
+    int ok = !f && ct_mkdirs(dir) == CT_OK && spec_write(s, net_json, p->spec_path) == CT_OK;
     if (f) fclose(f);
     if (ok && spawn_helper(p->spec_path, &p->pid) == 0) {
         *out = p;
@@ -342,7 +339,7 @@ void ct_prewarm_start(ct_ctx *c, const ct_netdef *net, int max_batch, int batch,
         if (ok) remove(p->spec_path);
         free(p);
     }
-    ct_netdef_free(&s->net);
+    free(net_json);
     free(s);
 }
 
