@@ -12,8 +12,9 @@
  *               the batchnorm folded into wt and b (conv_fold) and ReLU.
  *  conv_dws2_k3xCB: weight gradient dW[co][ci][kh][kw] = sum over (n, oh, ow) of
  *               dy[co][n][oh][ow] * xp[ci][n][2*oh+kh][2*ow+kw], dy transposed to (NP, COP) by
- *               conv_dyt. As conv.cl's conv_dw_kK (one item per (ci, 16*CB channels), the batch
- *               in a fixed order, deterministic), with the stride on the input index.
+ *               conv_dyt. As conv.cl's conv_dw_kK (one item per (ci, 16*CB channels, block of IB
+ *               images), each block's images in a fixed order, the blocks' partial sums at
+ *               partStride apart, deterministic), with the stride on the input index.
  *  conv_dxs2_kK_pPS_TCxCB: backward data without col2im, deterministic (no atomics):
  *               dx[ci][n][ih][iw] = sum over co and the taps (kh, kw) with ih + P - kh and
  *               iw + P - kw even of dy[co][n][(ih+P-kh)/2][(iw+P-kw)/2] * W[co][ci][kh][kw]
@@ -102,11 +103,13 @@ CONV_DIRS2(3, 1, 2)
 #define CONV_DWS2(K, CB)                                                                                      \
     __kernel void conv_dws2_k##K##x##CB(__global const float *xp, const int offXp, __global const float *dyt, \
                                         const int offDyt, __global float *grads, const int offG, const int N, \
-                                        const int CI, const int CO, const int HP, const int WP)               \
+                                        const int CI, const int CO, const int HP, const int WP, const int IB, \
+                                        const int partStride)                                                 \
     {                                                                                                         \
         const int OH = (HP - K) / 2 + 1, OW = (WP - K) / 2 + 1, COP = (CO + 15) / 16 * 16;                    \
-        const int ci = get_global_id(0), cob = get_global_id(1);                                              \
+        const int ci = get_global_id(0), cob = get_global_id(1), nb = get_global_id(2);                       \
         if (ci >= CI || cob * 16 * CB >= CO) return;                                                          \
+        const int n1 = min(N, (nb + 1) * IB);                                                                 \
         float16 sum[K][CB][K];                                                                                \
         _Pragma("unroll") for (int h = 0; h < K; h++)                                                         \
             _Pragma("unroll") for (int b = 0; b < CB; b++)                                                    \
@@ -114,7 +117,7 @@ CONV_DIRS2(3, 1, 2)
         int wo[CB];                                                                                           \
         _Pragma("unroll") for (int b = 0; b < CB; b++) wo[b] = (cob * CB + b) * 16 < COP ? b * 16 : 0;        \
         const int P = OH * OW;                                                                                \
-        for (int n = 0; n < N; n++) {                                                                         \
+        for (int n = nb * IB; n < n1; n++) {                                                                  \
             __global const float *dn = dyt + offDyt + (size_t)n * P * COP + cob * 16 * CB;                    \
             __global const float *xn = xp + offXp + ((size_t)ci * N + n) * HP * WP;                           \
             _Pragma("nounroll") for (int kh = 0; kh < K; kh++) {                                              \
@@ -144,7 +147,7 @@ CONV_DIRS2(3, 1, 2)
                 _Pragma("unroll") for (int t = 0; t < K; t++) vstore16(sum[h][b][t], (h * CB + b) * K + t, tmp); \
         const int nco = min(16 * CB, CO - cob * 16 * CB);                                                     \
         for (int l = 0; l < nco; l++) {                                                                       \
-            __global float *g = grads + offG + ((size_t)(cob * 16 * CB + l) * CI + ci) * K * K;               \
+            __global float *g = grads + offG + (size_t)nb * partStride + ((size_t)(cob * 16 * CB + l) * CI + ci) * K * K; \
             for (int h = 0; h < K; h++)                                                                       \
                 for (int t = 0; t < K; t++) g[h * K + t] = tmp[((h * CB + l / 16) * K + t) * 16 + l % 16];    \
         }                                                                                                     \

@@ -91,6 +91,7 @@ void ct_tune_profile(const ct_device_info *d, int gpu, ct_tune *t)
         t->gemm_row_loop = 1;
         t->conv_panels = 1;
         t->conv_direct = 3;
+        t->dw_block_kb = 512;
         t->gemm_nt_kc = 2048;
         t->gemm_nt_tm = 2;
         t->gemm_nt_tn = 8;
@@ -145,6 +146,8 @@ static int tune_defaults(const ct_device_info *d, ct_tune *t)
     if (cd && *cd) t->conv_direct = atoi(cd);
     const char *ts = getenv("CLTRAIN_CONV_TILE"); /* 1..6: force a direct-conv tile (benchmarks) */
     if (ts && *ts) t->conv_tile = atoi(ts);
+    const char *db = getenv("CLTRAIN_DW_BLOCK_KB"); /* KiB of dyT per image block of dW, 0 = one block */
+    if (db && *db) t->dw_block_kb = atoi(db);
     const char *fc = getenv("CLTRAIN_FC");
     if (fc && !strcmp(fc, "native")) t->fc_clblast = 0;
     if (fc && !strcmp(fc, "clblast")) t->fc_clblast = 1;

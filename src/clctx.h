@@ -49,6 +49,9 @@ typedef struct {
                        * OW >= 7; else 1x1x1), runtime-K 1 = 1x14x1, 2 = 2x7x1, 3 = 1x1x1,
                        * compile-time-K 4 = 1x14x1, 5 = 1x7x2, 6 = 2x7x1 (CLTRAIN_CONV_TILE
                        * overrides; verify walks them all) */
+    int dw_block_kb;  /* direct weight gradients (conv_dw_k*, conv_dws2_*): KiB of dyT per block of
+                       * images (each block's partial dW summed by colsum); 0 = the whole batch in one
+                       * block. CLTRAIN_DW_BLOCK_KB overrides (benchmarks) */
     int fc_clblast;   /* 1: fully connected layers through CLBlast; 0: through gemm_nn/gemm_nt.
                        * CLTRAIN_FC=clblast|native overrides (for benchmarks) */
     int gpu_profile;  /* the profile these started from: 0 cpu, 1 gpu */

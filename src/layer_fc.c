@@ -40,14 +40,14 @@ int ct_fc_backward(ct_ctx *c, const ct_fc *l, int N, cl_mem x, cl_mem dy, cl_mem
     if (!c->tune.fc_clblast) {
         /* dW (OUT, IN) = dy^T x: op(A)(m, k) = dy[k*OUT + m]; dx (N, IN) = dy W */
         CT_TRY(ct_gemm_nn(c, l->out, l->in, N, dy, 0, 1, l->out, x, 0, l->in, grads, l->w_off, l->in, NULL, 0, 0));
-        if (l->b_off >= 0) CT_TRY(ct_colsum(c, N, l->out, dy, grads, l->b_off));
+        if (l->b_off >= 0) CT_TRY(ct_colsum(c, N, l->out, dy, 0, grads, l->b_off));
         if (!dx) return CT_OK;
         return ct_gemm_nn(c, N, l->in, l->out, dy, 0, l->out, 1, params, l->w_off, l->in, dx, 0, l->in, NULL, 0, 0);
     }
     /* dW (OUT, IN) = dy^T (OUT, N) x (N, IN) */
     CT_TRY(sgemm(c, CLBlastTransposeYes, CLBlastTransposeNo, (size_t)l->out, (size_t)l->in, (size_t)N, dy, 0,
                  (size_t)l->out, x, 0, (size_t)l->in, grads, (size_t)l->w_off, (size_t)l->in));
-    if (l->b_off >= 0) CT_TRY(ct_colsum(c, N, l->out, dy, grads, l->b_off));
+    if (l->b_off >= 0) CT_TRY(ct_colsum(c, N, l->out, dy, 0, grads, l->b_off));
     if (!dx) return CT_OK;
     /* dx (N, IN) = dy (N, OUT) W (OUT, IN) */
     return sgemm(c, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)N, (size_t)l->in, (size_t)l->out, dy, 0,

@@ -33,6 +33,9 @@ void ct_conv_init(ct_conv *l, int ci, int co, int k, int pad, int h, int w, int 
  * forward (backward = 0), input gradient (1) or weight gradient (2): for verify and bench labels */
 const char *ct_conv_path(const ct_ctx *c, const ct_conv *l, int N, int backward);
 size_t ct_conv_col_floats(const ct_conv *l, int N); /* im2col workspace size */
+/* image blocks of the direct weight gradient: their count (1: dW written directly) and *ib, the
+ * images per block, for partial sums at partOff in col (layer_conv.c) */
+int ct_conv_dw_blocks(const ct_ctx *c, const ct_conv *l, int N, int cb, size_t partOff, int *ib);
 /* wt (offWt) = the conv weight in the direct kernels' (A, KH, KW, B rounded up to 16) layout; flip 1:
  * transposed and flipped, for the backward-data pass (cl/conv.cl conv_wt) */
 int ct_conv_wt(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt, int flip);
@@ -137,7 +140,7 @@ int ct_sgd_step(ct_ctx *c, int n, cl_mem p, cl_mem g, cl_mem buf, float lr, floa
 
 /* --- reductions (gemm.c) -------------------------------------------------------------- */
 int ct_rowsum(ct_ctx *c, int R, int L, cl_mem x, cl_mem out, int offOut);
-int ct_colsum(ct_ctx *c, int R, int L, cl_mem x, cl_mem out, int offOut);
+int ct_colsum(ct_ctx *c, int R, int L, cl_mem x, int offX, cl_mem out, int offOut);
 
 /* --- general layers for networks from YAML (issue 9); the fast paths above stay and the
  * general entry points below pick them where a shape allows. ---------------------------- */

@@ -245,7 +245,7 @@ int tune_unit_setup(ct_ctx *c, tune_unit *u, const ct_tune_shape *s, int N)
 static int is_wgrad_kernel(const char *name)
 {
     return !strcmp(name, "gemm_nt") || !strcmp(name, "conv_dyt") || !strncmp(name, "conv_dw_", 8) ||
-           !strncmp(name, "conv_dw1_", 9) ||
+           !strncmp(name, "conv_dw1_", 9) || !strncmp(name, "conv_dws2_", 10) || !strncmp(name, "colsum", 6) ||
            !strcmp(name, "rowsum") || !strcmp(name, "clblast_sgemm");
 }
 
