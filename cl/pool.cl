@@ -5,7 +5,7 @@
  *      (windows do not overlap), so no atomics; rows/columns past 2*OH, 2*OW get zeros.
  *  avgpool_fwd/bwd: AdaptiveAvgPool2d with PyTorch's windows [floor(i*H/OH), ceil((i+1)*H/OH)),
  *      reading (C, N, H, W) and writing the flattened (N, C*OH*OW) rows the FC layers take.
- *      One work-item per (c, n) plane. */
+ *      One work-item per AVG_PB (c, n) planes. */
 
 inline int ct_window_argmax(__global const float *p, const int W)
 {
@@ -129,45 +129,66 @@ __kernel void maxpool2_bwd(__global const float *x, __global const float *dy, __
     }
 }
 
-/* one work-item per (c, n) plane */
+/* AVG_PB planes (c, n) per work-item: the window bounds (integer divisions) are computed once per
+ * window for all of them, each plane summed in the same order as one at a time (3x3 windows of
+ * 7x7, 8192 planes: 0.8 ms with a plane per item, the divisions dominating) */
+#define AVG_PB 16
 __kernel void avgpool_fwd(__global const float *x, __global float *y, const int C, const int N, const int H,
                           const int W, const int OH, const int OW)
 {
-    const int cn = get_global_id(0); /* c*N + n */
-    if (cn >= C * N) return;
-    const int c = cn / N, n = cn - c * N;
-    __global const float *plane = x + (size_t)cn * H * W;
-    __global float *yo = y + ((size_t)n * C + c) * OH * OW;
+    const int cn0 = get_global_id(0) * AVG_PB; /* c*N + n */
+    if (cn0 >= C * N) return;
+    const int np = min(AVG_PB, C * N - cn0);
+    size_t yo[AVG_PB];
+    for (int q = 0; q < np; q++) {
+        const int cn = cn0 + q, c = cn / N, n = cn - c * N;
+        yo[q] = ((size_t)n * C + c) * OH * OW;
+    }
+    const size_t HW = (size_t)H * W;
+    __global const float *x0 = x + (size_t)cn0 * HW;
     for (int oh = 0; oh < OH; oh++) {
         const int h0 = (oh * H) / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
         for (int ow = 0; ow < OW; ow++) {
             const int w0 = (ow * W) / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
-            float s = 0.0f;
-            for (int h = h0; h < h1; h++)
-                for (int w = w0; w < w1; w++) s += plane[h * W + w];
-            yo[oh * OW + ow] = s / (float)((h1 - h0) * (w1 - w0));
+            const float area = (float)((h1 - h0) * (w1 - w0));
+            for (int q = 0; q < np; q++) {
+                __global const float *plane = x0 + q * HW;
+                float s = 0.0f;
+                for (int h = h0; h < h1; h++)
+                    for (int w = w0; w < w1; w++) s += plane[h * W + w];
+                y[yo[q] + oh * OW + ow] = s / area;
+            }
         }
     }
 }
 
-/* one work-item per (c, n) plane: the plane is zeroed, then each window adds its share in a
- * fixed order (windows may overlap; the plane stays in cache; deterministic) */
+/* AVG_PB planes per work-item: the planes are zeroed, then each window adds its share in a fixed
+ * order (windows may overlap; the planes stay in cache; deterministic) */
 __kernel void avgpool_bwd(__global const float *dy, __global float *dx, const int C, const int N, const int H,
                           const int W, const int OH, const int OW)
 {
-    const int cn = get_global_id(0); /* c*N + n */
-    if (cn >= C * N) return;
-    const int c = cn / N, n = cn - c * N;
-    __global const float *g = dy + ((size_t)n * C + c) * OH * OW;
-    __global float *plane = dx + (size_t)cn * H * W;
-    for (int i = 0; i < H * W; i++) plane[i] = 0.0f;
+    const int cn0 = get_global_id(0) * AVG_PB; /* c*N + n */
+    if (cn0 >= C * N) return;
+    const int np = min(AVG_PB, C * N - cn0);
+    size_t go[AVG_PB];
+    for (int q = 0; q < np; q++) {
+        const int cn = cn0 + q, c = cn / N, n = cn - c * N;
+        go[q] = ((size_t)n * C + c) * OH * OW;
+    }
+    const size_t HW = (size_t)H * W;
+    __global float *d0 = dx + (size_t)cn0 * HW;
+    for (size_t i = 0; i < np * HW; i++) d0[i] = 0.0f;
     for (int oh = 0; oh < OH; oh++) {
         const int h0 = (oh * H) / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
         for (int ow = 0; ow < OW; ow++) {
             const int w0 = (ow * W) / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
-            const float v = g[oh * OW + ow] / (float)((h1 - h0) * (w1 - w0));
-            for (int h = h0; h < h1; h++)
-                for (int w = w0; w < w1; w++) plane[h * W + w] += v;
+            const float area = (float)((h1 - h0) * (w1 - w0));
+            for (int q = 0; q < np; q++) {
+                __global float *plane = d0 + q * HW;
+                const float v = dy[go[q] + oh * OW + ow] / area;
+                for (int h = h0; h < h1; h++)
+                    for (int w = w0; w < w1; w++) plane[h * W + w] += v;
+            }
         }
     }
 }

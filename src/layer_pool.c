@@ -3,6 +3,8 @@
  * average pooling comes fused with flatten (DigitCNN's head) or keeping the layout. */
 #include "ops.h"
 
+#define AVG_PB 16 /* planes per work-item of avgpool_fwd/bwd, as cl/pool.cl */
+
 static int pool_out(int in, int k, int s, int p) { return s > 0 ? (in + 2 * p - k) / s + 1 : 0; }
 
 void ct_pool2d_init(ct_pool2d *p, int kh, int kw, int sh, int sw, int ph, int pw, int h, int w,
@@ -101,7 +103,7 @@ int ct_avgpool_forward(ct_ctx *c, int C, int N, int H, int W, int OH, int OW, cl
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "pool", "avgpool_fwd", &k));
-    size_t g = (size_t)N * C; /* one work-item per plane */
+    size_t g = ((size_t)N * C + AVG_PB - 1) / AVG_PB; /* one work-item per AVG_PB planes */
     return ct_run(c, k, 1, &g, NULL, "mmiiiiii", x, y, C, N, H, W, OH, OW);
 }
 
@@ -109,7 +111,7 @@ int ct_avgpool_backward(ct_ctx *c, int C, int N, int H, int W, int OH, int OW, c
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "pool", "avgpool_bwd", &k));
-    size_t g = (size_t)C * N; /* one work-item per plane */
+    size_t g = ((size_t)C * N + AVG_PB - 1) / AVG_PB; /* one work-item per AVG_PB planes */
     return ct_run(c, k, 1, &g, NULL, "mmiiiiii", dy, dx, C, N, H, W, OH, OW);
 }
 
