@@ -244,7 +244,7 @@ __kernel void conv_wt(__global const float *w, const int offW, __global float *w
     __kernel void conv_direct_##TR##x##TC##x##CB(                                                            \
         __global const float *xp, const int offXp, __global const float *wt, const int offWt,                 \
         __global const float *bias, const int offBias, const int hasBias, __global float *y, const int N,     \
-        const int CI, const int CO, const int HP, const int WP, const int KH, const int KW)                   \
+        const int CI, const int CO, const int HP, const int WP, const int KH, const int KW, const int p)      \
     {                                                                                                        \
         const int OH = HP - KH + 1, OW = WP - KW + 1, COP = (CO + 15) / 16 * 16;                             \
         const int cob = get_global_id(0), nr = get_global_id(1), cs = get_global_id(2);                     \
@@ -313,7 +313,7 @@ CONV_DIRECT(1, 1, 1)
     __kernel void conv_direct_k##K##_##TR##x##TC##x##CB(                                                     \
         __global const float *xp, const int offXp, __global const float *wt, const int offWt,                 \
         __global const float *bias, const int offBias, const int hasBias, __global float *y, const int N,     \
-        const int CI, const int CO, const int HP, const int WP, const int KH, const int KW)                   \
+        const int CI, const int CO, const int HP, const int WP, const int KH, const int KW, const int p)      \
     {                                                                                                        \
         const int OH = HP - K + 1, OW = WP - K + 1, COP = (CO + 15) / 16 * 16;                               \
         const int cob = get_global_id(0), nr = get_global_id(1), cs = get_global_id(2);                     \
@@ -327,12 +327,16 @@ CONV_DIRECT(1, 1, 1)
         _Pragma("unroll") for (int b = 0; b < CB; b++)                                                       \
             _Pragma("unroll") for (int r = 0; r < TR; r++)                                                   \
                 _Pragma("unroll") for (int c = 0; c < TC; c++) acc[b][r][c] = (float16)(0.0f);               \
-        __global const float *wb = wt + offWt + cob * 16 * CB;                                               \
+        /* kernel rows that meet only the zero rows of xp (p at the top and bottom) for every row of \
+         * the tile are skipped */                                                                  \
+        const int kh0 = max(0, p - oh0 - TR + 1), kh1 = min(K, HP - p - oh0);                                \
+        __global const float *wb0 = wt + offWt + cob * 16 * CB + (size_t)kh0 * K * COP;                      \
         const size_t plane = (size_t)N * HP * WP;                                                            \
-        __global const float *xb = xp + offXp + ((size_t)n * HP + oh0) * WP + ow0;                           \
+        __global const float *xb = xp + offXp + ((size_t)n * HP + oh0 + kh0) * WP + ow0;                     \
         for (int ci = 0; ci < CI; ci++) {                                                                    \
             __global const float *xr = xb;                                                                   \
-            _Pragma("unroll 1") for (int kh = 0; kh < K; kh++) {                                             \
+            __global const float *wb = wb0 + (size_t)ci * K * K * COP;                                       \
+            _Pragma("unroll 1") for (int kh = kh0; kh < kh1; kh++) {                                         \
                 _Pragma("unroll") for (int kw = 0; kw < K; kw++) {                                           \
                     float16 wv[CB];                                                                          \
                     _Pragma("unroll") for (int b = 0; b < CB; b++) wv[b] = vload16(0, wb + kw * COP + wo[b]); \

@@ -97,9 +97,10 @@ int ct_conv_dyt(ct_ctx *c, cl_mem dy, cl_mem dyt, int offDyt, int CO, int NP)
     return ct_run(c, k, 2, g, l1, "mmiii", dy, dyt, offDyt, CO, NP);
 }
 
-/* y (CO, N, HP-KH+1, WP-KW+1) = conv(xp (CI, N, HP, WP), wt) (+ bias) */
+/* y (CO, N, HP-KH+1, WP-KW+1) = conv(xp (CI, N, HP, WP), wt) (+ bias); xp's first and last p
+ * rows are zeros (the compile-time-K kernels skip the kernel rows that meet only those) */
 static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl_mem bias, int offBias, int hasBias,
-                       cl_mem y, int N, int CI, int CO, int HP, int WP, int KH, int KW)
+                       cl_mem y, int N, int CI, int CO, int HP, int WP, int KH, int KW, int p)
 {
     const int OH = HP - KH + 1, OW = WP - KW + 1;
     /* tiles (measured on POCL 3.1, AVX-512): 1 row x 7 columns x 32 channels beat 1x14x16 and
@@ -136,8 +137,8 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
     CT_TRY(ct_kernel(c, "conv", name, &k));
     size_t g[3] = {(size_t)(CO + 16 * cb - 1) / (16 * cb), (size_t)N * ((OH + tr - 1) / tr), (size_t)((OW + tc - 1) / tc)};
     const size_t l1[3] = {1, 1, 1};
-    return ct_run(c, k, 3, g, l1, "mimimiimiiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, CI, CO, HP,
-                  WP, KH, KW);
+    return ct_run(c, k, 3, g, l1, "mimimiimiiiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, CI, CO,
+                  HP, WP, KH, KW, p);
 }
 
 /* Image blocks of the direct weight gradient (conv_dw_k*): a block's work-items read only their
@@ -236,7 +237,7 @@ int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params,
         }
         CT_TRY(ct_conv_wt(c, l, params, col, (int)xps, 0));
         return conv_direct(c, col, 0, col, (int)xps, params, hasBias ? l->b_off : 0, hasBias, y, N, l->ci, l->co, HP,
-                           WP, l->kh, l->kw);
+                           WP, l->kh, l->kw, l->pad);
     }
     if (ct_convs_fwd_applies(c, l, N)) return ct_convs_forward(c, l, N, x, params, col, y);
     cl_kernel k;
@@ -310,7 +311,7 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
         const int ph = l->kh - 1 - l->pad, HP = l->oh + 2 * ph, WP = l->ow + 2 * ph;
         CT_TRY(conv_pad(c, dy, col, 0, l->co, N, l->oh, l->ow, ph));
         CT_TRY(ct_conv_wt(c, l, params, col, (int)dyp, 1));
-        return conv_direct(c, col, 0, col, (int)dyp, NULL, 0, 0, dx, N, l->co, l->ci, HP, WP, l->kh, l->kw);
+        return conv_direct(c, col, 0, col, (int)dyp, NULL, 0, 0, dx, N, l->co, l->ci, HP, WP, l->kh, l->kw, ph);
     }
     if (ct_convs_dx_applies(c, l, N)) return ct_convs_dx(c, l, N, dy, params, col, dx);
     /* dcol (KK, NP) = W^T dy: op(A) = W^T has (m, k) at W[k*KK + m] */
