@@ -48,7 +48,8 @@ inline float16 ct_relu16(const float16 v, const int relu)
 }
 
 /* acc[CB][TR][TC] += the TR x TC tile at xb (row stride WP) convolved with the K x K weights at wb,
- * kernel rows kh0..kh1-1 (the others meet only xp's zero rows for every row of the tile).
+ * kernel rows kh0..kh1-1 (conv_fused: the others meet only xp's zero rows; batch 250, conv3 15.1
+ * -> 13.3 ms).
  * kh stays a loop (as conv_direct_kK in conv.cl): unrolled, LLVM hoists the weight loads of all K*K
  * taps and spills them (5x5 kernels, 2x4x64 tiles); batch 250, CPU ms per call under load:
  * pool 3x3 16->16 28x28 15.7 -> 13.3, 32->32 14x14 6.7 -> 6.3, 5x5 32->64 14x14 (pool) 34.1 -> 32.6 */
@@ -147,7 +148,9 @@ inline float16 ct_relu16(const float16 v, const int relu)
         const int cob = get_global_id(0), np = get_global_id(1);                                          \
         if (cob * 16 * CB >= CO || np >= N * PH) return;                                                  \
         const int n = np / PH, ph = np - n * PH;                                                          \
-        const int kh0 = max(0, p - 2 * ph - 1), kh1 = min(K, HP - p - 2 * ph);                            \
+        /* every kernel row (p unused): runtime row bounds made this 2-row kernel 12% slower (DigitCNN's \
+         * conv2, batch 250), though they skip 2 of 35 row passes */                                  \
+        const int kh0 = 0, kh1 = K;                                                                       \
         FUSED_HEAD(CB)                                                                                    \
         for (int t = 0; t < PW; t += PT) {                                                                \
             const int pw0 = min(t, PW - PT);                                                              \
