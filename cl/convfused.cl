@@ -47,14 +47,12 @@ inline float16 ct_relu16(const float16 v, const int relu)
     return relu ? select(v, (float16)(0.0f), isless(v, (float16)(0.0f))) : v; /* NaN stays NaN */
 }
 
-/* acc[CB][TR][TC] += the TR x TC tile at xb (row stride WP) convolved with the K x K weights at wb,
- * kernel rows kh0..kh1-1 (conv_fused: the others meet only xp's zero rows; batch 250, conv3 15.1
- * -> 13.3 ms).
+/* acc[CB][TR][TC] += the TR x TC tile at xb (row stride WP) convolved with the K x K weights at wb.
  * kh stays a loop (as conv_direct_kK in conv.cl): unrolled, LLVM hoists the weight loads of all K*K
  * taps and spills them (5x5 kernels, 2x4x64 tiles); batch 250, CPU ms per call under load:
  * pool 3x3 16->16 28x28 15.7 -> 13.3, 32->32 14x14 6.7 -> 6.3, 5x5 32->64 14x14 (pool) 34.1 -> 32.6 */
 #define FUSED_MAC(K, TR, TC, CB)                                                                           \
-    _Pragma("unroll 1") for (int kh = kh0; kh < kh1; kh++)                                                \
+    _Pragma("unroll 1") for (int kh = 0; kh < K; kh++)                                                    \
         _Pragma("unroll") for (int kw = 0; kw < K; kw++) {                                                \
             float16 wv[CB];                                                                               \
             _Pragma("unroll") for (int b = 0; b < CB; b++) wv[b] = vload16(0, wb + (kh * K + kw) * COP + wo[b]); \
@@ -95,13 +93,12 @@ inline float16 ct_relu16(const float16 v, const int relu)
     __kernel void conv_fused_k##K##_##TC##x##CB(__global const float *xp, const int offXp,                 \
                                                 __global const float *ws, const int offWt, const int offB, \
                                                 __global float *y, const int N, const int CI, const int CO, \
-                                                const int HP, const int WP, const int relu, const int p)  \
+                                                const int HP, const int WP, const int relu)               \
     {                                                                                                     \
         const int OH = HP - K + 1, OW = WP - K + 1;                                                       \
         const int cob = get_global_id(0), nr = get_global_id(1);                                         \
         if (cob * 16 * CB >= CO || nr >= N * OH) return;                                                  \
         const int n = nr / OH, oh = nr - n * OH;                                                          \
-        const int kh0 = max(0, p - oh), kh1 = min(K, HP - p - oh);                                        \
         FUSED_HEAD(CB)                                                                                    \
         for (int t = 0; t < OW; t += TC) {                                                                \
             const int ow0 = min(t, OW - TC);                                                              \
@@ -142,15 +139,12 @@ inline float16 ct_relu16(const float16 v, const int relu)
                                                      __global const float *ws, const int offWt,            \
                                                      const int offB, __global float *y, const int N,       \
                                                      const int CI, const int CO, const int HP, const int WP, \
-                                                     const int relu, const int p)                         \
+                                                     const int relu)                                      \
     {                                                                                                     \
         const int PH = (HP - K + 1) / 2, PW = (WP - K + 1) / 2, PT = TC / 2;                              \
         const int cob = get_global_id(0), np = get_global_id(1);                                          \
         if (cob * 16 * CB >= CO || np >= N * PH) return;                                                  \
         const int n = np / PH, ph = np - n * PH;                                                          \
-        /* every kernel row (p unused): runtime row bounds made this 2-row kernel 12% slower (DigitCNN's \
-         * conv2, batch 250), though they skip 2 of 35 row passes */                                  \
-        const int kh0 = 0, kh1 = K;                                                                       \
         FUSED_HEAD(CB)                                                                                    \
         for (int t = 0; t < PW; t += PT) {                                                                \
             const int pw0 = min(t, PW - PT);                                                              \

@@ -68,6 +68,6 @@ int ct_conv_fused_forward(ct_ctx *c, const ct_conv *l, const ct_bn *bn, int relu
     const size_t rows = (size_t)N * (pool ? l->oh / 2 : l->oh);
     size_t g2[2] = {(size_t)(l->co + 16 * cb - 1) / (16 * cb), rows};
     const size_t l1[2] = {1, 1};
-    return ct_run(c, k, 2, g2, l1, "mimiimiiiiiii", ws, 0, ws, (int)xps, (int)(xps + wts), y, N, l->ci, l->co, HP, WP,
-                  relu, l->pad);
+    return ct_run(c, k, 2, g2, l1, "mimiimiiiiii", ws, 0, ws, (int)xps, (int)(xps + wts), y, N, l->ci, l->co, HP, WP,
+                  relu);
 }
