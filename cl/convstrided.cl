@@ -14,7 +14,8 @@
  *               dy[co][n][oh][ow] * xp[ci][n][2*oh+kh][2*ow+kw], dy transposed to (NP, COP) by
  *               conv_dyt. As conv.cl's conv_dw_kK (one item per (ci, 16*CB channels, block of IB
  *               images), each block's images in a fixed order, the blocks' partial sums at
- *               partStride apart, deterministic), with the stride on the input index.
+ *               partStride apart, deterministic), with the stride on the input index (p unused:
+ *               conv_dw_kK's argument list).
  *  conv_dxs2_kK_pPS_TCxCB: backward data without col2im, deterministic (no atomics):
  *               dx[ci][n][ih][iw] = sum over co and the taps (kh, kw) with ih + P - kh and
  *               iw + P - kw even of dy[co][n][(ih+P-kh)/2][(iw+P-kw)/2] * W[co][ci][kh][kw]
@@ -103,8 +104,8 @@ CONV_DIRS2(3, 1, 2)
 #define CONV_DWS2(K, CB)                                                                                      \
     __kernel void conv_dws2_k##K##x##CB(__global const float *xp, const int offXp, __global const float *dyt, \
                                         const int offDyt, __global float *grads, const int offG, const int N, \
-                                        const int CI, const int CO, const int HP, const int WP, const int IB, \
-                                        const int partStride)                                                 \
+                                        const int CI, const int CO, const int HP, const int WP, const int p,  \
+                                        const int IB, const int partStride)                                   \
     {                                                                                                         \
         const int OH = (HP - K) / 2 + 1, OW = (WP - K) / 2 + 1, COP = (CO + 15) / 16 * 16;                    \
         const int ci = get_global_id(0), cob = get_global_id(1), nb = get_global_id(2);                       \

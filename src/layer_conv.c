@@ -146,7 +146,7 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
  * cache instead of each streaming the whole batch's dyT once per input channel. The blocks'
  * partial dW go to col at partOff (after dyT) and colsum adds them in block order
  * (deterministic). Returns the block count (1: dW written directly), *ib the images per block. */
-int ct_conv_dw_blocks(const ct_ctx *c, const ct_conv *l, int N, int cb, size_t partOff, int *ib)
+static int dw_blocks(const ct_ctx *c, const ct_conv *l, int N, int cb, size_t partOff, int *ib)
 {
     const size_t slice = (size_t)l->oh * l->ow * 16 * cb * sizeof(float), S = (size_t)l->co * l->ci * l->kh * l->kw;
     const size_t target = c->tune.dw_block_kb > 0 ? (size_t)c->tune.dw_block_kb * 1024 : 0;
@@ -159,6 +159,21 @@ int ct_conv_dw_blocks(const ct_ctx *c, const ct_conv *l, int N, int cb, size_t p
     if (nb < 2) return 1;
     *ib = (int)((N + nb - 1) / nb);
     return (N + *ib - 1) / *ib;
+}
+
+int ct_conv_dw_launch(ct_ctx *c, const ct_conv *l, int N, cl_kernel k, int cb, cl_mem col, size_t xps, int p,
+                      cl_mem grads)
+{
+    const size_t partOff = (size_t)align16(xps + (size_t)N * l->oh * l->ow * align16((size_t)l->co));
+    const int S = l->co * l->ci * l->kh * l->kw;
+    int ib;
+    const int nb = dw_blocks(c, l, N, cb, partOff, &ib);
+    size_t g[3] = {(size_t)l->ci, (size_t)(l->co + 16 * cb - 1) / (16 * cb), (size_t)nb};
+    const size_t l1[3] = {1, 1, 1};
+    CT_TRY(ct_run(c, k, 3, g, l1, "mimimiiiiiiiii", col, 0, col, (int)xps, nb > 1 ? col : grads,
+                  nb > 1 ? (int)partOff : l->w_off, N, l->ci, l->co, l->h + 2 * l->ph, l->w + 2 * l->pw, p, ib,
+                  nb > 1 ? S : 0));
+    return nb > 1 ? ct_colsum(c, nb, S, col, (int)partOff, grads, l->w_off) : CT_OK;
 }
 
 /* Forward + weight gradient without im2col (tune.conv_direct bit 1): the forward keeps the padded
@@ -287,16 +302,7 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
         if (l->kh == 3 && blocks % 2 == 0) cb = 2, name = "conv_dw_k3_c2";
         if (l->kh == 5 && blocks % DW5_CB == 0) cb = DW5_CB, name = "conv_dw_k5";
         CT_TRY(ct_kernel(c, "conv", name, &k));
-        const size_t partOff = (size_t)align16(xps + (size_t)NP * align16((size_t)l->co));
-        const int S = l->co * l->ci * l->kh * l->kw;
-        int ib;
-        const int nb = ct_conv_dw_blocks(c, l, N, cb, partOff, &ib);
-        size_t g[3] = {(size_t)l->ci, (size_t)(l->co + 16 * cb - 1) / (16 * cb), (size_t)nb};
-        const size_t l1[3] = {1, 1, 1};
-        CT_TRY(ct_run(c, k, 3, g, l1, "mimimiiiiiiiii", col, 0, col, (int)xps, nb > 1 ? col : grads,
-                      nb > 1 ? (int)partOff : l->w_off, N, l->ci, l->co, l->h + 2 * l->pad, l->w + 2 * l->pad, l->pad,
-                      ib, nb > 1 ? S : 0));
-        if (nb > 1) CT_TRY(ct_colsum(c, nb, S, col, (int)partOff, grads, l->w_off));
+        CT_TRY(ct_conv_dw_launch(c, l, N, k, cb, col, xps, l->pad, grads));
     } else if (ct_convs_fwd_applies(c, l, N)) {
         CT_TRY(ct_convs_dw(c, l, N, dy, col, grads));
     } else {

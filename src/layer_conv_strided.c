@@ -142,16 +142,7 @@ int ct_convs_dw(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem col, cl_me
     cl_kernel k;
     CT_TRY(ct_conv_dyt(c, dy, col, (int)xps, l->co, NP));
     CT_TRY(ct_kernel(c, "convstrided", cb == 4 ? "conv_dws2_k3x4" : "conv_dws2_k3x2", &k));
-    const size_t partOff = (xps + (size_t)NP * ((l->co + 15) / 16 * 16) + 15) / 16 * 16;
-    const int S = l->co * l->ci * l->kh * l->kw;
-    int ib;
-    const int nb = ct_conv_dw_blocks(c, l, N, cb, partOff, &ib);
-    size_t g[3] = {(size_t)l->ci, (size_t)(l->co + 16 * cb - 1) / (16 * cb), (size_t)nb};
-    const size_t l1[3] = {1, 1, 1};
-    CT_TRY(ct_run(c, k, 3, g, l1, "mimimiiiiiiii", col, 0, col, (int)xps, nb > 1 ? col : grads,
-                  nb > 1 ? (int)partOff : l->w_off, N, l->ci, l->co, l->h + 2 * l->ph, l->w + 2 * l->pw, ib,
-                  nb > 1 ? S : 0));
-    return nb > 1 ? ct_colsum(c, nb, S, col, (int)partOff, grads, l->w_off) : CT_OK;
+    return ct_conv_dw_launch(c, l, N, k, cb, col, xps, 0, grads);
 }
 
 /* dx by the polyphase kernel: padded dy (where needed) and the flipped weights go into col */

@@ -33,9 +33,12 @@ void ct_conv_init(ct_conv *l, int ci, int co, int k, int pad, int h, int w, int 
  * forward (backward = 0), input gradient (1) or weight gradient (2): for verify and bench labels */
 const char *ct_conv_path(const ct_ctx *c, const ct_conv *l, int N, int backward);
 size_t ct_conv_col_floats(const ct_conv *l, int N); /* im2col workspace size */
-/* image blocks of the direct weight gradient: their count (1: dW written directly) and *ib, the
- * images per block, for partial sums at partOff in col (layer_conv.c) */
-int ct_conv_dw_blocks(const ct_ctx *c, const ct_conv *l, int N, int cb, size_t partOff, int *ib);
+/* runs a direct weight-gradient kernel k (conv_dw_k*, conv_dws2_*: one item per input channel,
+ * 16*cb output channels and block of images) on the padded input at col 0 (p: its zero rows, for
+ * the kernels that skip them) and dyT at col xps; with several image blocks their partial sums go
+ * to col after dyT and colsum adds them into grads (layer_conv.c) */
+int ct_conv_dw_launch(ct_ctx *c, const ct_conv *l, int N, cl_kernel k, int cb, cl_mem col, size_t xps, int p,
+                      cl_mem grads);
 /* wt (offWt) = the conv weight in the direct kernels' (A, KH, KW, B rounded up to 16) layout; flip 1:
  * transposed and flipped, for the backward-data pass (cl/conv.cl conv_wt) */
 int ct_conv_wt(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt, int flip);
