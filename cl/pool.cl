@@ -133,17 +133,26 @@ __kernel void maxpool2_bwd(__global const float *x, __global const float *dy, __
  * window for all of them, each plane summed in the same order as one at a time (3x3 windows of
  * 7x7, 8192 planes: 0.8 ms with a plane per item, the divisions dominating) */
 #define AVG_PB 16
+
+/* o[q] = where plane cn0 + q (c*N + n) starts in the flattened (N, C*OHW) rows, for the planes of
+ * one work-item; returns how many there are */
+inline int ct_avg_rows(const int cn0, const int C, const int N, const int OHW, size_t *o)
+{
+    const int np = min(AVG_PB, C * N - cn0);
+    for (int q = 0; q < np; q++) {
+        const int cn = cn0 + q, c = cn / N, n = cn - c * N;
+        o[q] = ((size_t)n * C + c) * OHW;
+    }
+    return np;
+}
+
 __kernel void avgpool_fwd(__global const float *x, __global float *y, const int C, const int N, const int H,
                           const int W, const int OH, const int OW)
 {
     const int cn0 = get_global_id(0) * AVG_PB; /* c*N + n */
     if (cn0 >= C * N) return;
-    const int np = min(AVG_PB, C * N - cn0);
     size_t yo[AVG_PB];
-    for (int q = 0; q < np; q++) {
-        const int cn = cn0 + q, c = cn / N, n = cn - c * N;
-        yo[q] = ((size_t)n * C + c) * OH * OW;
-    }
+    const int np = ct_avg_rows(cn0, C, N, OH * OW, yo);
     const size_t HW = (size_t)H * W;
     __global const float *x0 = x + (size_t)cn0 * HW;
     for (int oh = 0; oh < OH; oh++) {
@@ -169,12 +178,8 @@ __kernel void avgpool_bwd(__global const float *dy, __global float *dx, const in
 {
     const int cn0 = get_global_id(0) * AVG_PB; /* c*N + n */
     if (cn0 >= C * N) return;
-    const int np = min(AVG_PB, C * N - cn0);
     size_t go[AVG_PB];
-    for (int q = 0; q < np; q++) {
-        const int cn = cn0 + q, c = cn / N, n = cn - c * N;
-        go[q] = ((size_t)n * C + c) * OH * OW;
-    }
+    const int np = ct_avg_rows(cn0, C, N, OH * OW, go);
     const size_t HW = (size_t)H * W;
     __global float *d0 = dx + (size_t)cn0 * HW;
     for (size_t i = 0; i < np * HW; i++) d0[i] = 0.0f;
