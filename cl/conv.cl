@@ -205,7 +205,8 @@ __kernel void conv_col2im_s(__global const float *dcol, __global float *dx, cons
  *              columns): B*R*C float16 accumulators (one per output pixel, lanes = channels), the
  *              inputs broadcast from the padded rows, weights one float16 load per (ci, kh, kw).
  *              Tiles past the edge are moved back to overlap the previous one (needs OH >= R,
- *              OW >= C; equal values are written twice). Stores are per channel (scalar). */
+ *              OW >= C; equal values are written twice). Stores are per channel (scalar). p (xp's
+ *              zero rows) is unused here: the argument list of conv_direct_kK_*, which skip them. */
 __kernel void conv_pad(__global const float *x, __global float *xp, const int offXp, const int CN, const int H,
                        const int W, const int p)
 {
@@ -447,8 +448,8 @@ __kernel void conv_dyt(__global const float *dy, __global float *dyt, const int 
  * colsum: deterministic, no atomics; one block of N images writes dW itself). Image blocks keep
  * a block's dyT in cache for the items of all input channels, which run one after another
  * (measured on POCL 3.1, 2-core Sapphire Rapids, batch 64, dyT + dW + colsum: 5x5 32->64 on 14x14
- * 9.06 -> 7.46 ms, 3x3 16->16 on 28x28 5.09 -> 3.70 ms with 512 KiB blocks). Per image it makes K passes, one per kh, each over the image's
- * pixels with CB*K float16 accumulators in registers (lanes = output channels): per pixel CB dy
+ * 9.06 -> 7.46 ms, 3x3 16->16 on 28x28 5.09 -> 3.70 ms with 512 KiB blocks). Per image it makes K
+ * passes, one per kh, each over the image's pixels with CB*K float16 accumulators in registers (lanes = output channels): per pixel CB dy
  * loads and K broadcasts feed CB*K FMAs, and the image's dy block (OH*OW*16*CB floats) is re-read
  * from the cache K times instead of streaming the whole dyT per (ci, kh). Each pass takes only
  * the rows whose input row is inside the image (p the padding; rows of zeros are skipped: a 5x5

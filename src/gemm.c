@@ -65,7 +65,7 @@ int ct_rowsum(ct_ctx *c, int R, int L, cl_mem x, cl_mem out, int offOut)
 int ct_colsum(ct_ctx *c, int R, int L, cl_mem x, int offX, cl_mem out, int offOut)
 {
     cl_kernel k;
-    const int v16 = L % 16 == 0;
+    const int v16 = L % 16 == 0 && c->tune.ew_vw >= 16; /* 16 columns per item: CPU profile */
     CT_TRY(ct_kernel(c, "reduce", v16 ? "colsum16" : "colsum", &k));
     size_t g = (size_t)(v16 ? L / 16 : L);
     return ct_run(c, k, 1, &g, NULL, "mimiii", x, offX, out, offOut, R, L);

@@ -506,18 +506,17 @@ static int v_conv_all(vctx *v)
     /* image blocks of the direct weight gradients (tune.dw_block_kb; at the default 512 KiB the
      * checks above stay in one block): several blocks, an uneven last one, one image per block,
      * for conv_dw_k5, conv_dw_k3_c1/_c2 and conv_dws2 (profiles with the direct kernels only) */
-    v->c->tune.conv_tile = saved.conv_tile;
-    if (!(saved.conv_direct & 2)) goto out;
-    v->c->tune.dw_block_kb = 100;
-    CONV(" dW blocks", B, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 0);
-    CONV(" dW blocks", 5, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 0);
-    CONV(" dW blocks", 5, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 0, 0);
-    v->c->tune.dw_block_kb = 1;
-    CONV(" dW blocks of 1", 3, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 0);
-    CONV(" dW blocks of 1", 7, 64, 7, 7, 128, 3, 3, 1, 1, 1, 1, 1, 0);
-    CONV(" dW blocks of 1", 3, 16, 14, 14, 32, 3, 3, 2, 2, 1, 1, 0, 0);
+    if (saved.conv_direct & 2) {
+        v->c->tune.dw_block_kb = 100;
+        CONV(" dW blocks", B, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 0);
+        CONV(" dW blocks", 5, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 0);
+        CONV(" dW blocks", 5, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 0, 0);
+        v->c->tune.dw_block_kb = 1;
+        CONV(" dW blocks of 1", 3, 32, 14, 14, 64, 5, 5, 1, 1, 2, 2, 1, 0);
+        CONV(" dW blocks of 1", 7, 64, 7, 7, 128, 3, 3, 1, 1, 1, 1, 1, 0);
+        CONV(" dW blocks of 1", 3, 16, 14, 14, 32, 3, 3, 2, 2, 1, 1, 0, 0);
+    }
 #undef CONV
-out:
     v->c->tune = saved;
     return rc;
 }
