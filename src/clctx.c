@@ -50,6 +50,7 @@ static const struct {
     {"reduce", {"common", "reduce"}},     {"augment", {"common", "rng", "augment"}},
     {"elementwise", {"common", "elementwise"}}, {"flatten", {"common", "flatten"}},
     {"convfused", {"common", "convfused"}}, {"convstrided", {"common", "convstrided"}},
+    {"bnpool", {"common", "pool", "bnpool"}},
 };
 
 struct ct_program {

@@ -60,6 +60,33 @@ int ct_bn_forward_add(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, 
                   params, l->g_off, l->b_off);
 }
 
+/* BatchNorm2d + ReLU + 2x2 max pooling (bnpool.cl), x (C, N, H, W) with even H, W and W/2 >= 4:
+ * the pooled output only (training: batch statistics computed here; eval: running ones) */
+int ct_bn_pool2_forward(ct_ctx *c, const ct_bn *l, int N, int H, int W, int training, cl_mem x, cl_mem params,
+                        cl_mem state, cl_mem save_mean, cl_mem save_invstd, cl_mem yp)
+{
+    cl_kernel k;
+    if (training) CT_TRY(bn_stats(c, l, N * H * W, x, state, save_mean, save_invstd));
+    CT_TRY(ct_kernel(c, "bnpool", W / 2 >= 8 ? "bn_pool2_fwd_8" : "bn_pool2_fwd_4", &k));
+    size_t ls = (size_t)c->tune.red_ls, g = (size_t)l->C * ls;
+    if (training)
+        return ct_run(c, k, 1, &g, &ls, "mmiiimimiifmii", x, yp, N, H, W, save_mean, 0, save_invstd, 0, 0, bn_eps(l),
+                      params, l->g_off, l->b_off);
+    return ct_run(c, k, 1, &g, &ls, "mmiiimimiifmii", x, yp, N, H, W, state, l->rm_off, state, l->rv_off, 1,
+                  bn_eps(l), params, l->g_off, l->b_off);
+}
+
+/* its backward from the pooled gradient dyp: dgamma, dbeta into grads, dx (C, N, H, W) */
+int ct_bn_pool2_backward(ct_ctx *c, const ct_bn *l, int N, int H, int W, cl_mem x, cl_mem dyp, cl_mem params,
+                         cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx)
+{
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "bnpool", W / 2 >= 8 ? "bn_pool2_bwd_8" : "bn_pool2_bwd_4", &k));
+    size_t ls = (size_t)c->tune.red_ls, g = (size_t)l->C * ls;
+    return ct_run(c, k, 1, &g, &ls, "mmiiimmmiimiim", x, dyp, N, H, W, save_mean, save_invstd, params, l->g_off,
+                  l->b_off, grads, l->g_off, l->b_off, dx);
+}
+
 static int bn_bwd_reduce(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem save_mean,
                          cl_mem save_invstd, cl_mem grads)
 {

@@ -107,7 +107,8 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
      * 2x7x16 (fewer loads per FMA) in the runtime-K kernels. 3x3 and 5x5 take the compile-time-K
      * kernels (conv_direct_kK_*, kw unrolled): 1x14x1 where OW >= 14 (5x5 32->64 on 14x14: 7.3 ms
      * against 8.5 for k5 1x7x2, and no half-empty second block where CO = 16), else 1x7x2 (7x7
-     * outputs), 2x7x1 where CO <= 16. tune.conv_tile 1|2|3 forces the runtime-K 1x14x1 / 2x7x1 /
+     * outputs), 2x7x1 where CO <= 16; 5x5 at 1x14x1 runs in blocks of up to 14 rows per work-item
+     * (conv_direct_k5_r14x1, 8% faster). tune.conv_tile 1|2|3 forces the runtime-K 1x14x1 / 2x7x1 /
      * 1x1x1, 4|5|6 the compile-time-K 1x14x1 / 1x7x2 / 2x7x1, where the output is large enough
      * (benchmarks, verify). */
     const int tile = c->tune.conv_tile, kk = KH == KW && (KH == 3 || KH == 5);
@@ -129,6 +130,16 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
         tc = 7, cb = 2;
     }
     char name[40];
+    if (ck && KH == 5 && tr == 1 && tc == 14 && cb == 1 && tile == 0) {
+        /* 5x5 on 14+ columns: blocks of up to 14 rows per work-item (conv_direct_k5_r14x1) */
+        const int RB = OH < 14 ? OH : 14;
+        cl_kernel k;
+        CT_TRY(ct_kernel(c, "conv", "conv_direct_k5_r14x1", &k));
+        size_t g[3] = {(size_t)(CO + 15) / 16, (size_t)N * ((OH + RB - 1) / RB), (size_t)((OW + 13) / 14)};
+        const size_t l1[3] = {1, 1, 1};
+        return ct_run(c, k, 3, g, l1, "mimimiimiiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, CI, CO,
+                      HP, WP, p, RB);
+    }
     if (ck && tc > 1)
         snprintf(name, sizeof name, "conv_direct_k%d_%dx%dx%d", KH, tr, tc, cb);
     else

@@ -47,6 +47,9 @@ typedef struct ct_model {
     int fixed_masks;               /* dropout masks were set by ct_model_set_mask(s): do not draw */
     int unfused_eval;              /* 1: eval forwards run every layer by itself (no conv + bn + relu + pool
                                     * kernel; benchmarks compare both) */
+    int unfused_pool;              /* 1: batchnorm2d + ReLU + 2x2 max pooling run as three layers, so every
+                                    * layer's output and gradient is kept (tests read them; default 0:
+                                    * one kernel each way where planned) */
     long sample_base;              /* data-parallel: global index of this batch's first image (dropout keys) */
     int loss_norm;                 /* data-parallel: the global batch dividing the loss gradient (0: N) */
     int sync_bn;                   /* data-parallel: BatchNorm statistics over every rank (nn/bn_sync.c) */
@@ -129,5 +132,9 @@ int ct_model_read_sums(ct_model *m, double sums[3], int reset);
  * producer's buffers: after the backward, the gradient of a linear layer followed by ReLU
  * (and of that ReLU) is taken before the ReLU, since the backward works in place. */
 int ct_model_read_activation(ct_model *m, const char *name, int N, int grad, float *out, size_t *count);
+/* 0 when the named layer's output and gradient (names as ct_model_read_activation) are not kept by
+ * this model's steps: a batchnorm2d, or the ReLU fused into it, computed inside batchnorm + ReLU +
+ * max pooling (m->unfused_pool keeps them) */
+int ct_model_output_kept(const ct_model *m, const char *name);
 
 #endif

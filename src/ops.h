@@ -97,6 +97,15 @@ int ct_bn_forward_add(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, 
 int ct_bn_backward_add(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem y, cl_mem params,
                        cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx, cl_mem dout, int acc);
 
+/* BatchNorm2d + ReLU + 2x2/stride-2 max pooling in one kernel each way (bnpool.cl): x (C, N, H,
+ * W) with even H and W, W/2 >= 4 -> the pooled yp (C, N, H/2, W/2) only; the backward recomputes
+ * the ReLU output from x and takes the pooled gradient dyp */
+int ct_bn_pool2_forward(ct_ctx *c, const ct_bn *l, int N, int H, int W, int training, cl_mem x, cl_mem params,
+                        cl_mem state, cl_mem save_mean, cl_mem save_invstd, cl_mem yp);
+int ct_bn_pool2_backward(ct_ctx *c, const ct_bn *l, int N, int H, int W, cl_mem x, cl_mem dyp, cl_mem params,
+                         cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx);
+static inline int ct_bn_pool2_fits(int H, int W) { return H >= 2 && H % 2 == 0 && W % 2 == 0 && W / 2 >= 4; }
+
 /* --- layer_act.c ---------------------------------------------------------------------- */
 int ct_relu_forward(ct_ctx *c, int n, cl_mem x, cl_mem y);
 int ct_relu_backward(ct_ctx *c, int n, cl_mem y, cl_mem dy, cl_mem dx);

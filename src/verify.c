@@ -470,8 +470,10 @@ static int v_fc(vctx *v, int N, int IN, int OUT, int bias)
     return CT_OK;
 }
 
-/* A whole training step of a small DigitCNN against ref_cnn_*: activations, loss, gradients. */
-static int v_model(vctx *v, int use_bn)
+/* A whole training step of a small DigitCNN against ref_cnn_*: activations, loss, gradients;
+ * every layer by itself, or as planned (planned: batchnorm + ReLU + max pooling in one kernel
+ * where the profile fuses them, so relu1/relu2 are not kept and not compared) */
+static int v_model(vctx *v, int use_bn, int planned)
 {
     const int N = 5;
     const ref_cnn_dims rd = {6, 10, 12, 14, 0.25f, 0.5f, use_bn};
@@ -481,6 +483,7 @@ static int v_model(vctx *v, int use_bn)
     int rc = ct_model_create(v->c, &net, N, &m);
     ct_netdef_free(&net);
     CT_TRY(rc);
+    m->unfused_pool = !planned;
     rc = ct_model_init_params(m, 99);
     const ref_cnn_dims d = rd;
     ref_cnn_params rp, rg;
@@ -531,17 +534,19 @@ static int v_model(vctx *v, int use_bn)
         char name[80];
         for (size_t i = 0; i < sizeof acts / sizeof acts[0] && rc == CT_OK; i++) {
             size_t cnt, rcnt;
+            if (!ct_model_output_kept(m, acts[i])) continue;
             const float *want = ref_cnn_activation(ws, acts[i], &rcnt);
             float *got = vf_harr(v, rcnt, 0, 0);
             if (!got) rc = vf_all((void *const[]){got}, 1);
             if (rc == CT_OK) rc = ct_model_read_activation(m, acts[i], N, 0, got, &cnt);
-            snprintf(name, sizeof name, "DigitCNN%s step: %s", use_bn ? "" : " (no BN)", acts[i]);
+            snprintf(name, sizeof name, "DigitCNN%s%s step: %s", use_bn ? "" : " (no BN)", planned ? " (planned)" : "",
+                     acts[i]);
             if (rc == CT_OK && want) vf_check(v, name, got, want, rcnt, 1e-4f, 1e-3f);
         }
         if (rc == CT_OK) {
             float l;
             rc = ct_buffer_read(v->c, m->batch_loss, 0, 4, &l);
-            snprintf(name, sizeof name, "DigitCNN%s step: loss", use_bn ? "" : " (no BN)");
+            snprintf(name, sizeof name, "DigitCNN%s%s step: loss", use_bn ? "" : " (no BN)", planned ? " (planned)" : "");
             if (rc == CT_OK) vf_check(v, name, &l, &ref_loss, 1, 1e-5f, 1e-4f);
         }
         for (int i = 0; i < nn && rc == CT_OK; i++) {
@@ -552,8 +557,8 @@ static int v_model(vctx *v, int use_bn)
                 rc = vf_all((void *const[]){got}, 1);
                 break;
             }
-            snprintf(name, sizeof name, "DigitCNN%s step: %s %s", use_bn ? "" : " (no BN)",
-                     t->pool == CT_POOL_STATE ? "" : "grad", names[i]);
+            snprintf(name, sizeof name, "DigitCNN%s%s step: %s %s", use_bn ? "" : " (no BN)",
+                     planned ? " (planned)" : "", t->pool == CT_POOL_STATE ? "" : "grad", names[i]);
             if (t->pool == CT_POOL_STATE) {
                 rc = ct_model_get_tensor(m, names[i], got);
                 if (rc == CT_OK) vf_check(v, name, got, pp[i], (size_t)t->count, 1e-5f, 1e-4f);
@@ -622,8 +627,9 @@ int ct_verify_run_batch(ct_ctx *c, FILE *out, ct_verify_result *res, int conv_ba
         RUN(v_fc(&v, 7, 45, 19, 0));
     }
     c->tune.fc_clblast = fc_default;
-    RUN(v_model(&v, 1));
-    RUN(v_model(&v, 0));
+    RUN(v_model(&v, 1, 0));
+    RUN(v_model(&v, 1, 1));
+    RUN(v_model(&v, 0, 0));
 #undef RUN
     if (rc == CT_OK) rc = ct_verify_layers(&v);
     if (rc == CT_OK) rc = ct_verify_fused(&v);

@@ -490,6 +490,10 @@ static int v_conv_all(vctx *v)
      * on 28x28, 32 on 14x14, 64 on 7x7) */
     v->c->tune.conv_tile = 0;
     CONV("", B, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 0);
+    /* 5x5 in blocks of 14 rows (conv_direct_k5_r14x1): a partial last block and column tile, a
+     * partial channel block */
+    CONV("", 2, 5, 20, 17, 24, 5, 5, 1, 1, 2, 2, 1, 0);
+    CONV("", 2, 20, 28, 28, 16, 5, 5, 1, 1, 2, 2, 0, 0);
     CONV("", B, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 0);
     CONV("", B, 32, 7, 7, 64, 3, 3, 1, 1, 1, 1, 0, 0);
     /* the stride-2 direct kernels (layer_conv_strided.c) under both profiles: resnet-small's
@@ -593,6 +597,72 @@ static int v_bn_any(vctx *v, int oned, int N, int C, int HW, float eps, float mo
     vf_check(v, name, got + a, db, (size_t)C, 2e-4f, 1e-4f);
 #undef BN_FWD
 #undef HOST
+    return CT_OK;
+}
+
+/* BatchNorm2d + ReLU + 2x2 max pooling in one kernel each way (bnpool.cl) against the references
+ * of the three layers: inputs on a 0.25 grid, so windows hold ties (the first maximum in
+ * row-major order takes the gradient) and all-negative ones (no gradient after the ReLU) */
+static int v_bn_pool(vctx *v, int N, int C, int H, int W)
+{
+    const int OH = H / 2, OW = W / 2, a = (C + 15) / 16 * 16, HW = H * W, OHW = OH * OW;
+    const size_t n = (size_t)N * C * HW, np = (size_t)N * C * OHW;
+    float *x = vf_harr(v, n, -2, 2), *dyp = vf_harr(v, np, -1, 1), *params = vf_harr(v, (size_t)2 * a, 0.5f, 1.5f);
+    float *state = vf_harr(v, (size_t)2 * a, 0.5f, 1.5f), *st = vf_harr(v, (size_t)2 * a, 0, 0);
+    float *ye = vf_harr(v, n, 0, 0), *y = vf_harr(v, n, 0, 0), *pe = vf_harr(v, np, 0, 0), *pt = vf_harr(v, np, 0, 0);
+    float *gp = vf_harr(v, n, 0, 0), *g = vf_harr(v, n, 0, 0), *dx = vf_harr(v, n, 0, 0);
+    float *sm = vf_harr(v, (size_t)C, 0, 0), *si = vf_harr(v, (size_t)C, 0, 0), *dg = vf_harr(v, (size_t)C, 0, 0);
+    float *db = vf_harr(v, (size_t)C, 0, 0);
+    VF_HOST(x, dyp, params, state, st, ye, y, pe, pt, gp, g, dx, sm, si, dg, db);
+    for (size_t i = 0; i < n; i++) x[i] = roundf(x[i] * 4) / 4;
+    memcpy(st, state, (size_t)2 * a * 4);
+    const float eps = 1e-5f, mom = 0.1f;
+    ref_bn_fwd_eval(x, params, params + a, st, st + a, ye, N, C, HW, eps);
+    ref_bn_fwd_train(x, params, params + a, y, st, st + a, sm, si, N, C, HW, eps, mom);
+    ref_relu_fwd(ye, ye, n);
+    ref_relu_fwd(y, y, n);
+    ref_maxpool2_fwd(ye, pe, N, C, H, W);
+    ref_maxpool2_fwd(y, pt, N, C, H, W);
+    ref_maxpool2_bwd(y, dyp, gp, N, C, H, W);
+    ref_relu_bwd(y, gp, g, n);
+    ref_bn_bwd(x, g, params, sm, si, dx, dg, db, N, C, HW);
+    ct_bn l;
+    ct_bn_init(&l, C, 0, a, 0, a, eps, mom);
+    cl_mem dxm, ddy, dp, ds, dsm, dsi, dyo, ddx, dgr;
+    CT_TRY(vf_dbuf_cm(v, x, N, C, HW, &dxm));
+    CT_TRY(vf_dbuf_cm(v, dyp, N, C, OHW, &ddy));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, params, &dp));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, state, &ds));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsm));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsi));
+    CT_TRY(vf_dbuf(v, np, NULL, &dyo));
+    CT_TRY(vf_dbuf(v, n, NULL, &ddx));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, NULL, &dgr));
+    char tag[96], name[160];
+    snprintf(tag, sizeof tag, "batchnorm2d+relu+maxpool2 (N=%d, C=%d, %dx%d)", N, C, H, W);
+    float *got;
+    CT_TRY(ct_bn_pool2_forward(v->c, &l, N, H, W, 0, dxm, dp, ds, dsm, dsi, dyo));
+    CT_TRY(vf_readback(v, dyo, np, &got));
+    snprintf(name, sizeof name, "%s eval fwd", tag);
+    vf_check(v, name, vf_from_cm(v, got, N, C, OHW), pe, np, 1e-5f, 1e-5f);
+    CT_TRY(ct_bn_pool2_forward(v->c, &l, N, H, W, 1, dxm, dp, ds, dsm, dsi, dyo));
+    CT_TRY(vf_readback(v, dyo, np, &got));
+    snprintf(name, sizeof name, "%s train fwd", tag);
+    vf_check(v, name, vf_from_cm(v, got, N, C, OHW), pt, np, 1e-4f, 1e-4f);
+    CT_TRY(vf_readback(v, ds, (size_t)2 * a, &got));
+    snprintf(name, sizeof name, "%s running mean", tag);
+    vf_check(v, name, got, st, (size_t)C, 1e-6f, 1e-5f);
+    snprintf(name, sizeof name, "%s running var", tag);
+    vf_check(v, name, got + a, st + a, (size_t)C, 1e-6f, 1e-5f);
+    CT_TRY(ct_bn_pool2_backward(v->c, &l, N, H, W, dxm, ddy, dp, dsm, dsi, dgr, ddx));
+    CT_TRY(vf_readback(v, ddx, n, &got));
+    snprintf(name, sizeof name, "%s bwd dx", tag);
+    vf_check(v, name, vf_from_cm(v, got, N, C, HW), dx, n, 1e-4f, 1e-3f);
+    CT_TRY(vf_readback(v, dgr, (size_t)2 * a, &got));
+    snprintf(name, sizeof name, "%s bwd dgamma", tag);
+    vf_check(v, name, got, dg, (size_t)C, 2e-4f, 1e-4f);
+    snprintf(name, sizeof name, "%s bwd dbeta", tag);
+    vf_check(v, name, got + a, db, (size_t)C, 2e-4f, 1e-4f);
     return CT_OK;
 }
 
@@ -742,6 +812,11 @@ int ct_verify_layers(vctx *v)
     RUN(v_bn_any(v, 1, 7, 37, 1, 1e-3f, 0.3f, 1));
     RUN(v_bn_any(v, 1, 2, 5, 1, 1e-5f, 0.1f, 0));
     RUN(v_bn_any(v, 0, 3, 6, 25, 1e-3f, 0.3f, 1));
+    /* 8 windows per step (DigitCNN's 28x28: the last step overlapping), 4 (its 14x14), odd widths */
+    RUN(v_bn_pool(v, 3, 5, 28, 28));
+    RUN(v_bn_pool(v, 2, 6, 14, 14));
+    RUN(v_bn_pool(v, 2, 3, 8, 16));
+    RUN(v_bn_pool(v, 2, 17, 6, 10));
     RUN(v_nonfinite_misc(v));
 #undef RUN
     return rc;

@@ -144,9 +144,9 @@ static void forward_backward(fixture *f, ct_model *m, float *buf)
 {
     TU_CHECK(ct_model_forward(m, N, 1, 0, 0) == CT_OK, "%s", ct_last_error());
     for (int i = 0; i < m->n_nodes; i++) {
-        if (m->nodes[i].fuse_relu) continue;
         char nm[32], an[32];
         snprintf(nm, sizeof nm, "#%d", i);
+        if (m->nodes[i].fuse_relu || !ct_model_output_kept(m, nm)) continue;
         snprintf(an, sizeof an, "act.%d", i);
         size_t n = 0;
         TU_CHECK(ct_model_read_activation(m, nm, N, 0, buf, &n) == CT_OK, "%s", ct_last_error());
@@ -221,13 +221,18 @@ static void run(ct_ctx *c, const char *net)
         TU_CHECK(ok, "%s: %s", path, ct_last_error());
     }
     float *buf = malloc(4u << 20);
-    if (ok && buf) {
+    /* every layer by itself (all activations kept), then as the model plans it (batchnorm + ReLU
+     * + max pooling in one kernel where the profile fuses them: the layers it keeps) */
+    for (int fused = 0; ok && buf && fused < 2; fused++) {
+        m->unfused_pool = !fused;
+        memset(f.err, 0, sizeof f.err);
         TU_CHECK(load_init(m) == CT_OK && upload(m) == CT_OK && set_masks(m) == CT_OK, "%s", ct_last_error());
         forward_backward(&f, m, buf);
         optimizer_steps(&f, m, 1, buf);
         optimizer_steps(&f, m, 0, buf);
-        printf("%-13s max |err|: activations %.2e, gradients %.2e, running stats %.2e, Adam x3 %.2e, SGD x3 %.2e\n",
-               net, f.err[0], f.err[1], f.err[2], f.err[3], f.err[4]);
+        printf("%-13s %-8s max |err|: activations %.2e, gradients %.2e, running stats %.2e, Adam x3 %.2e, SGD x3 "
+               "%.2e\n",
+               net, fused ? "planned" : "layers", f.err[0], f.err[1], f.err[2], f.err[3], f.err[4]);
     }
     free(buf);
     ct_model_free(m);

@@ -116,6 +116,32 @@ static void plan_residual(ct_model *m)
     }
 }
 
+static int is_maxpool2(const ct_layer_def *d);
+
+/* Training models on the CPU profile: batchnorm2d -> ReLU -> 2x2 max pooling, each the sole reader
+ * of the one before, with even sizes (ct_bn_pool2_fits): the batchnorm (its ReLU already fused)
+ * runs the pooling too, so neither the full-size ReLU output nor its gradient goes through
+ * memory; the pooling layer keeps its buffers, and the batchnorm's stay unwritten (a step with
+ * m->unfused_pool or synchronised BatchNorm runs the three layers as planned before). */
+static void plan_pool(ct_model *m)
+{
+    if (!m->training || !m->ctx || m->ctx->tune.gpu_profile) return; /* no context: memory estimates */
+    for (int i = 0; i < m->n_nodes; i++) {
+        ct_node *p = &m->nodes[i];
+        const int r = p->def->inputs[0];
+        if (!is_maxpool2(p->def) || p->run != CT_RUN_OWN || r < 0 || m->nodes[r].run != CT_RUN_FUSED ||
+            m->nodes[r].def->type != CT_L_RELU || m->nodes[r].consumers != 1)
+            continue;
+        const int b = m->nodes[r].src;
+        ct_node *bn = &m->nodes[b];
+        if (bn->def->type != CT_L_BATCHNORM2D || !bn->fuse_relu || bn->fuse_add >= 0 || bn->consumers != 1 ||
+            !ct_bn_pool2_fits(bn->def->out.h, bn->def->out.w))
+            continue;
+        bn->fuse_pool = i;
+        p->fuse_pool = b;
+    }
+}
+
 /* fusions and aliases by pattern (the producer must feed only this layer) */
 static void plan_runs(ct_model *m)
 {
@@ -128,6 +154,7 @@ static void plan_runs(ct_model *m)
         n->run = CT_RUN_OWN;
         n->src = j;
         n->fuse_add = -1;
+        n->fuse_pool = -1;
         if (d->type == CT_L_RELU && sole &&
             (p->type == CT_L_BATCHNORM2D || p->type == CT_L_BATCHNORM1D || p->type == CT_L_LINEAR)) {
             m->nodes[j].fuse_relu = 1;
@@ -144,6 +171,7 @@ static void plan_runs(ct_model *m)
         n->rows = n->rows || d->out.rank == 2;
     }
     plan_residual(m);
+    plan_pool(m);
 }
 
 /* the one layer reading layer j, when it reads nothing else (-1: none, several, or more inputs) */
@@ -796,6 +824,19 @@ static int find_layer(const ct_model *m, const char *name)
     return -1;
 }
 
+static int output_kept(const ct_model *m, int i)
+{
+    const ct_node *n = &m->nodes[i];
+    const ct_node *bn = n->run == CT_RUN_FUSED && n->src >= 0 ? &m->nodes[n->src] : n;
+    return !(bn->def->type == CT_L_BATCHNORM2D && ct_g_pool_fused(m, bn));
+}
+
+int ct_model_output_kept(const ct_model *m, const char *name)
+{
+    const int i = find_layer(m, name);
+    return i < 0 || output_kept(m, i);
+}
+
 int ct_model_read_activation(ct_model *m, const char *name, int N, int grad, float *out, size_t *count)
 {
     int i = find_layer(m, name);
@@ -803,6 +844,10 @@ int ct_model_read_activation(ct_model *m, const char *name, int N, int grad, flo
     if (N < 1 || N > m->max_batch) return ct_fail(CT_ERR_USAGE, "batch %d out of range", N);
     const ct_node *n = &m->nodes[i];
     if (grad && n->grad < 0) return ct_fail(CT_ERR_USAGE, "layer '%s' keeps no gradient", name);
+    if (!output_kept(m, i))
+        return ct_fail(CT_ERR_USAGE,
+                       "layer '%s' is computed inside the fused batchnorm + ReLU + max pooling and not kept; set "
+                       "m->unfused_pool before the forward to keep it", name);
     cl_mem b = grad ? m->bufs[n->grad].mem : m->fwd_out[i];
     const ct_act_shape *s = &n->def->out;
     const size_t C = (size_t)s->c, HW = (size_t)s->h * s->w, cnt = (size_t)N * C * HW;

@@ -32,6 +32,8 @@ typedef struct ct_node {
     int fuse_add;         /* batchnorm2d: the add it also runs, with the ReLU after it (-1: none); the add */
     int add_other;        /* reads this batchnorm and layer add_other (< this one; -1: the network input) */
     int fuse_flatten;     /* adaptive_avgpool2d: writes rows (N, C*OH*OW), flatten follows */
+    int fuse_pool;        /* batchnorm2d with its ReLU fused: the 2x2 max pooling after that ReLU, run by the
+                             batchnorm too (ct_g_pool_fused), or -1; the pooling: that batchnorm, or -1 */
     int rows;             /* output stored as rows (N, F) rather than channel-major */
     int consumers;        /* layers reading this one's output */
     int needs_grad;       /* has parameters or reads a layer that needs gradients */
@@ -50,6 +52,12 @@ typedef struct ct_node {
 } ct_node;
 
 /* the buffer a layer's input `j` is read from during this forward (-1: the network input) */
+/* node n (a batchnorm2d, or the max pooling its fuse_pool names) runs batchnorm + ReLU + pooling
+ * in one kernel this step: planned, and neither synchronised BatchNorm nor m->unfused_pool */
+static inline int ct_g_pool_fused(const ct_model *m, const ct_node *n)
+{
+    return n->fuse_pool >= 0 && !m->sync_bn && !m->unfused_pool;
+}
 static inline cl_mem ct_g_in(ct_model *m, int j) { return j < 0 ? m->x : m->fwd_out[j]; }
 static inline cl_mem ct_g_buf(ct_model *m, int b) { return b < 0 ? NULL : m->bufs[b].mem; }
 

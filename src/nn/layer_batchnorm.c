@@ -1,6 +1,7 @@
 /* nn/layer_batchnorm.c: batchnorm2d (channel-major (C, N*H*W)) and batchnorm1d ((N, F) rows)
  * layers of the graph (ops: layer_bn.c), with the following ReLU fused when it is the only
- * reader, or (batchnorm2d) the residual tail add + ReLU after it (graph.c's plan_residual).
+ * reader, or (batchnorm2d) the residual tail add + ReLU after it (graph.c's plan_residual), or
+ * that ReLU and the 2x2 max pooling after it (plan_pool: the pooling's buffers).
  * Training: batch statistics saved for the backward, running statistics updated. */
 #include "nn/graph_internal.h"
 
@@ -13,6 +14,9 @@ int ct_layer_batchnorm_fwd(ct_model *m, ct_node *n, int N, int tr)
     if (d->type == CT_L_BATCHNORM1D) {
         return ct_bn1d_forward(m->ctx, &n->bn, N, tr, x, m->params, m->state, mean, inv, y, n->fuse_relu);
     }
+    if (ct_g_pool_fused(m, n))
+        return ct_bn_pool2_forward(m->ctx, &n->bn, N, d->out.h, d->out.w, tr, x, m->params, m->state, mean, inv,
+                                   ct_g_buf(m, m->nodes[n->fuse_pool].out));
     const int M = N * d->out.h * d->out.w;
     if (n->fuse_add >= 0)
         return ct_bn_forward_add(m->ctx, &n->bn, M, tr, x, ct_g_in(m, n->add_other), m->params, m->state, mean, inv,
@@ -41,6 +45,13 @@ int ct_layer_batchnorm_bwd(ct_model *m, ct_node *n, int N)
         return ct_g_dx_done(m, j, N);
     }
     cl_mem dx = ct_g_dx(m, j);
+    if (ct_g_pool_fused(m, n)) {
+        /* from the pooling's gradient; this layer's own (full size) is the scratch when dx is not needed */
+        if (!dx) dx = dy;
+        CT_TRY(ct_bn_pool2_backward(m->ctx, &n->bn, N, d->out.h, d->out.w, x, ct_g_buf(m, m->nodes[n->fuse_pool].grad),
+                                    m->params, mean, inv, m->grads, dx));
+        return ct_g_dx_done(m, j, N);
+    }
     if (!dx) dx = dy; /* the input needs no gradient: elementwise, in place into this layer's own */
     if (m->sync_bn) {
         CT_TRY(ct_bn_sync_bwd(m, n, N, dx));

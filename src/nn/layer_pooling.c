@@ -18,6 +18,7 @@ static void pool_desc(const ct_layer_def *d, ct_pool2d *p)
 int ct_layer_pool_fwd(ct_model *m, ct_node *n, int N, int tr)
 {
     (void)tr;
+    if (ct_g_pool_fused(m, n)) return CT_OK; /* run by the batchnorm before the ReLU (its output here) */
     const ct_layer_def *d = n->def;
     cl_mem x = ct_g_in(m, d->inputs[0]), y = ct_g_buf(m, n->out);
     const int C = d->in.c, planes = C * N;
@@ -33,6 +34,7 @@ int ct_layer_pool_fwd(ct_model *m, ct_node *n, int N, int tr)
 
 int ct_layer_pool_bwd(ct_model *m, ct_node *n, int N)
 {
+    if (ct_g_pool_fused(m, n)) return CT_OK; /* the batchnorm reads this layer's gradient */
     const ct_layer_def *d = n->def;
     const int j = d->inputs[0], C = d->in.c, planes = C * N;
     cl_mem x = ct_g_in(m, j), dy = ct_g_buf(m, n->grad), dx = ct_g_dx(m, j);
