@@ -118,14 +118,16 @@ static void plan_residual(ct_model *m)
 
 static int is_maxpool2(const ct_layer_def *d);
 
-/* Training models on the CPU profile: batchnorm2d -> ReLU -> 2x2 max pooling, each the sole reader
- * of the one before, with even sizes (ct_bn_pool2_fits): the batchnorm (its ReLU already fused)
- * runs the pooling too, so neither the full-size ReLU output nor its gradient goes through
- * memory; the pooling layer keeps its buffers, and the batchnorm's stay unwritten (a step with
- * m->unfused_pool or synchronised BatchNorm runs the three layers as planned before). */
+/* The CPU profile: batchnorm2d -> ReLU -> 2x2 max pooling, each the sole reader of the one before,
+ * with even sizes (ct_bn_pool2_fits): the batchnorm (its ReLU already fused) runs the pooling too,
+ * so neither the full-size ReLU output nor its gradient goes through memory; the pooling layer
+ * keeps its buffers, and the batchnorm's stay unwritten (a step with m->unfused_pool or
+ * synchronised BatchNorm runs the three layers as planned before). Inference models plan it too,
+ * so that they evaluate exactly as the training model does (share_plan keeps the batchnorm's input
+ * alive until the pooling). */
 static void plan_pool(ct_model *m)
 {
-    if (!m->training || !m->ctx || m->ctx->tune.gpu_profile) return; /* no context: memory estimates */
+    if (m->ctx && m->ctx->tune.gpu_profile) return; /* no context (memory estimates): as planned on a CPU */
     for (int i = 0; i < m->n_nodes; i++) {
         ct_node *p = &m->nodes[i];
         const int r = p->def->inputs[0];
@@ -301,12 +303,15 @@ static void share_plan(ct_model *m, int *holder, int *last, int *first, int *slo
     }
     for (int k = 0; k < L; k++) {
         const ct_node *n = &m->nodes[k];
-        int until = n->inf_last > k ? n->inf_last : k;
+        /* a group run by its first layer (fused inference conv, batchnorm + pooling) reads that
+         * layer's inputs until its end and may write its output at its start */
+        const int grp = n->inf_last > k ? n->inf_last : n->fuse_pool > k ? n->fuse_pool : k;
+        int until = grp;
         for (int q = 0; q < n->def->n_inputs; q++) {
             int h = n->def->inputs[q] < 0 ? -1 : holder[n->def->inputs[q]];
             if (h >= 0 && last[h] < until) last[h] = until;
         }
-        if (n->inf_last > k && holder[n->inf_last] >= 0 && first[holder[n->inf_last]] > k) first[holder[n->inf_last]] = k;
+        if (grp > k && holder[grp] >= 0 && first[holder[grp]] > k) first[holder[grp]] = k;
     }
     if (holder[L - 1] >= 0) last[holder[L - 1]] = L;
     int n_slots = 0;
