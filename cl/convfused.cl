@@ -96,7 +96,7 @@ inline float16 ct_relu16(const float16 v, const int relu)
                                                 const int HP, const int WP, const int relu)               \
     {                                                                                                     \
         const int OH = HP - K + 1, OW = WP - K + 1;                                                       \
-        const int cob = get_global_id(0), nr = get_global_id(1);                                         \
+        const int nr = get_global_id(0), cob = get_global_id(1);                                         \
         if (cob * 16 * CB >= CO || nr >= N * OH) return;                                                  \
         const int n = nr / OH, oh = nr - n * OH;                                                          \
         FUSED_HEAD(CB)                                                                                    \
@@ -142,7 +142,7 @@ inline float16 ct_relu16(const float16 v, const int relu)
                                                      const int relu)                                      \
     {                                                                                                     \
         const int PH = (HP - K + 1) / 2, PW = (WP - K + 1) / 2, PT = TC / 2;                              \
-        const int cob = get_global_id(0), np = get_global_id(1);                                          \
+        const int np = get_global_id(0), cob = get_global_id(1);                                          \
         if (cob * 16 * CB >= CO || np >= N * PH) return;                                                  \
         const int n = np / PH, ph = np - n * PH;                                                          \
         FUSED_HEAD(CB)                                                                                    \

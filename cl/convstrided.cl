@@ -58,7 +58,7 @@ __kernel void conv_pad2(__global const float *x, __global float *xp, const int o
                                          const int CO, const int HP, const int WP, const int relu)                                                      \
     {                                                                                                         \
         const int OH = (HP - K) / 2 + 1, OW = (WP - K) / 2 + 1, COP = (CO + 15) / 16 * 16;                  \
-        const int cob = get_global_id(0), nr = get_global_id(1), cs = get_global_id(2);                      \
+        const int nr = get_global_id(0), cob = get_global_id(1), cs = get_global_id(2);                      \
         const int CT = (OW + TC - 1) / TC;                                                                    \
         if (cob * 16 * CB >= CO || nr >= N * OH || cs >= CT) return;                                          \
         const int n = nr / OH, oh = nr - n * OH, ow0 = min(cs * TC, OW - TC);                                 \
@@ -163,7 +163,7 @@ CONV_DWS2(3, 4)
         const int QT, const int QL, const int HPD, const int WPD)                                              \
     {                                                                                                         \
         const int CIP = (CI + 15) / 16 * 16;                                                                  \
-        const int cib = get_global_id(0), nh = get_global_id(1), cs = get_global_id(2);                      \
+        const int nh = get_global_id(0), cib = get_global_id(1), cs = get_global_id(2);                      \
         if (cib * 16 * CB >= CI || nh >= N * H || cs * TC >= W) return;                                       \
         const int n = nh / H, ih = nh - n * H, iw0 = cs * TC;                                                 \
         int wo[CB]; /* a block past CIP re-reads the first (computed, not stored) */                         \

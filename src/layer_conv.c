@@ -135,7 +135,7 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
         const int RB = OH < 14 ? OH : 14;
         cl_kernel k;
         CT_TRY(ct_kernel(c, "conv", "conv_direct_k5_r14x1", &k));
-        size_t g[3] = {(size_t)(CO + 15) / 16, (size_t)N * ((OH + RB - 1) / RB), (size_t)((OW + 13) / 14)};
+        size_t g[3] = {(size_t)N * ((OH + RB - 1) / RB), (size_t)(CO + 15) / 16, (size_t)((OW + 13) / 14)};
         const size_t l1[3] = {1, 1, 1};
         return ct_run(c, k, 3, g, l1, "mimimiimiiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, CI, CO,
                       HP, WP, p, RB);
@@ -147,6 +147,11 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
     cl_kernel k;
     CT_TRY(ct_kernel(c, "conv", name, &k));
     size_t g[3] = {(size_t)(CO + 16 * cb - 1) / (16 * cb), (size_t)N * ((OH + tr - 1) / tr), (size_t)((OW + tc - 1) / tc)};
+    if (ck && tc > 1) { /* conv_direct_kK_*: image rows along dimension 0 (consecutive items share weights) */
+        const size_t t0 = g[0];
+        g[0] = g[1];
+        g[1] = t0;
+    }
     const size_t l1[3] = {1, 1, 1};
     return ct_run(c, k, 3, g, l1, "mimimiimiiiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, CI, CO,
                   HP, WP, KH, KW, p);

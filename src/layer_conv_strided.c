@@ -110,7 +110,8 @@ static int dirs(ct_ctx *c, const ct_conv *l, int N, cl_mem xp, int offXp, int HP
     char name[32];
     snprintf(name, sizeof name, "conv_dirs2_k%d_%dx%d", l->kh, tc, cb);
     CT_TRY(ct_kernel(c, "convstrided", name, &k));
-    size_t g[3] = {(size_t)(l->co + 16 * cb - 1) / (16 * cb), (size_t)N * l->oh, (size_t)(l->ow + tc - 1) / tc};
+    /* image rows along dimension 0: consecutive work-items share a channel block's weights */
+    size_t g[3] = {(size_t)N * l->oh, (size_t)(l->co + 16 * cb - 1) / (16 * cb), (size_t)(l->ow + tc - 1) / tc};
     const size_t l1[3] = {1, 1, 1};
     return ct_run(c, k, 3, g, l1, "mimimiimiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, l->ci, l->co,
                   HP, WP, relu);
@@ -158,7 +159,7 @@ int ct_convs_dx(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl
                                       {"conv_dxs2_k3_p1_14x1", "conv_dxs2_k3_p1_8x2"}};
     cl_kernel k;
     CT_TRY(ct_kernel(c, "convstrided", names[l->kh == 3][cb == 2], &k));
-    size_t g[3] = {(size_t)(l->ci + 16 * cb - 1) / (16 * cb), (size_t)N * l->h, (size_t)(l->w + tc - 1) / tc};
+    size_t g[3] = {(size_t)N * l->h, (size_t)(l->ci + 16 * cb - 1) / (16 * cb), (size_t)(l->w + tc - 1) / tc};
     const size_t l1[3] = {1, 1, 1};
     return ct_run(c, k, 3, g, l1, "mimimiiiiiiiiii", d.pad ? col : dy, 0, col, (int)dyps, dx, N, l->ci, l->co, l->h,
                   l->w, l->ph, d.qt, d.ql, d.hpd, d.wpd);
