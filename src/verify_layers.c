@@ -525,6 +525,33 @@ static int v_conv_all(vctx *v)
     return rc;
 }
 
+/* the device buffers of a batchnorm check besides the activations: parameters, state, saved
+ * statistics, gradients (2*a floats for the pools, C for the statistics) */
+static int bn_side_bufs(vctx *v, int a, int C, const float *params, const float *state, cl_mem *dp, cl_mem *ds,
+                        cl_mem *dsm, cl_mem *dsi, cl_mem *dgr)
+{
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, params, dp));
+    CT_TRY(vf_dbuf(v, (size_t)2 * a, state, ds));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, dsm));
+    CT_TRY(vf_dbuf(v, (size_t)C, NULL, dsi));
+    return vf_dbuf(v, (size_t)2 * a, NULL, dgr);
+}
+
+/* checks a batchnorm's running statistics (after its training forward) or its dgamma/dbeta (after
+ * its backward) against the reference: pool holds (first, second) at 0 and a */
+static int bn_check_pair(vctx *v, const char *tag, const char *w0, const char *w1, cl_mem pool, int a, int C,
+                         const float *r0, const float *r1, float atol, float rtol)
+{
+    float *got;
+    char name[160];
+    CT_TRY(vf_readback(v, pool, (size_t)2 * a, &got));
+    snprintf(name, sizeof name, "%s %s", tag, w0);
+    vf_check(v, name, got, r0, (size_t)C, atol, rtol);
+    snprintf(name, sizeof name, "%s %s", tag, w1);
+    vf_check(v, name, got + a, r1, (size_t)C, atol, rtol);
+    return CT_OK;
+}
+
 /* BatchNorm1d on rows (N, F) (oned), or BatchNorm2d on (C, N, HW), with the layer's eps and
  * momentum and optionally the fused ReLU; the reference is BatchNorm2d with HW = 1 for 1d */
 static int v_bn_any(vctx *v, int oned, int N, int C, int HW, float eps, float mom, int relu)
@@ -558,13 +585,9 @@ static int v_bn_any(vctx *v, int oned, int N, int C, int HW, float eps, float mo
         CT_TRY(vf_dbuf_cm(v, x, N, C, HW, &dxm));
         CT_TRY(vf_dbuf_cm(v, dy, N, C, HW, &ddy));
     }
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, params, &dp));
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, state, &ds));
-    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsm));
-    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsi));
+    CT_TRY(bn_side_bufs(v, a, C, params, state, &dp, &ds, &dsm, &dsi, &dgr));
     CT_TRY(vf_dbuf(v, n, NULL, &dym));
     CT_TRY(vf_dbuf(v, n, NULL, &ddx));
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, NULL, &dgr));
     char tag[96], name[160];
     snprintf(tag, sizeof tag, "%s (N=%d, C=%d, HW=%d) eps %g mom %g%s", oned ? "batchnorm1d" : "batchnorm2d", N, C,
              HW, eps, mom, relu ? " +relu" : "");
@@ -580,21 +603,13 @@ static int v_bn_any(vctx *v, int oned, int N, int C, int HW, float eps, float mo
     CT_TRY(vf_readback(v, dym, n, &got));
     snprintf(name, sizeof name, "%s train fwd", tag);
     vf_check(v, name, HOST(got), y, n, 1e-4f, 1e-4f);
-    CT_TRY(vf_readback(v, ds, (size_t)2 * a, &got));
-    snprintf(name, sizeof name, "%s running mean", tag);
-    vf_check(v, name, got, st, (size_t)C, 1e-6f, 1e-5f);
-    snprintf(name, sizeof name, "%s running var", tag);
-    vf_check(v, name, got + a, st + a, (size_t)C, 1e-6f, 1e-5f);
+    CT_TRY(bn_check_pair(v, tag, "running mean", "running var", ds, a, C, st, st + a, 1e-6f, 1e-5f));
     CT_TRY(oned ? ct_bn1d_backward(v->c, &l, N, dxm, ddy, relu ? dym : NULL, dp, dsm, dsi, dgr, ddx)
                 : ct_bn_backward(v->c, &l, N * HW, dxm, ddy, relu ? dym : NULL, dp, dsm, dsi, dgr, ddx));
     CT_TRY(vf_readback(v, ddx, n, &got));
     snprintf(name, sizeof name, "%s bwd dx", tag);
     vf_check(v, name, HOST(got), dx, n, 1e-4f, 1e-3f);
-    CT_TRY(vf_readback(v, dgr, (size_t)2 * a, &got));
-    snprintf(name, sizeof name, "%s bwd dgamma", tag);
-    vf_check(v, name, got, dg, (size_t)C, 2e-4f, 1e-4f);
-    snprintf(name, sizeof name, "%s bwd dbeta", tag);
-    vf_check(v, name, got + a, db, (size_t)C, 2e-4f, 1e-4f);
+    CT_TRY(bn_check_pair(v, tag, "bwd dgamma", "bwd dbeta", dgr, a, C, dg, db, 2e-4f, 1e-4f));
 #undef BN_FWD
 #undef HOST
     return CT_OK;
@@ -631,13 +646,9 @@ static int v_bn_pool(vctx *v, int N, int C, int H, int W)
     cl_mem dxm, ddy, dp, ds, dsm, dsi, dyo, ddx, dgr;
     CT_TRY(vf_dbuf_cm(v, x, N, C, HW, &dxm));
     CT_TRY(vf_dbuf_cm(v, dyp, N, C, OHW, &ddy));
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, params, &dp));
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, state, &ds));
-    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsm));
-    CT_TRY(vf_dbuf(v, (size_t)C, NULL, &dsi));
+    CT_TRY(bn_side_bufs(v, a, C, params, state, &dp, &ds, &dsm, &dsi, &dgr));
     CT_TRY(vf_dbuf(v, np, NULL, &dyo));
     CT_TRY(vf_dbuf(v, n, NULL, &ddx));
-    CT_TRY(vf_dbuf(v, (size_t)2 * a, NULL, &dgr));
     char tag[96], name[160];
     snprintf(tag, sizeof tag, "batchnorm2d+relu+maxpool2 (N=%d, C=%d, %dx%d)", N, C, H, W);
     float *got;
@@ -649,21 +660,12 @@ static int v_bn_pool(vctx *v, int N, int C, int H, int W)
     CT_TRY(vf_readback(v, dyo, np, &got));
     snprintf(name, sizeof name, "%s train fwd", tag);
     vf_check(v, name, vf_from_cm(v, got, N, C, OHW), pt, np, 1e-4f, 1e-4f);
-    CT_TRY(vf_readback(v, ds, (size_t)2 * a, &got));
-    snprintf(name, sizeof name, "%s running mean", tag);
-    vf_check(v, name, got, st, (size_t)C, 1e-6f, 1e-5f);
-    snprintf(name, sizeof name, "%s running var", tag);
-    vf_check(v, name, got + a, st + a, (size_t)C, 1e-6f, 1e-5f);
+    CT_TRY(bn_check_pair(v, tag, "running mean", "running var", ds, a, C, st, st + a, 1e-6f, 1e-5f));
     CT_TRY(ct_bn_pool2_backward(v->c, &l, N, H, W, dxm, ddy, dp, dsm, dsi, dgr, ddx));
     CT_TRY(vf_readback(v, ddx, n, &got));
     snprintf(name, sizeof name, "%s bwd dx", tag);
     vf_check(v, name, vf_from_cm(v, got, N, C, HW), dx, n, 1e-4f, 1e-3f);
-    CT_TRY(vf_readback(v, dgr, (size_t)2 * a, &got));
-    snprintf(name, sizeof name, "%s bwd dgamma", tag);
-    vf_check(v, name, got, dg, (size_t)C, 2e-4f, 1e-4f);
-    snprintf(name, sizeof name, "%s bwd dbeta", tag);
-    vf_check(v, name, got + a, db, (size_t)C, 2e-4f, 1e-4f);
-    return CT_OK;
+    return bn_check_pair(v, tag, "bwd dgamma", "bwd dbeta", dgr, a, C, dg, db, 2e-4f, 1e-4f);
 }
 
 /* NaN/Inf through the remaining kernels: gemm, linear (both back ends), dropout, the loss and
