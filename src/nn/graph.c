@@ -116,7 +116,7 @@ static void plan_residual(ct_model *m)
     }
 }
 
-static int is_maxpool2(const ct_layer_def *d);
+static int is_maxpool2(const ct_layer_def *d) { return d->type == CT_L_MAXPOOL2D && ct_g_pool2x2(d); }
 
 /* The CPU profile: batchnorm2d -> ReLU -> 2x2 max pooling, each the sole reader of the one before,
  * with even sizes (ct_bn_pool2_fits): the batchnorm (its ReLU already fused) runs the pooling too,
@@ -184,12 +184,6 @@ static int sole_reader(const ct_model *m, int j)
         for (int q = 0; q < m->net.layers[k].n_inputs; q++)
             if (m->net.layers[k].inputs[q] == j) return m->net.layers[k].n_inputs == 1 ? k : -1;
     return -1;
-}
-
-static int is_maxpool2(const ct_layer_def *d)
-{
-    return d->type == CT_L_MAXPOOL2D && d->kernel[0] == 2 && d->kernel[1] == 2 && d->stride[0] == 2 &&
-           d->stride[1] == 2 && !d->padding[0] && !d->padding[1];
 }
 
 /* inference fusion by pattern: conv2d (+ batchnorm2d) (+ relu) (+ 2x2 max pooling), each the sole

@@ -51,13 +51,19 @@ typedef struct ct_node {
     ct_pool2d pool;
 } ct_node;
 
-/* the buffer a layer's input `j` is read from during this forward (-1: the network input) */
 /* node n (a batchnorm2d, or the max pooling its fuse_pool names) runs batchnorm + ReLU + pooling
  * in one kernel this step: planned, and neither synchronised BatchNorm nor m->unfused_pool */
 static inline int ct_g_pool_fused(const ct_model *m, const ct_node *n)
 {
     return n->fuse_pool >= 0 && !m->sync_bn && !m->unfused_pool;
 }
+/* a pooling layer's window is 2x2 at stride 2 without padding (the vectorised and fused kernels) */
+static inline int ct_g_pool2x2(const ct_layer_def *d)
+{
+    return d->kernel[0] == 2 && d->kernel[1] == 2 && d->stride[0] == 2 && d->stride[1] == 2 && !d->padding[0] &&
+           !d->padding[1];
+}
+/* the buffer a layer's input `j` is read from during this forward (-1: the network input) */
 static inline cl_mem ct_g_in(ct_model *m, int j) { return j < 0 ? m->x : m->fwd_out[j]; }
 static inline cl_mem ct_g_buf(ct_model *m, int b) { return b < 0 ? NULL : m->bufs[b].mem; }
 

@@ -45,15 +45,11 @@ int ct_layer_batchnorm_bwd(ct_model *m, ct_node *n, int N)
         return ct_g_dx_done(m, j, N);
     }
     cl_mem dx = ct_g_dx(m, j);
-    if (ct_g_pool_fused(m, n)) {
-        /* from the pooling's gradient; this layer's own (full size) is the scratch when dx is not needed */
-        if (!dx) dx = dy;
+    if (!dx) dx = dy; /* the input needs no gradient: elementwise, in place into this layer's own */
+    if (ct_g_pool_fused(m, n)) { /* from the pooling's gradient (this layer's own is then unused) */
         CT_TRY(ct_bn_pool2_backward(m->ctx, &n->bn, N, d->out.h, d->out.w, x, ct_g_buf(m, m->nodes[n->fuse_pool].grad),
                                     m->params, mean, inv, m->grads, dx));
-        return ct_g_dx_done(m, j, N);
-    }
-    if (!dx) dx = dy; /* the input needs no gradient: elementwise, in place into this layer's own */
-    if (m->sync_bn) {
+    } else if (m->sync_bn) {
         CT_TRY(ct_bn_sync_bwd(m, n, N, dx));
     } else if (d->type == CT_L_BATCHNORM1D) {
         CT_TRY(ct_bn1d_backward(m->ctx, &n->bn, N, x, dy, relu_y, m->params, mean, inv, m->grads, dx));

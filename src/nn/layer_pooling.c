@@ -3,12 +3,6 @@
  * kernel; adaptive average pooling read only by flatten writes (N, C*OH*OW) rows directly. */
 #include "nn/graph_internal.h"
 
-static int is_pool2(const ct_layer_def *d)
-{
-    return d->kernel[0] == 2 && d->kernel[1] == 2 && d->stride[0] == 2 && d->stride[1] == 2 && !d->padding[0] &&
-           !d->padding[1];
-}
-
 static void pool_desc(const ct_layer_def *d, ct_pool2d *p)
 {
     ct_pool2d_init(p, d->kernel[0], d->kernel[1], d->stride[0], d->stride[1], d->padding[0], d->padding[1], d->in.h,
@@ -22,7 +16,8 @@ int ct_layer_pool_fwd(ct_model *m, ct_node *n, int N, int tr)
     const ct_layer_def *d = n->def;
     cl_mem x = ct_g_in(m, d->inputs[0]), y = ct_g_buf(m, n->out);
     const int C = d->in.c, planes = C * N;
-    if (d->type == CT_L_MAXPOOL2D && is_pool2(d)) return ct_maxpool2_forward(m->ctx, planes, d->in.h, d->in.w, x, y);
+    if (d->type == CT_L_MAXPOOL2D && ct_g_pool2x2(d))
+        return ct_maxpool2_forward(m->ctx, planes, d->in.h, d->in.w, x, y);
     if (d->type == CT_L_ADAPTIVE_AVGPOOL2D && n->fuse_flatten)
         return ct_avgpool_forward(m->ctx, C, N, d->in.h, d->in.w, d->out.h, d->out.w, x, y);
     if (d->type == CT_L_ADAPTIVE_AVGPOOL2D)
@@ -39,7 +34,7 @@ int ct_layer_pool_bwd(ct_model *m, ct_node *n, int N)
     const int j = d->inputs[0], C = d->in.c, planes = C * N;
     cl_mem x = ct_g_in(m, j), dy = ct_g_buf(m, n->grad), dx = ct_g_dx(m, j);
     if (!dx) return CT_OK;
-    if (d->type == CT_L_MAXPOOL2D && is_pool2(d)) {
+    if (d->type == CT_L_MAXPOOL2D && ct_g_pool2x2(d)) {
         CT_TRY(ct_maxpool2_backward(m->ctx, planes, d->in.h, d->in.w, x, dy, dx));
     } else if (d->type == CT_L_ADAPTIVE_AVGPOOL2D && n->fuse_flatten) {
         CT_TRY(ct_avgpool_backward(m->ctx, C, N, d->in.h, d->in.w, d->out.h, d->out.w, dy, dx));
