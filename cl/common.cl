@@ -126,3 +126,21 @@ inline void ct_pad_plane(__global const float *s, __global float *d, const int H
     }
     ct_zero_row(d + (size_t)h1 * WP, (HP - h1) * WP);
 }
+
+/* input j (0 <= j < TC + K - 1) of a tile row of a "same" convolution (stride 1, p = K/2, K odd)
+ * read from the unpadded row xr, which points at the tile's first column ow0: xr[j - p], or 0
+ * where that column falls outside [0, W) (only the first and last p can: the others lie in
+ * [ow0, ow0 + TC) <= W). The address stays inside the row either way. */
+inline float ct_same_ld(__global const float *xr, const int j, const int K, const int TC, const int ow0, const int W)
+{
+    const int P = K / 2, col = ow0 - P + j;
+    if (j < P) {
+        const float v = xr[col >= 0 ? j - P : 0];
+        return col >= 0 ? v : 0.0f;
+    }
+    if (j >= TC + P) {
+        const float v = xr[col < W ? j - P : TC - 1];
+        return col < W ? v : 0.0f;
+    }
+    return xr[j - P];
+}

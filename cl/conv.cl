@@ -312,8 +312,8 @@ CONV_DIRECT(1, 1, 1)
  * 2.6 (1x7x2). Dimension 0 is the image row, 1 the channel block: POCL runs consecutive items
  * along dimension 0, so they share one block's weights (3x3 64->128 on 7x7, Sapphire Rapids:
  * 2.62 -> 2.38-2.48 ms quiet, 4.94 -> 4.11 under load; 5x5 32->64 on 14x14: 7.46 -> 6.95). */
-#define CONV_DIRECT_K(K, TR, TC, CB)                                                                          \
-    __kernel void conv_direct_k##K##_##TR##x##TC##x##CB(                                                     \
+#define CONV_DIRECT_K(K, TR, TC, CB, SAME, SFX)                                                                          \
+    __kernel void conv_direct_k##K##SFX##_##TR##x##TC##x##CB(                                                     \
         __global const float *xp, const int offXp, __global const float *wt, const int offWt,                 \
         __global const float *bias, const int offBias, const int hasBias, __global float *y, const int N,     \
         const int CI, const int CO, const int HP, const int WP, const int KH, const int KW, const int p)      \
@@ -334,8 +334,10 @@ CONV_DIRECT(1, 1, 1)
          * the tile are skipped */                                                                  \
         const int kh0 = max(0, p - oh0 - TR + 1), kh1 = min(K, HP - p - oh0);                                \
         __global const float *wb0 = wt + offWt + cob * 16 * CB + (size_t)kh0 * K * COP;                      \
-        const size_t plane = (size_t)N * HP * WP;                                                            \
-        __global const float *xb = xp + offXp + ((size_t)n * HP + oh0 + kh0) * WP + ow0;                     \
+        /* SAME: xp is the unpadded input (H, W rows), xb at input row oh0 + kh0 - p, column ow0 */            \
+        const int IH = SAME ? HP - 2 * p : HP, IW = SAME ? WP - 2 * p : WP;                                        \
+        const size_t plane = (size_t)N * IH * IW;                                                            \
+        __global const float *xb = xp + offXp + ((size_t)n * IH + oh0 + kh0 - (SAME ? p : 0)) * IW + ow0;       \
         for (int ci = 0; ci < CI; ci++) {                                                                    \
             __global const float *xr = xb;                                                                   \
             __global const float *wb = wb0 + (size_t)ci * K * K * COP;                                       \
@@ -345,13 +347,14 @@ CONV_DIRECT(1, 1, 1)
                     _Pragma("unroll") for (int b = 0; b < CB; b++) wv[b] = vload16(0, wb + kw * COP + wo[b]); \
                     _Pragma("unroll") for (int r = 0; r < TR; r++)                                           \
                         _Pragma("unroll") for (int c = 0; c < TC; c++) {                                     \
-                            const float16 xv = (float16)(xr[r * WP + c + kw]);                               \
+                            const float16 xv = (float16)(SAME ? ct_same_ld(xr, c + kw, K, TC, ow0, IW)         \
+                                                           : xr[r * WP + c + kw]);                           \
                             _Pragma("unroll") for (int b = 0; b < CB; b++)                                   \
                                 acc[b][r][c] = fma(xv, wv[b], acc[b][r][c]);                                 \
                         }                                                                                    \
                 }                                                                                            \
                 wb += K * COP;                                                                               \
-                xr += WP;                                                                                    \
+                xr += IW;                                                                                    \
             }                                                                                                \
             xb += plane;                                                                                     \
         }                                                                                                    \
@@ -393,12 +396,14 @@ CONV_DIRECT(1, 1, 1)
                 for (int c = c0; c < TC; c++) yo[r * OW + c] = tmp[((l / 16 * TR + r) * TC + c) * 16 + l % 16] + bs; \
         }                                                                                                    \
     }
-CONV_DIRECT_K(3, 1, 14, 1)
-CONV_DIRECT_K(5, 1, 14, 1)
-CONV_DIRECT_K(3, 1, 7, 2)
-CONV_DIRECT_K(5, 1, 7, 2)
-CONV_DIRECT_K(3, 2, 7, 1)
-CONV_DIRECT_K(5, 2, 7, 1)
+CONV_DIRECT_K(3, 1, 14, 1, 0, )
+CONV_DIRECT_K(5, 1, 14, 1, 0, )
+CONV_DIRECT_K(3, 1, 7, 2, 0, )
+CONV_DIRECT_K(5, 1, 7, 2, 0, )
+CONV_DIRECT_K(3, 2, 7, 1, 0, )
+CONV_DIRECT_K(5, 2, 7, 1, 0, )
+CONV_DIRECT_K(3, 1, 14, 1, 1, s)
+CONV_DIRECT_K(3, 1, 7, 2, 1, s)
 
 /* conv_direct_kK_rTCxCB: conv_direct_kK_1xTCxCB over a block of RB output rows per work-item (RB
  * a runtime argument, at most DIRECT_RMAX), input channels in blocks of DIRECT_CIB: for each block
@@ -673,6 +678,72 @@ CONV_DW(5, DW5_CB)
 CONV_DWA(3, 1)
 CONV_DWA(3, 2)
 CONV_DWA(5, 1)
+
+/* conv_dw_k3s_cCB: conv_dw_k3_cCB for a "same" 3x3 convolution (stride 1, padding 1) reading the
+ * unpadded input x (CI, N, H, W) instead of conv_pad's copy (HP, WP and p as the padded kernel's
+ * arguments). The first and last row and column of the output are peeled: their taps over the
+ * padding take 0 (the FMA still runs), so the sums are the padded kernel's, term for term. */
+#define DWS_PIX(CB, HLO, HHI, TLO, THI, ow)                                                                  \
+    {                                                                                                        \
+        float16 dv[CB];                                                                                      \
+        _Pragma("unroll") for (int b = 0; b < CB; b++) dv[b] = vload16(0, dr + wo[b]);                       \
+        dr += COP;                                                                                           \
+        _Pragma("unroll") for (int h = 0; h < 3; h++)                                                        \
+            _Pragma("unroll") for (int t = 0; t < 3; t++) {                                                  \
+                const float16 xv = (float16)(h < HLO || h >= HHI || t < TLO || t >= THI ? 0.0f : xb[h * W + (ow) + t]); \
+                _Pragma("unroll") for (int b = 0; b < CB; b++) acc[b][h * 3 + t] = fma(xv, dv[b], acc[b][h * 3 + t]); \
+            }                                                                                                \
+    }
+/* one output row oh (xb: input row oh - 1, column -1; rows HLO-1 .. HHI-2 around oh exist): the
+ * first pixel, the middle ones, the last */
+#define DWS_ROW(CB, HLO, HHI)                                                                                \
+    {                                                                                                        \
+        if (OW == 1) {                                                                                       \
+            DWS_PIX(CB, HLO, HHI, 1, 2, 0)                                                                   \
+        } else {                                                                                             \
+            DWS_PIX(CB, HLO, HHI, 1, 3, 0)                                                                   \
+            for (int ow = 1; ow < OW - 1; ow++) DWS_PIX(CB, HLO, HHI, 0, 3, ow)                              \
+            DWS_PIX(CB, HLO, HHI, 0, 2, OW - 1)                                                              \
+        }                                                                                                    \
+        xb += W;                                                                                             \
+    }
+#define CONV_DWA_SAME(CB)                                                                                    \
+    __kernel void conv_dw_k3s_c##CB(__global const float *xp, const int offXp, __global const float *dyt,   \
+                                    const int offDyt, __global float *grads, const int offG, const int N,    \
+                                    const int CI, const int CO, const int HP, const int WP, const int p,     \
+                                    const int IB, const int partStride)                                      \
+    {                                                                                                        \
+        const int OH = HP - 2, OW = WP - 2, W = OW, COP = (CO + 15) / 16 * 16;                               \
+        const int ci = get_global_id(0), cob = get_global_id(1), nb = get_global_id(2);                      \
+        if (ci >= CI || cob * 16 * CB >= CO) return;                                                         \
+        const int n1 = min(N, (nb + 1) * IB);                                                                \
+        float16 acc[CB][9];                                                                                  \
+        _Pragma("unroll") for (int b = 0; b < CB; b++)                                                       \
+            _Pragma("unroll") for (int t = 0; t < 9; t++) acc[b][t] = (float16)(0.0f);                       \
+        int wo[CB];                                                                                          \
+        _Pragma("unroll") for (int b = 0; b < CB; b++) wo[b] = (cob * CB + b) * 16 < COP ? b * 16 : 0;       \
+        for (int n = nb * IB; n < n1; n++) {                                                                 \
+            __global const float *dr = dyt + offDyt + (size_t)n * OH * OW * COP + cob * 16 * CB;             \
+            __global const float *xb = xp + offXp + ((size_t)ci * N + n) * OH * W - W - 1;                   \
+            if (OH == 1) {                                                                                   \
+                DWS_ROW(CB, 1, 2)                                                                            \
+            } else {                                                                                         \
+                DWS_ROW(CB, 1, 3)                                                                            \
+                for (int oh = 1; oh < OH - 1; oh++) DWS_ROW(CB, 0, 3)                                        \
+                DWS_ROW(CB, 0, 2)                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+        float tmp[CB * 9 * 16];                                                                              \
+        _Pragma("unroll") for (int b = 0; b < CB; b++)                                                       \
+            _Pragma("unroll") for (int t = 0; t < 9; t++) vstore16(acc[b][t], b * 9 + t, tmp);               \
+        const int nco = min(16 * CB, CO - cob * 16 * CB);                                                    \
+        for (int l = 0; l < nco; l++) {                                                                      \
+            __global float *g = grads + offG + (size_t)nb * partStride + ((size_t)(cob * 16 * CB + l) * CI + ci) * 9; \
+            for (int t = 0; t < 9; t++) g[t] = tmp[((l / 16) * 9 + t) * 16 + l % 16];                        \
+        }                                                                                                    \
+    }
+CONV_DWA_SAME(1)
+CONV_DWA_SAME(2)
 
 /* conv_dw1_kK: weight and bias gradient of a KxK convolution with one input channel (a network's
  * first layer) straight from dy (CO, N, OH, OW) and xp (N, HP, WP) as conv_pad leaves it, no

@@ -63,6 +63,22 @@ inline float16 ct_relu16(const float16 v, const int relu)
                 }                                                                                         \
         }
 
+/* FUSED_MAC for one output row of a "same" 3x3/5x5 conv on the unpadded input: xb at input row oh,
+ * column ow0 (row stride W, H rows); kernel rows over the zero padding are skipped (as
+ * conv_direct_kK in conv.cl), the columns past the edges read 0 (ct_same_ld) */
+#define FUSED_MAC_SAME(K, TC, CB)                                                                          \
+    _Pragma("unroll 1") for (int kh = max(0, K / 2 - oh); kh < min(K, H + K / 2 - oh); kh++) {            \
+        __global const float *xr = xb + (kh - K / 2) * W;                                                 \
+        _Pragma("unroll") for (int kw = 0; kw < K; kw++) {                                                \
+            float16 wv[CB];                                                                               \
+            _Pragma("unroll") for (int b = 0; b < CB; b++) wv[b] = vload16(0, wb + (kh * K + kw) * COP + wo[b]); \
+            _Pragma("unroll") for (int c = 0; c < TC; c++) {                                              \
+                const float16 xv = (float16)(ct_same_ld(xr, c + kw, K, TC, ow0, W));                      \
+                _Pragma("unroll") for (int b = 0; b < CB; b++) acc[b][0][c] = fma(xv, wv[b], acc[b][0][c]); \
+            }                                                                                             \
+        }                                                                                                 \
+    }
+
 #define FUSED_HEAD(CB)                                                                                     \
     const int COP = (CO + 15) / 16 * 16;                                                                  \
     int wo[CB]; /* a block past COP re-reads the first (computed, not stored) */                         \
@@ -89,8 +105,8 @@ inline float16 ct_relu16(const float16 v, const int relu)
         }                                                                                                 \
     }
 
-#define CONV_FUSED(K, TC, CB)                                                                              \
-    __kernel void conv_fused_k##K##_##TC##x##CB(__global const float *xp, const int offXp,                 \
+#define CONV_FUSED(K, TC, CB, SAME, SFX)                                                                              \
+    __kernel void conv_fused_k##K##SFX##_##TC##x##CB(__global const float *xp, const int offXp,                 \
                                                 __global const float *ws, const int offWt, const int offB, \
                                                 __global float *y, const int N, const int CI, const int CO, \
                                                 const int HP, const int WP, const int relu)               \
@@ -106,11 +122,17 @@ inline float16 ct_relu16(const float16 v, const int relu)
             _Pragma("unroll") for (int b = 0; b < CB; b++)                                                \
                 _Pragma("unroll") for (int c = 0; c < TC; c++) acc[b][0][c] = (float16)(0.0f);            \
             __global const float *wb = ws + offWt + cob * 16 * CB;                                        \
-            __global const float *xb = xp + offXp + ((size_t)n * HP + oh) * WP + ow0;                     \
+            /* SAME: xp is the unpadded input (H, W), xb at row oh, column ow0 */                       \
+            const int H = HP - (SAME ? K - 1 : 0), W = WP - (SAME ? K - 1 : 0);                           \
+            __global const float *xb = xp + offXp + ((size_t)n * H + oh) * W + ow0;                       \
             for (int ci = 0; ci < CI; ci++) {                                                             \
-                FUSED_MAC(K, 1, TC, CB)                                                                   \
+                if (SAME) {                                                                               \
+                    FUSED_MAC_SAME(K, TC, CB)                                                             \
+                } else {                                                                                  \
+                    FUSED_MAC(K, 1, TC, CB)                                                               \
+                }                                                                                         \
                 wb += K * K * COP;                                                                        \
-                xb += plane;                                                                              \
+                xb += (size_t)N * H * W;                                                                  \
             }                                                                                             \
             const size_t base = (((size_t)(cob * 16 * CB) * N + n) * OH + oh) * OW + ow0, cs = (size_t)N * OH * OW; \
             if (((TC == 14 && CB == 1) || (TC == 7 && CB == 2)) && nco == 16 * CB && t == ow0) {              \
@@ -170,17 +192,19 @@ inline float16 ct_relu16(const float16 v, const int relu)
         }                                                                                                 \
     }
 
-CONV_FUSED(5, 7, 2)
-CONV_FUSED(3, 7, 2)
-CONV_FUSED(5, 1, 2)
-CONV_FUSED(3, 1, 2)
+CONV_FUSED(5, 7, 2, 0, )
+CONV_FUSED(3, 7, 2, 0, )
+CONV_FUSED(5, 1, 2, 0, )
+CONV_FUSED(3, 1, 2, 0, )
 CONV_FUSED_POOL(5, 4, 2)
 CONV_FUSED_POOL(3, 4, 2)
 CONV_FUSED_POOL(5, 2, 4)
 CONV_FUSED_POOL(3, 2, 4)
 CONV_FUSED_POOL(5, 2, 2)
 CONV_FUSED_POOL(3, 2, 2)
-CONV_FUSED(5, 14, 1)
-CONV_FUSED(3, 14, 1)
+CONV_FUSED(5, 14, 1, 0, )
+CONV_FUSED(3, 14, 1, 0, )
+CONV_FUSED(3, 14, 1, 1, s)
+CONV_FUSED(3, 7, 2, 1, s)
 CONV_FUSED_POOL(5, 4, 1)
 CONV_FUSED_POOL(3, 4, 1)

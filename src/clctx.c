@@ -91,7 +91,7 @@ void ct_tune_profile(const ct_device_info *d, int gpu, ct_tune *t)
         t->gemm_nv = 2;
         t->gemm_row_loop = 1;
         t->conv_panels = 1;
-        t->conv_direct = 3;
+        t->conv_direct = 7;
         t->dw_block_kb = 512;
         t->gemm_nt_kc = 2048;
         t->gemm_nt_tm = 2;

@@ -37,7 +37,8 @@ typedef struct {
     int gemm_nt_kc;   /* NT kernel: K chunk walked across all row blocks (0 = all of K) */
     int conv_panels;  /* 1: im2col columns stored in panels of gemm_vw*gemm_nv (see cl/conv.cl) */
     int conv_direct;  /* bit mask: direct convolution kernels (cl/conv.cl conv_direct_*) where they fit (CPUs):
-                       * bit 0 backward data, bit 1 forward + weight gradient */
+                       * bit 0 backward data, bit 1 forward + weight gradient, bit 2 "same" 3x3 convs
+                       * read their input (and dy) unpadded, without a conv_pad copy */
     int gemm_nt_tm;   /* NT kernel: rows x cols of C per work-item, dot products over K */
     int gemm_nt_tn;
     int gemm_nt_vw;   /* vector width along K in the NT kernel */

@@ -97,40 +97,61 @@ int ct_conv_dyt(ct_ctx *c, cl_mem dy, cl_mem dyt, int offDyt, int CO, int NP)
     return ct_run(c, k, 2, g, l1, "mmiii", dy, dyt, offDyt, CO, NP);
 }
 
-/* y (CO, N, HP-KH+1, WP-KW+1) = conv(xp (CI, N, HP, WP), wt) (+ bias); xp's first and last p
- * rows are zeros (the compile-time-K kernels skip the kernel rows that meet only those) */
-static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl_mem bias, int offBias, int hasBias,
-                       cl_mem y, int N, int CI, int CO, int HP, int WP, int KH, int KW, int p)
+/* the direct conv's tile for a KH x KW kernel with OH x OW outputs and CO output channels: TR
+ * rows x TC columns x CB 16-channel blocks, *ck 1 for the compile-time-K kernels (conv_direct_kK_*).
+ * Measured on POCL 3.1, AVX-512: 1 row x 7 columns x 32 channels beat 1x14x16 and 2x7x16 (fewer
+ * loads per FMA) in the runtime-K kernels. 3x3 and 5x5 take the compile-time-K kernels (kw
+ * unrolled): 1x14x1 where OW >= 14 (5x5 32->64 on 14x14: 7.3 ms against 8.5 for k5 1x7x2, and no
+ * half-empty second block where CO = 16), else 1x7x2 (7x7 outputs), 2x7x1 where CO <= 16; 5x5 at
+ * 1x14x1 runs in blocks of up to 14 rows per work-item (conv_direct_k5_r14x1, 8% faster).
+ * tune.conv_tile 1|2|3 forces the runtime-K 1x14x1 / 2x7x1 / 1x1x1, 4|5|6 the compile-time-K
+ * 1x14x1 / 1x7x2 / 2x7x1, where the output is large enough (benchmarks, verify). */
+static void direct_tile(const ct_ctx *c, int KH, int KW, int OH, int OW, int CO, int *tr, int *tc, int *cb, int *ck)
 {
-    const int OH = HP - KH + 1, OW = WP - KW + 1;
-    /* tiles (measured on POCL 3.1, AVX-512): 1 row x 7 columns x 32 channels beat 1x14x16 and
-     * 2x7x16 (fewer loads per FMA) in the runtime-K kernels. 3x3 and 5x5 take the compile-time-K
-     * kernels (conv_direct_kK_*, kw unrolled): 1x14x1 where OW >= 14 (5x5 32->64 on 14x14: 7.3 ms
-     * against 8.5 for k5 1x7x2, and no half-empty second block where CO = 16), else 1x7x2 (7x7
-     * outputs), 2x7x1 where CO <= 16; 5x5 at 1x14x1 runs in blocks of up to 14 rows per work-item
-     * (conv_direct_k5_r14x1, 8% faster). tune.conv_tile 1|2|3 forces the runtime-K 1x14x1 / 2x7x1 /
-     * 1x1x1, 4|5|6 the compile-time-K 1x14x1 / 1x7x2 / 2x7x1, where the output is large enough
-     * (benchmarks, verify). */
     const int tile = c->tune.conv_tile, kk = KH == KW && (KH == 3 || KH == 5);
-    int tr = 1, tc = 1, cb = 1, ck = 0;
+    *tr = 1, *tc = 1, *cb = 1, *ck = 0;
     if (tile == 1 && OW >= 14) {
-        tc = 14;
+        *tc = 14;
     } else if (tile == 2 && OW >= 7 && OH >= 2) {
-        tr = 2, tc = 7;
+        *tr = 2, *tc = 7;
     } else if (tile == 3) {
     } else if (kk && tile != 1 && tile != 2) {
-        ck = 1;
         if ((tile == 0 || tile == 4) && OW >= 14)
-            tc = 14;
+            *tc = 14;
         else if ((tile == 6 || (tile == 0 && CO <= 16)) && OW >= 7 && OH >= 2)
-            tr = 2, tc = 7;
+            *tr = 2, *tc = 7;
         else if (OW >= 7)
-            tc = 7, cb = 2;
+            *tc = 7, *cb = 2;
+        *ck = *tc > 1;
     } else if (OW >= 7) {
-        tc = 7, cb = 2;
+        *tc = 7, *cb = 2;
     }
+}
+
+/* A "same" 3x3 conv (stride 1, padding 1, more than one input channel) whose direct conv to OW
+ * columns and CO channels takes a one-row compile-time-K tile reads its input unpadded
+ * (tune.conv_direct bit 2: conv_direct_k3s_*, and conv_dw_k3s_* for the weight gradient), with
+ * no conv_pad copy (ResNet-small's 16->16 on 28x28 at batch 64, pad + conv 3.04 -> 2.60 ms). */
+static int direct_same(const ct_ctx *c, const ct_conv *l, int OH, int OW, int CO)
+{
+    if (!(c->tune.conv_direct & 4) || !unit_stride(l) || l->kh != 3 || l->kw != 3 || l->pad != 1 || l->ci < 2)
+        return 0;
+    int tr, tc, cb, ck;
+    direct_tile(c, 3, 3, OH, OW, CO, &tr, &tc, &cb, &ck);
+    return ck && tr == 1;
+}
+
+/* y (CO, N, HP-KH+1, WP-KW+1) = conv(xp (CI, N, HP, WP), wt) (+ bias); xp's first and last p
+ * rows are zeros (the compile-time-K kernels skip the kernel rows that meet only those). same:
+ * xp is the unpadded input (CI, N, HP-2p, WP-2p) of a "same" 3x3 conv (direct_same) */
+static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl_mem bias, int offBias, int hasBias,
+                       cl_mem y, int N, int CI, int CO, int HP, int WP, int KH, int KW, int p, int same)
+{
+    const int OH = HP - KH + 1, OW = WP - KW + 1;
+    int tr, tc, cb, ck;
+    direct_tile(c, KH, KW, OH, OW, CO, &tr, &tc, &cb, &ck);
     char name[40];
-    if (ck && KH == 5 && tr == 1 && tc == 14 && cb == 1 && tile == 0) {
+    if (ck && KH == 5 && tr == 1 && tc == 14 && cb == 1 && c->tune.conv_tile == 0) {
         /* 5x5 on 14+ columns: blocks of up to 14 rows per work-item (conv_direct_k5_r14x1) */
         const int RB = OH < 14 ? OH : 14;
         cl_kernel k;
@@ -140,14 +161,14 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
         return ct_run(c, k, 3, g, l1, "mimimiimiiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, CI, CO,
                       HP, WP, p, RB);
     }
-    if (ck && tc > 1)
-        snprintf(name, sizeof name, "conv_direct_k%d_%dx%dx%d", KH, tr, tc, cb);
+    if (ck)
+        snprintf(name, sizeof name, "conv_direct_k%d%s_%dx%dx%d", KH, same ? "s" : "", tr, tc, cb);
     else
         snprintf(name, sizeof name, "conv_direct_%dx%dx%d", tr, tc, cb);
     cl_kernel k;
     CT_TRY(ct_kernel(c, "conv", name, &k));
     size_t g[3] = {(size_t)(CO + 16 * cb - 1) / (16 * cb), (size_t)N * ((OH + tr - 1) / tr), (size_t)((OW + tc - 1) / tc)};
-    if (ck && tc > 1) { /* conv_direct_kK_*: image rows along dimension 0 (consecutive items share weights) */
+    if (ck) { /* conv_direct_kK_*: image rows along dimension 0 (consecutive items share weights) */
         const size_t t0 = g[0];
         g[0] = g[1];
         g[1] = t0;
@@ -177,8 +198,8 @@ static int dw_blocks(const ct_ctx *c, const ct_conv *l, int N, int cb, size_t pa
     return (N + *ib - 1) / *ib;
 }
 
-int ct_conv_dw_launch(ct_ctx *c, const ct_conv *l, int N, cl_kernel k, int cb, cl_mem col, size_t xps, int p,
-                      cl_mem grads)
+int ct_conv_dw_launch(ct_ctx *c, const ct_conv *l, int N, cl_kernel k, int cb, cl_mem xp, cl_mem col, size_t xps,
+                      int p, cl_mem grads)
 {
     const size_t partOff = (size_t)align16(xps + (size_t)N * l->oh * l->ow * align16((size_t)l->co));
     const int S = l->co * l->ci * l->kh * l->kw;
@@ -186,7 +207,7 @@ int ct_conv_dw_launch(ct_ctx *c, const ct_conv *l, int N, cl_kernel k, int cb, c
     const int nb = dw_blocks(c, l, N, cb, partOff, &ib);
     size_t g[3] = {(size_t)l->ci, (size_t)(l->co + 16 * cb - 1) / (16 * cb), (size_t)nb};
     const size_t l1[3] = {1, 1, 1};
-    CT_TRY(ct_run(c, k, 3, g, l1, "mimimiiiiiiiii", col, 0, col, (int)xps, nb > 1 ? col : grads,
+    CT_TRY(ct_run(c, k, 3, g, l1, "mimimiiiiiiiii", xp, 0, col, (int)xps, nb > 1 ? col : grads,
                   nb > 1 ? (int)partOff : l->w_off, N, l->ci, l->co, l->h + 2 * l->ph, l->w + 2 * l->pw, p, ib,
                   nb > 1 ? S : 0));
     return nb > 1 ? ct_colsum(c, nb, S, col, (int)partOff, grads, l->w_off) : CT_OK;
@@ -202,7 +223,8 @@ static int direct_fwd(const ct_ctx *c, const ct_conv *l, int N, size_t *xps)
         return 0;
     const int HP = l->h + 2 * l->pad, WP = l->w + 2 * l->pad;
     if (HP - l->kh + 1 != l->oh || WP - l->kw + 1 != l->ow) return 0;
-    *xps = (size_t)align16((size_t)l->ci * N * HP * WP);
+    /* the padded input's room in col, none where the kernels read x as it is */
+    *xps = direct_same(c, l, l->oh, l->ow, l->co) ? 0 : (size_t)align16((size_t)l->ci * N * HP * WP);
     const size_t cop = (size_t)align16((size_t)l->co), wts = (size_t)l->ci * l->kh * l->kw * cop;
     /* one input channel: conv_dw1_k* reads dy as it is (no dyT); they may read 31 floats past xp,
      * which the forward zeroes (wts >= 144 floats leaves room) */
@@ -216,7 +238,7 @@ static int direct_dx(const ct_ctx *c, const ct_conv *l, int N, size_t *dyp)
 {
     if (!(c->tune.conv_direct & 1) || !unit_stride(l) || l->kh != l->kw) return 0;
     const int ph = l->kh - 1 - l->pad, HP = l->oh + 2 * ph, WP = l->ow + 2 * ph;
-    *dyp = (size_t)align16((size_t)l->co * N * HP * WP);
+    *dyp = direct_same(c, l, l->h, l->w, l->ci) ? 0 : (size_t)align16((size_t)l->co * N * HP * WP);
     const size_t wts = (size_t)l->co * l->kh * l->kw * align16((size_t)l->ci);
     return ph >= 0 && HP - l->kh + 1 == l->h && WP - l->kw + 1 == l->w && *dyp + wts <= ct_conv_col_floats(l, N) &&
            *dyp + wts < (size_t)1 << 31;
@@ -226,8 +248,9 @@ const char *ct_conv_path(const ct_ctx *c, const ct_conv *l, int N, int backward)
 {
     size_t s;
     const int NP = N * l->oh * l->ow, panels = panel_width(c, NP) < NP;
-    if (backward != 1 && direct_fwd(c, l, N, &s)) return backward ? "direct dW" : "direct";
-    if (backward == 1 && direct_dx(c, l, N, &s)) return "direct dx";
+    if (backward != 1 && direct_fwd(c, l, N, &s))
+        return backward ? (s ? "direct dW" : "direct dW, unpadded") : (s ? "direct" : "direct, unpadded");
+    if (backward == 1 && direct_dx(c, l, N, &s)) return s ? "direct dx" : "direct dx, unpadded";
     if (backward != 1 && ct_convs_fwd_applies(c, l, N)) return backward ? "strided direct dW" : "strided direct";
     if (backward == 1 && ct_convs_dx_applies(c, l, N)) return "strided polyphase dx";
     if (unit_stride(l)) return panels ? "im2col+panel gemm" : "im2col+gemm";
@@ -251,8 +274,8 @@ int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params,
     const int hasBias = l->b_off >= 0;
     size_t xps;
     if (direct_fwd(c, l, N, &xps)) {
-        const int HP = l->h + 2 * l->pad, WP = l->w + 2 * l->pad;
-        CT_TRY(conv_pad(c, x, col, 0, l->ci, N, l->h, l->w, l->pad));
+        const int HP = l->h + 2 * l->pad, WP = l->w + 2 * l->pad, same = xps == 0;
+        if (!same) CT_TRY(conv_pad(c, x, col, 0, l->ci, N, l->h, l->w, l->pad));
         if (l->ci == 1) {
             /* one input channel: rows of 16 output columns per vector, the weights as they are.
              * conv_fwd1/conv_dw1 read up to 31 floats past xp: zero them, since a NaN or Inf left
@@ -267,8 +290,8 @@ int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params,
                           hasBias, y, N, l->co, HP, WP);
         }
         CT_TRY(ct_conv_wt(c, l, params, col, (int)xps, 0));
-        return conv_direct(c, col, 0, col, (int)xps, params, hasBias ? l->b_off : 0, hasBias, y, N, l->ci, l->co, HP,
-                           WP, l->kh, l->kw, l->pad);
+        return conv_direct(c, same ? x : col, 0, col, (int)xps, params, hasBias ? l->b_off : 0, hasBias, y, N, l->ci,
+                           l->co, HP, WP, l->kh, l->kw, l->pad, same);
     }
     if (ct_convs_fwd_applies(c, l, N)) return ct_convs_forward(c, l, N, x, params, col, y);
     cl_kernel k;
@@ -288,8 +311,8 @@ int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params,
                          hasBias ? l->b_off : 0, 0, pw, panels, 0);
 }
 
-int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl_mem col, cl_mem grads,
-                     cl_mem dx)
+int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem dy, cl_mem params, cl_mem col,
+                     cl_mem grads, cl_mem dx)
 {
     CT_TRY(valid(l));
     const int KK = l->ci * l->kh * l->kw, NP = N * l->oh * l->ow, pw = panel_width(c, NP), panels = pw < NP;
@@ -312,13 +335,13 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
          * the per-kh 64-channel kernel by 5-15% at 64 and 128 channels), else 16; 5x5 keeps the
          * per-kh pass with DW5_CB blocks (25 taps x 16 channels in one pass lost 25%) where the
          * blocks divide, else all taps with 16 (no block computes channels it does not store) */
-        const int blocks = (l->co + 15) / 16;
+        const int blocks = (l->co + 15) / 16, same = xps == 0;
         int cb = 1;
-        const char *name = l->kh == 5 ? "conv_dw_k5_c1" : "conv_dw_k3_c1";
-        if (l->kh == 3 && blocks % 2 == 0) cb = 2, name = "conv_dw_k3_c2";
+        const char *name = l->kh == 5 ? "conv_dw_k5_c1" : same ? "conv_dw_k3s_c1" : "conv_dw_k3_c1";
+        if (l->kh == 3 && blocks % 2 == 0) cb = 2, name = same ? "conv_dw_k3s_c2" : "conv_dw_k3_c2";
         if (l->kh == 5 && blocks % DW5_CB == 0) cb = DW5_CB, name = "conv_dw_k5";
         CT_TRY(ct_kernel(c, "conv", name, &k));
-        CT_TRY(ct_conv_dw_launch(c, l, N, k, cb, col, xps, l->pad, grads));
+        CT_TRY(ct_conv_dw_launch(c, l, N, k, cb, same ? x : col, col, xps, l->pad, grads));
     } else if (ct_convs_fwd_applies(c, l, N)) {
         CT_TRY(ct_convs_dw(c, l, N, dy, col, grads));
     } else {
@@ -330,10 +353,11 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem param
     size_t dyp;
     if (direct_dx(c, l, N, &dyp)) {
         /* dx = conv(dy padded by K-1-pad, flipped transposed W): dypad and the weights go into col */
-        const int ph = l->kh - 1 - l->pad, HP = l->oh + 2 * ph, WP = l->ow + 2 * ph;
-        CT_TRY(conv_pad(c, dy, col, 0, l->co, N, l->oh, l->ow, ph));
+        const int ph = l->kh - 1 - l->pad, HP = l->oh + 2 * ph, WP = l->ow + 2 * ph, same = dyp == 0;
+        if (!same) CT_TRY(conv_pad(c, dy, col, 0, l->co, N, l->oh, l->ow, ph));
         CT_TRY(ct_conv_wt(c, l, params, col, (int)dyp, 1));
-        return conv_direct(c, col, 0, col, (int)dyp, NULL, 0, 0, dx, N, l->co, l->ci, HP, WP, l->kh, l->kw, ph);
+        return conv_direct(c, same ? dy : col, 0, col, (int)dyp, NULL, 0, 0, dx, N, l->co, l->ci, HP, WP, l->kh, l->kw,
+                           ph, same);
     }
     if (ct_convs_dx_applies(c, l, N)) return ct_convs_dx(c, l, N, dy, params, col, dx);
     /* dcol (KK, NP) = W^T dy: op(A) = W^T has (m, k) at W[k*KK + m] */

@@ -143,7 +143,7 @@ int ct_convs_dw(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem col, cl_me
     cl_kernel k;
     CT_TRY(ct_conv_dyt(c, dy, col, (int)xps, l->co, NP));
     CT_TRY(ct_kernel(c, "convstrided", cb == 4 ? "conv_dws2_k3x4" : "conv_dws2_k3x2", &k));
-    return ct_conv_dw_launch(c, l, N, k, cb, col, xps, 0, grads);
+    return ct_conv_dw_launch(c, l, N, k, cb, col, col, xps, 0, grads);
 }
 
 /* dx by the polyphase kernel: padded dy (where needed) and the flipped weights go into col */

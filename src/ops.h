@@ -34,11 +34,12 @@ void ct_conv_init(ct_conv *l, int ci, int co, int k, int pad, int h, int w, int 
 const char *ct_conv_path(const ct_ctx *c, const ct_conv *l, int N, int backward);
 size_t ct_conv_col_floats(const ct_conv *l, int N); /* im2col workspace size */
 /* runs a direct weight-gradient kernel k (conv_dw_k*, conv_dws2_*: one item per input channel,
- * 16*cb output channels and block of images) on the padded input at col 0 (p: its zero rows, for
- * the kernels that skip them) and dyT at col xps; with several image blocks their partial sums go
+ * 16*cb output channels and block of images) on the input xp at 0 (the padded copy in col, p its
+ * zero rows for the kernels that skip them; the layer's input itself for conv_dw_k3s_*) and dyT
+ * at col xps; with several image blocks their partial sums go
  * to col after dyT and colsum adds them into grads (layer_conv.c) */
-int ct_conv_dw_launch(ct_ctx *c, const ct_conv *l, int N, cl_kernel k, int cb, cl_mem col, size_t xps, int p,
-                      cl_mem grads);
+int ct_conv_dw_launch(ct_ctx *c, const ct_conv *l, int N, cl_kernel k, int cb, cl_mem xp, cl_mem col, size_t xps,
+                      int p, cl_mem grads);
 /* wt (offWt) = the conv weight in the direct kernels' (A, KH, KW, B rounded up to 16) layout; flip 1:
  * transposed and flipped, for the backward-data pass (cl/conv.cl conv_wt) */
 int ct_conv_wt(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt, int flip);
@@ -48,9 +49,10 @@ int ct_conv_dyt(ct_ctx *c, cl_mem dy, cl_mem dyt, int offDyt, int CO, int NP);
 /* x (CI,N,H,W) -> y (CO,N,OH,OW); col (CI*KH*KW, N*OH*OW) keeps the unfolded input for backward */
 int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params, cl_mem col, cl_mem y);
 /* dy (CO,N,OH,OW) -> weight/bias grads into `grads` (same offsets); dx (CI,N,H,W) when dx != NULL.
+ * x is the forward's input, unchanged (the direct weight gradient of a "same" 3x3 conv reads it);
  * col must still hold the forward's unfolding; it is overwritten (used as dcol). */
-int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl_mem col, cl_mem grads,
-                     cl_mem dx);
+int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem dy, cl_mem params, cl_mem col,
+                     cl_mem grads, cl_mem dx);
 
 /* --- layer_conv_strided.c: stride-2 square 1x1/3x3 convs without im2col (CPU profile) ------ */
 size_t ct_convs_ws_floats(const ct_conv *l, int N); /* its scratch (0: not such a shape) */

@@ -3,7 +3,8 @@
  * -> ReLU -> 2x2 max pooling, each step optional, at DigitCNN's sizes and odd ones (widths that
  * leave a last tile moved back, odd heights dropped by the pooling, channels past 16*CB, the
  * one-column and one-pooled-column tiles), with NaN/Inf inputs. Run with the direct convolution
- * forced on (tune.conv_direct = 3), so both kernel profiles check the kernels. */
+ * forced on (tune.conv_direct = 3, then 7 for the "same" 3x3 layers on their unpadded input), so
+ * both kernel profiles check the kernels. */
 #include <math.h>
 #include <stdio.h>
 
@@ -133,6 +134,16 @@ int ct_verify_fused(vctx *v)
     FUSED2(B, 32, 14, 14, 64, 3, 1, 0, 1, 1, 0, 0);
     FUSED2(2, 5, 17, 15, 40, 3, 1, 1, 1, 1, 0, 0);
     FUSED2(2, 3, 13, 13, 24, 3, 1, 1, 1, 1, 0, 1);
+    /* "same" 3x3 layers on their unpadded input (bit 2: conv_fused_k3s_*): ResNet-small's stages,
+     * both tiles, a moved-back last tile, one output row, one input channel, NaN/Inf */
+    v->c->tune.conv_direct = 7;
+    FUSED(B, 16, 28, 28, 16, 3, 1, 0, 1, 1, 0, 0);
+    FUSED(B, 32, 14, 14, 32, 3, 1, 0, 1, 1, 0, 0);
+    FUSED(B < 4 ? 4 : B, 64, 7, 7, 64, 3, 1, 0, 1, 0, 0, 0);
+    FUSED(2, 6, 9, 17, 12, 3, 1, 1, 1, 1, 0, 0);
+    FUSED(8, 5, 1, 19, 40, 3, 1, 1, 0, 1, 0, 0);
+    FUSED(2, 1, 28, 28, 16, 3, 1, 1, 1, 1, 0, 0);
+    FUSED(2, 3, 7, 9, 24, 3, 1, 1, 1, 1, 0, 1);
 #undef FUSED
 #undef FUSED2
     v->c->tune = saved;

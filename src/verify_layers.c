@@ -407,7 +407,7 @@ static int v_conv2(vctx *v, const char *tag, conv_case k)
     snprintf(name, sizeof name, "%s fwd [%s]", shape, ct_conv_path(v->c, &l, k.N, 0));
     vf_check(v, name, vf_from_cm(v, got, k.N, k.CO, OH * OW), y, ny, tol, tol);
     const char *pdx = ct_conv_path(v->c, &l, k.N, 1), *pdw = ct_conv_path(v->c, &l, k.N, 2);
-    CT_TRY(ct_conv_backward(v->c, &l, k.N, ddy, dp, dcol, dg, ddx));
+    CT_TRY(ct_conv_backward(v->c, &l, k.N, dxm, ddy, dp, dcol, dg, ddx));
     CT_TRY(vf_readback(v, ddx, nx, &got));
     snprintf(name, sizeof name, "%s dx [%s]", shape, pdx);
     vf_check(v, name, vf_from_cm(v, got, k.N, k.CI, k.H * k.W), dx, nx, tol, tol);
@@ -486,6 +486,18 @@ static int v_conv_all(vctx *v)
         CONV(tiles[t], 2, 6, 7, 7, 10, 3, 3, 1, 1, 1, 1, 0, 1);
         CONV(tiles[t], 2, 5, 9, 16, 40, 5, 5, 1, 1, 2, 2, 1, 0);
     }
+    /* the same 3x3 layers on their unpadded input (bit 2: conv_direct_k3s_*, conv_dw_k3s_*) with
+     * both one-row tiles: a moved-back last column tile, one output row and column, NaN/Inf */
+    v->c->tune.conv_direct = 7;
+    for (int t = 4; t <= 5; t++) {
+        v->c->tune.conv_tile = t;
+        CONV(tiles[t], 2, 8, 15, 17, 33, 3, 3, 1, 1, 1, 1, 1, 0);
+        CONV(tiles[t], 2, 6, 7, 7, 10, 3, 3, 1, 1, 1, 1, 0, 1);
+        CONV(tiles[t], 3, 5, 1, 9, 18, 3, 3, 1, 1, 1, 1, 1, 0);
+        CONV(tiles[t], 2, 4, 8, 1, 16, 3, 3, 1, 1, 1, 1, 0, 0);
+        CONV(tiles[t], 2, 3, 9, 20, 3, 3, 3, 1, 1, 1, 1, 1, 1);
+    }
+    v->c->tune.conv_direct = 3;
     /* the default tiles at the shipped networks' training sizes (VGG/ResNet stages: 16 channels
      * on 28x28, 32 on 14x14, 64 on 7x7) */
     v->c->tune.conv_tile = 0;

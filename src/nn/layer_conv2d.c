@@ -15,7 +15,8 @@ int ct_layer_conv2d_bwd(ct_model *m, ct_node *n, int N)
 {
     const int j = n->def->inputs[0];
     cl_mem dx = ct_g_dx(m, j);
-    CT_TRY(ct_conv_backward(m->ctx, &n->conv, N, ct_g_buf(m, n->grad), m->params, ct_g_buf(m, n->col), m->grads, dx));
+    CT_TRY(ct_conv_backward(m->ctx, &n->conv, N, ct_g_in(m, j), ct_g_buf(m, n->grad), m->params, ct_g_buf(m, n->col),
+                            m->grads, dx));
     return ct_g_dx_done(m, j, N);
 }
 
