@@ -81,6 +81,28 @@ inline void ct_store_seg(const float16 v, const int j, const int n, __global flo
     }
 }
 
+/* ct_store_seg, adding what p holds first where acc (the gradients of a layer read by several) */
+inline void ct_store_seg_acc(float16 v, const int j, const int n, __global float *p, const int acc)
+{
+    if (acc) {
+        if (n == 14) {
+            v.lo += vload8(0, p);
+            v.s89ab += vload4(0, p + 8);
+            v.scd += vload2(0, p + 12);
+        } else {
+            float8 h = j ? v.hi : v.lo;
+            h.lo += vload4(0, p);
+            h.s45 += vload2(0, p + 4);
+            h.s6 += p[6];
+            if (j)
+                v.hi = h;
+            else
+                v.lo = h;
+        }
+    }
+    ct_store_seg(v, j, n, p);
+}
+
 /* copy n floats from s to d (n >= 0): float16 chunks, the last one moved back to overlap the one
  * before (the same values written twice); rows under 16 take two overlapping float8 or float4 */
 inline void ct_copy_row(__global const float *s, __global float *d, const int n)

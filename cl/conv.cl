@@ -245,7 +245,8 @@ __kernel void conv_wt(__global const float *w, const int offW, __global float *w
     __kernel void conv_direct_##TR##x##TC##x##CB(                                                            \
         __global const float *xp, const int offXp, __global const float *wt, const int offWt,                 \
         __global const float *bias, const int offBias, const int hasBias, __global float *y, const int N,     \
-        const int CI, const int CO, const int HP, const int WP, const int KH, const int KW, const int p)      \
+        const int CI, const int CO, const int HP, const int WP, const int KH, const int KW, const int p,      \
+        const int acc_y)                                                                                     \
     {                                                                                                        \
         const int OH = HP - KH + 1, OW = WP - KW + 1, COP = (CO + 15) / 16 * 16;                             \
         const int cob = get_global_id(0), nr = get_global_id(1), cs = get_global_id(2);                     \
@@ -294,7 +295,10 @@ __kernel void conv_wt(__global const float *w, const int offW, __global float *w
             const float bv = hasBias ? bias[offBias + co] : 0.0f;                                            \
             __global float *yo = y + (((size_t)co * N + n) * OH + oh0) * OW + ow0;                           \
             for (int r = r0; r < TR; r++)                                                                    \
-                for (int c = c0; c < TC; c++) yo[r * OW + c] = tmp[((l / 16 * TR + r) * TC + c) * 16 + l % 16] + bv; \
+                for (int c = c0; c < TC; c++) {                                                              \
+                    const float v = tmp[((l / 16 * TR + r) * TC + c) * 16 + l % 16] + bv;                    \
+                    yo[r * OW + c] = acc_y ? yo[r * OW + c] + v : v;                                         \
+                }                                                                                            \
         }                                                                                                    \
     }
 CONV_DIRECT(1, 14, 1)
@@ -316,7 +320,8 @@ CONV_DIRECT(1, 1, 1)
     __kernel void conv_direct_k##K##SFX##_##TR##x##TC##x##CB(                                                     \
         __global const float *xp, const int offXp, __global const float *wt, const int offWt,                 \
         __global const float *bias, const int offBias, const int hasBias, __global float *y, const int N,     \
-        const int CI, const int CO, const int HP, const int WP, const int KH, const int KW, const int p)      \
+        const int CI, const int CO, const int HP, const int WP, const int KH, const int KW, const int p,      \
+        const int acc_y)                                                                                     \
     {                                                                                                        \
         const int OH = HP - K + 1, OW = WP - K + 1, COP = (CO + 15) / 16 * 16;                               \
         const int nr = get_global_id(0), cob = get_global_id(1), cs = get_global_id(2);                     \
@@ -378,8 +383,9 @@ CONV_DIRECT(1, 1, 1)
                 _Pragma("unroll") for (int l = 0; l < 16; l++)                                               \
                     _Pragma("unroll") for (int j = 0; j < 16 / SEG; j++)                                     \
                         if (s0 + j < S)                                                                      \
-                            ct_store_seg(v[l], j, TC,                                                        \
-                                         yb + (size_t)((s0 + j) / TR * 16 + l) * cstr + (s0 + j) % TR * OW); \
+                            ct_store_seg_acc(v[l], j, TC,                                                    \
+                                             yb + (size_t)((s0 + j) / TR * 16 + l) * cstr + (s0 + j) % TR * OW, \
+                                             acc_y);                                                         \
             }                                                                                                \
             return;                                                                                          \
         }                                                                                                    \
@@ -393,7 +399,10 @@ CONV_DIRECT(1, 1, 1)
             const float bs = hasBias ? bias[offBias + co] : 0.0f;                                            \
             __global float *yo = yb + (size_t)l * cstr;                                                      \
             for (int r = r0; r < TR; r++)                                                                    \
-                for (int c = c0; c < TC; c++) yo[r * OW + c] = tmp[((l / 16 * TR + r) * TC + c) * 16 + l % 16] + bs; \
+                for (int c = c0; c < TC; c++) {                                                              \
+                    const float v = tmp[((l / 16 * TR + r) * TC + c) * 16 + l % 16] + bs;                    \
+                    yo[r * OW + c] = acc_y ? yo[r * OW + c] + v : v;                                         \
+                }                                                                                            \
         }                                                                                                    \
     }
 CONV_DIRECT_K(3, 1, 14, 1, 0, )
@@ -424,7 +433,7 @@ CONV_DIRECT_K(3, 1, 7, 2, 1, s)
     __kernel void conv_direct_k##K##_r##TC##x##CB(                                                           \
         __global const float *xp, const int offXp, __global const float *wt, const int offWt,                 \
         __global const float *bias, const int offBias, const int hasBias, __global float *y, const int N,     \
-        const int CI, const int CO, const int HP, const int WP, const int p, const int RB)                    \
+        const int CI, const int CO, const int HP, const int WP, const int p, const int RB, const int acc_y)   \
     {                                                                                                        \
         const int OH = HP - K + 1, OW = WP - K + 1, COP = (CO + 15) / 16 * 16;                               \
         const int nr = get_global_id(0), cob = get_global_id(1), cs = get_global_id(2);                     \
@@ -489,7 +498,8 @@ CONV_DIRECT_K(3, 1, 7, 2, 1, s)
                     ct_transpose16(v);                                                                       \
                     _Pragma("unroll") for (int l = 0; l < 16; l++)                                           \
                         _Pragma("unroll") for (int j = 0; j < 16 / SEG; j++)                                 \
-                            if (s0 + j < CB) ct_store_seg(v[l], j, TC, yb + (size_t)((s0 + j) * 16 + l) * cstr); \
+                            if (s0 + j < CB)                                                                 \
+                                ct_store_seg_acc(v[l], j, TC, yb + (size_t)((s0 + j) * 16 + l) * cstr, acc_y); \
                 }                                                                                            \
                 continue;                                                                                    \
             }                                                                                                \
@@ -500,7 +510,8 @@ CONV_DIRECT_K(3, 1, 7, 2, 1, s)
                 for (int c = c0; c < TC; c++) {                                                              \
                     float tmp[16];                                                                           \
                     vstore16(part[r][l / 16][c], 0, tmp);                                                    \
-                    yo[c] = tmp[l % 16] + bs;                                                                \
+                    const float v = tmp[l % 16] + bs;                                                        \
+                    yo[c] = acc_y ? yo[c] + v : v;                                                           \
                 }                                                                                            \
             }                                                                                                \
         }                                                                                                    \

@@ -37,17 +37,24 @@ __kernel void conv_pad2(__global const float *x, __global float *xp, const int o
 
 /* yb[l * cs + j] = tmp[((l / 16) * TC + j) * 16 + l % 16] for the nl channels l and columns
  * j0 <= j < j1; constant indices (no round trip through tmp's memory) when the whole tile is stored */
-#define STORE16(yb0, cs, nl, CB, TC, j0, j1)                                                                  \
+#define STORE16(yb0, cs, nl, CB, TC, j0, j1, acc)                                                             \
     {                                                                                                         \
         __global float *yb = (yb0);                                                                           \
         if ((nl) == 16 * CB && (j0) == 0 && (j1) == TC) {                                                     \
             _Pragma("unroll") for (int b = 0; b < CB; b++)                                                    \
                 _Pragma("unroll") for (int l = 0; l < 16; l++)                                                \
-                    _Pragma("unroll") for (int j = 0; j < TC; j++)                                            \
-                        yb[(size_t)(b * 16 + l) * (cs) + j] = tmp[(b * TC + j) * 16 + l];                     \
+                    _Pragma("unroll") for (int j = 0; j < TC; j++) {                                          \
+                        __global float *q = yb + (size_t)(b * 16 + l) * (cs) + j;                             \
+                        const float v = tmp[(b * TC + j) * 16 + l];                                           \
+                        *q = (acc) ? *q + v : v;                                                              \
+                    }                                                                                         \
         } else {                                                                                              \
             for (int l = 0; l < (nl); l++)                                                                    \
-                for (int j = (j0); j < (j1); j++) yb[(size_t)l * (cs) + j] = tmp[((l / 16) * TC + j) * 16 + l % 16]; \
+                for (int j = (j0); j < (j1); j++) {                                                           \
+                    __global float *q = yb + (size_t)l * (cs) + j;                                            \
+                    const float v = tmp[((l / 16) * TC + j) * 16 + l % 16];                                   \
+                    *q = (acc) ? *q + v : v;                                                                  \
+                }                                                                                             \
         }                                                                                                     \
     }
 
@@ -96,7 +103,7 @@ __kernel void conv_pad2(__global const float *x, __global float *xp, const int o
                 vstore16(relu ? select(v, (float16)(0.0f), isless(v, (float16)(0.0f))) : v, b * TC + c, tmp); \
             }                                                                                                 \
         }                                                                                                     \
-        STORE16(y + (((size_t)(cob * 16 * CB) * N + n) * OH + oh) * OW + ow0, (size_t)N * OH * OW, nco, CB, TC, c0, TC) \
+        STORE16(y + (((size_t)(cob * 16 * CB) * N + n) * OH + oh) * OW + ow0, (size_t)N * OH * OW, nco, CB, TC, c0, TC, 0) \
     }
 CONV_DIRS2(3, 7, 2)
 CONV_DIRS2(3, 1, 2)
@@ -160,7 +167,7 @@ CONV_DWS2(3, 4)
     __kernel void conv_dxs2_k##K##_p##PS##_##TC##x##CB(                                                       \
         __global const float *dyp, const int offDyp, __global const float *wt, const int offWt,               \
         __global float *dx, const int N, const int CI, const int CO, const int H, const int W, const int P,    \
-        const int QT, const int QL, const int HPD, const int WPD)                                              \
+        const int QT, const int QL, const int HPD, const int WPD, const int acc_dx)                            \
     {                                                                                                         \
         const int CIP = (CI + 15) / 16 * 16;                                                                  \
         const int nh = get_global_id(0), cib = get_global_id(1), cs = get_global_id(2);                      \
@@ -198,7 +205,8 @@ CONV_DWS2(3, 4)
         _Pragma("unroll") for (int b = 0; b < CB; b++)                                                        \
             _Pragma("unroll") for (int c = 0; c < TC; c++) vstore16(acc[b][c], b * TC + c, tmp);              \
         const int nci = min(16 * CB, CI - cib * 16 * CB), nc = min(TC, W - iw0);                              \
-        STORE16(dx + (((size_t)(cib * 16 * CB) * N + n) * H + ih) * W + iw0, (size_t)N * H * W, nci, CB, TC, 0, nc) \
+        STORE16(dx + (((size_t)(cib * 16 * CB) * N + n) * H + ih) * W + iw0, (size_t)N * H * W, nci, CB, TC, 0, nc, \
+                acc_dx)                                                                                       \
     }
 CONV_DXS2(3, 1, 14, 1)
 CONV_DXS2(3, 1, 8, 2)

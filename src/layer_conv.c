@@ -143,9 +143,10 @@ static int direct_same(const ct_ctx *c, const ct_conv *l, int OH, int OW, int CO
 
 /* y (CO, N, HP-KH+1, WP-KW+1) = conv(xp (CI, N, HP, WP), wt) (+ bias); xp's first and last p
  * rows are zeros (the compile-time-K kernels skip the kernel rows that meet only those). same:
- * xp is the unpadded input (CI, N, HP-2p, WP-2p) of a "same" 3x3 conv (direct_same) */
+ * xp is the unpadded input (CI, N, HP-2p, WP-2p) of a "same" 3x3 conv (direct_same). acc: y += the
+ * result (a gradient summed over several readers) instead of y = */
 static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl_mem bias, int offBias, int hasBias,
-                       cl_mem y, int N, int CI, int CO, int HP, int WP, int KH, int KW, int p, int same)
+                       cl_mem y, int N, int CI, int CO, int HP, int WP, int KH, int KW, int p, int same, int acc)
 {
     const int OH = HP - KH + 1, OW = WP - KW + 1;
     int tr, tc, cb, ck;
@@ -158,8 +159,8 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
         CT_TRY(ct_kernel(c, "conv", "conv_direct_k5_r14x1", &k));
         size_t g[3] = {(size_t)N * ((OH + RB - 1) / RB), (size_t)(CO + 15) / 16, (size_t)((OW + 13) / 14)};
         const size_t l1[3] = {1, 1, 1};
-        return ct_run(c, k, 3, g, l1, "mimimiimiiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, CI, CO,
-                      HP, WP, p, RB);
+        return ct_run(c, k, 3, g, l1, "mimimiimiiiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, CI, CO,
+                      HP, WP, p, RB, acc);
     }
     if (ck)
         snprintf(name, sizeof name, "conv_direct_k%d%s_%dx%dx%d", KH, same ? "s" : "", tr, tc, cb);
@@ -174,8 +175,8 @@ static int conv_direct(ct_ctx *c, cl_mem xp, int offXp, cl_mem wt, int offWt, cl
         g[1] = t0;
     }
     const size_t l1[3] = {1, 1, 1};
-    return ct_run(c, k, 3, g, l1, "mimimiimiiiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, CI, CO,
-                  HP, WP, KH, KW, p);
+    return ct_run(c, k, 3, g, l1, "mimimiimiiiiiiiii", xp, offXp, wt, offWt, bias, offBias, hasBias, y, N, CI, CO,
+                  HP, WP, KH, KW, p, acc);
 }
 
 /* Image blocks of the direct weight gradient (conv_dw_k*): a block's work-items read only their
@@ -291,7 +292,7 @@ int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params,
         }
         CT_TRY(ct_conv_wt(c, l, params, col, (int)xps, 0));
         return conv_direct(c, same ? x : col, 0, col, (int)xps, params, hasBias ? l->b_off : 0, hasBias, y, N, l->ci,
-                           l->co, HP, WP, l->kh, l->kw, l->pad, same);
+                           l->co, HP, WP, l->kh, l->kw, l->pad, same, 0);
     }
     if (ct_convs_fwd_applies(c, l, N)) return ct_convs_forward(c, l, N, x, params, col, y);
     cl_kernel k;
@@ -311,10 +312,18 @@ int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params,
                          hasBias ? l->b_off : 0, 0, pw, panels, 0);
 }
 
+int ct_conv_dx_adds(const ct_ctx *c, const ct_conv *l, int N)
+{
+    size_t s;
+    return direct_dx(c, l, N, &s) || ct_convs_dx_applies(c, l, N);
+}
+
 int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem dy, cl_mem params, cl_mem col,
-                     cl_mem grads, cl_mem dx)
+                     cl_mem grads, cl_mem dx, int acc)
 {
     CT_TRY(valid(l));
+    if (acc && !ct_conv_dx_adds(c, l, N))
+        return ct_fail(CT_ERR_RUNTIME, "conv2d backward: this layer's input-gradient path cannot add to dx");
     const int KK = l->ci * l->kh * l->kw, NP = N * l->oh * l->ow, pw = panel_width(c, NP), panels = pw < NP;
     size_t xps;
     if (direct_fwd(c, l, N, &xps) && l->ci == 1) {
@@ -357,9 +366,9 @@ int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem dy, cl
         if (!same) CT_TRY(conv_pad(c, dy, col, 0, l->co, N, l->oh, l->ow, ph));
         CT_TRY(ct_conv_wt(c, l, params, col, (int)dyp, 1));
         return conv_direct(c, same ? dy : col, 0, col, (int)dyp, NULL, 0, 0, dx, N, l->co, l->ci, HP, WP, l->kh, l->kw,
-                           ph, same);
+                           ph, same, acc);
     }
-    if (ct_convs_dx_applies(c, l, N)) return ct_convs_dx(c, l, N, dy, params, col, dx);
+    if (ct_convs_dx_applies(c, l, N)) return ct_convs_dx(c, l, N, dy, params, col, dx, acc);
     /* dcol (KK, NP) = W^T dy: op(A) = W^T has (m, k) at W[k*KK + m] */
     CT_TRY(ct_gemm_nn_ex(c, KK, NP, l->co, params, l->w_off, 1, KK, dy, 0, NP, col, 0, NP, NULL, 0, 0, pw, 0, panels));
     cl_kernel k;

@@ -146,8 +146,9 @@ int ct_convs_dw(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem col, cl_me
     return ct_conv_dw_launch(c, l, N, k, cb, col, col, xps, 0, grads);
 }
 
-/* dx by the polyphase kernel: padded dy (where needed) and the flipped weights go into col */
-int ct_convs_dx(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl_mem col, cl_mem dx)
+/* dx by the polyphase kernel: padded dy (where needed) and the flipped weights go into col; acc:
+ * dx += the result */
+int ct_convs_dx(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl_mem col, cl_mem dx, int acc)
 {
     const dy_pad d = dx_pad(l);
     const size_t dyps = dyp_floats(l, N);
@@ -161,8 +162,8 @@ int ct_convs_dx(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl
     CT_TRY(ct_kernel(c, "convstrided", names[l->kh == 3][cb == 2], &k));
     size_t g[3] = {(size_t)N * l->h, (size_t)(l->ci + 16 * cb - 1) / (16 * cb), (size_t)(l->w + tc - 1) / tc};
     const size_t l1[3] = {1, 1, 1};
-    return ct_run(c, k, 3, g, l1, "mimimiiiiiiiiii", d.pad ? col : dy, 0, col, (int)dyps, dx, N, l->ci, l->co, l->h,
-                  l->w, l->ph, d.qt, d.ql, d.hpd, d.wpd);
+    return ct_run(c, k, 3, g, l1, "mimimiiiiiiiiiii", d.pad ? col : dy, 0, col, (int)dyps, dx, N, l->ci, l->co, l->h,
+                  l->w, l->ph, d.qt, d.ql, d.hpd, d.wpd, acc);
 }
 
 /* inference: the weights and bias folded as layer_conv_fused.c does (conv_fold), then the same

@@ -48,11 +48,16 @@ int ct_conv_wt(ct_ctx *c, const ct_conv *l, cl_mem params, cl_mem wt, int offWt,
 int ct_conv_dyt(ct_ctx *c, cl_mem dy, cl_mem dyt, int offDyt, int CO, int NP);
 /* x (CI,N,H,W) -> y (CO,N,OH,OW); col (CI*KH*KW, N*OH*OW) keeps the unfolded input for backward */
 int ct_conv_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params, cl_mem col, cl_mem y);
-/* dy (CO,N,OH,OW) -> weight/bias grads into `grads` (same offsets); dx (CI,N,H,W) when dx != NULL.
+/* dy (CO,N,OH,OW) -> weight/bias grads into `grads` (same offsets); dx (CI,N,H,W) when dx != NULL
+ * (acc: added to what dx holds, where ct_conv_dx_adds).
  * x is the forward's input, unchanged (the direct weight gradient of a "same" 3x3 conv reads it);
  * col must still hold the forward's unfolding; it is overwritten (used as dcol). */
 int ct_conv_backward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem dy, cl_mem params, cl_mem col,
-                     cl_mem grads, cl_mem dx);
+                     cl_mem grads, cl_mem dx, int acc);
+/* 1 where the input gradient's path can add to dx in its own stores (ct_conv_backward's acc = 1:
+ * the direct and stride-2 polyphase kernels), saving an accumulate pass where the layer's input
+ * feeds several layers */
+int ct_conv_dx_adds(const ct_ctx *c, const ct_conv *l, int N);
 
 /* --- layer_conv_strided.c: stride-2 square 1x1/3x3 convs without im2col (CPU profile) ------ */
 size_t ct_convs_ws_floats(const ct_conv *l, int N); /* its scratch (0: not such a shape) */
@@ -61,7 +66,7 @@ int ct_convs_dx_applies(const ct_ctx *c, const ct_conv *l, int N);
 int ct_convs_fused_applies(const ct_ctx *c, const ct_conv *l, int N, int pool);
 int ct_convs_forward(ct_ctx *c, const ct_conv *l, int N, cl_mem x, cl_mem params, cl_mem col, cl_mem y);
 int ct_convs_dw(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem col, cl_mem grads);
-int ct_convs_dx(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl_mem col, cl_mem dx);
+int ct_convs_dx(ct_ctx *c, const ct_conv *l, int N, cl_mem dy, cl_mem params, cl_mem col, cl_mem dx, int acc);
 
 /* --- layer_bn.c: BatchNorm2d(C) (and BatchNorm1d below), PyTorch's semantics ----------- */
 typedef struct {

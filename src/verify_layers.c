@@ -407,7 +407,7 @@ static int v_conv2(vctx *v, const char *tag, conv_case k)
     snprintf(name, sizeof name, "%s fwd [%s]", shape, ct_conv_path(v->c, &l, k.N, 0));
     vf_check(v, name, vf_from_cm(v, got, k.N, k.CO, OH * OW), y, ny, tol, tol);
     const char *pdx = ct_conv_path(v->c, &l, k.N, 1), *pdw = ct_conv_path(v->c, &l, k.N, 2);
-    CT_TRY(ct_conv_backward(v->c, &l, k.N, dxm, ddy, dp, dcol, dg, ddx));
+    CT_TRY(ct_conv_backward(v->c, &l, k.N, dxm, ddy, dp, dcol, dg, ddx, 0));
     CT_TRY(vf_readback(v, ddx, nx, &got));
     snprintf(name, sizeof name, "%s dx [%s]", shape, pdx);
     vf_check(v, name, vf_from_cm(v, got, k.N, k.CI, k.H * k.W), dx, nx, tol, tol);
@@ -417,6 +417,14 @@ static int v_conv2(vctx *v, const char *tag, conv_case k)
     if (k.bias) {
         snprintf(name, sizeof name, "%s dbias", shape);
         vf_check(v, name, got + b_off, db, (size_t)k.CO, tolw, tolw);
+    }
+    if (ct_conv_dx_adds(v->c, &l, k.N)) {
+        /* the input gradient added to what dx holds (a layer read by several): dx + dx */
+        CT_TRY(ct_conv_backward(v->c, &l, k.N, dxm, ddy, dp, dcol, dg, ddx, 1));
+        CT_TRY(vf_readback(v, ddx, nx, &got));
+        for (size_t i = 0; i < nx; i++) dx[i] += dx[i];
+        snprintf(name, sizeof name, "%s dx added [%s]", shape, pdx);
+        vf_check(v, name, vf_from_cm(v, got, k.N, k.CI, k.H * k.W), dx, nx, 2 * tol, 2 * tol);
     }
     return CT_OK;
 }

@@ -14,9 +14,14 @@ int ct_layer_conv2d_fwd(ct_model *m, ct_node *n, int N, int tr)
 int ct_layer_conv2d_bwd(ct_model *m, ct_node *n, int N)
 {
     const int j = n->def->inputs[0];
+    cl_mem x = ct_g_in(m, j), dy = ct_g_buf(m, n->grad), col = ct_g_buf(m, n->col);
+    if (ct_conv_dx_adds(m->ctx, &n->conv, N)) { /* a second reader's gradient adds in the conv's own stores */
+        int acc;
+        cl_mem dx = ct_g_direct(m, j, &acc);
+        return ct_conv_backward(m->ctx, &n->conv, N, x, dy, m->params, col, m->grads, dx, acc);
+    }
     cl_mem dx = ct_g_dx(m, j);
-    CT_TRY(ct_conv_backward(m->ctx, &n->conv, N, ct_g_in(m, j), ct_g_buf(m, n->grad), m->params, ct_g_buf(m, n->col),
-                            m->grads, dx));
+    CT_TRY(ct_conv_backward(m->ctx, &n->conv, N, x, dy, m->params, col, m->grads, dx, 0));
     return ct_g_dx_done(m, j, N);
 }
 

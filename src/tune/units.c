@@ -296,7 +296,7 @@ static int unit_run(ct_ctx *c, tune_unit *u, double *ms)
         CT_TRY(ct_conv_forward(c, &u->conv, u->N, u->d[0], u->d[1], u->d[2], u->d[3]));
         CT_TRY(ct_finish(c));
         ms[0] = events_ms(c, NULL);
-        CT_TRY(ct_conv_backward(c, &u->conv, u->N, u->d[0], u->d[4], u->d[1], u->d[2], u->d[5], u->need_dx ? u->d[6] : NULL));
+        CT_TRY(ct_conv_backward(c, &u->conv, u->N, u->d[0], u->d[4], u->d[1], u->d[2], u->d[5], u->need_dx ? u->d[6] : NULL, 0));
         CT_TRY(ct_finish(c));
         double wg = 0, all = events_ms(c, &wg);
         /* one backward, its events split into the weight gradient and the data gradient */
