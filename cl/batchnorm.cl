@@ -12,17 +12,20 @@
  *  bn_bwd_dx_add:     bn_bwd_dx with the ReLU mask, and the masked dy also written (acc = 0) or
  *                     added (acc = 1) to the other add input's gradient dout (NULL: none)
  *  bn_bwd_1p:         bn_bwd_reduce then bn_bwd_dx (relu_y, dout optional) by one work-group per
- *                     channel, the dx pass reading the channel back from cache (CPU profile) */
+ *                     channel, the dx pass reading the channel back from cache (CPU profile); with
+ *                     relu_x the fused ReLU's mask comes from x (bn_apply's arithmetic) instead of
+ *                     relu_y
+ *  bn_fwd_1p:         bn_stats then bn_apply / bn_apply_add_relu, one work-group per channel */
 
-__kernel void bn_stats(__global const float *x, const int M, __global float *save_mean, __global float *save_invstd,
-                       __global float *state, const int rm_off, const int rv_off, const float eps,
-                       const float momentum, const int update_running)
+/* one channel's batch statistics (work-item l of RED_LS): save_mean/save_invstd[c], and the running
+ * statistics when update_running; *invstd_out = the saved invstd (every item) */
+inline float bn_stats_channel(__global const float *xc, const int M, const int c, __local float *scratch,
+                              __global float *save_mean, __global float *save_invstd, __global float *state,
+                              const int rm_off, const int rv_off, const float eps, const float momentum,
+                              const int update_running, float *invstd_out)
 {
     __global float *running_mean = state + rm_off;
     __global float *running_var = state + rv_off;
-    __local float scratch[RED_LS];
-    const int c = get_group_id(0);
-    __global const float *xc = x + (size_t)c * M;
     const float mean = ct_group_sum_array(xc, M, scratch) / (float)M;
     /* second pass: squared deviations (numerically safer than E[x^2] - mean^2) */
     const int l = get_local_id(0);
@@ -38,15 +41,61 @@ __kernel void bn_stats(__global const float *x, const int M, __global float *sav
         ss = mad(d, d, ss);
     }
     ss = ct_group_sum(ss, scratch);
+    const float var = ss / (float)M, invstd = 1.0f / sqrt(var + eps);
     if (l == 0) {
-        const float var = ss / (float)M;
         save_mean[c] = mean;
-        save_invstd[c] = 1.0f / sqrt(var + eps);
+        save_invstd[c] = invstd;
         if (update_running) {
             const float unbiased = M > 1 ? ss / (float)(M - 1) : var;
             running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
             running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
         }
+    }
+    *invstd_out = invstd;
+    return mean;
+}
+
+__kernel void bn_stats(__global const float *x, const int M, __global float *save_mean, __global float *save_invstd,
+                       __global float *state, const int rm_off, const int rv_off, const float eps,
+                       const float momentum, const int update_running)
+{
+    __local float scratch[RED_LS];
+    const int c = get_group_id(0);
+    float invstd;
+    bn_stats_channel(x + (size_t)c * M, M, c, scratch, save_mean, save_invstd, state, rm_off, rv_off, eps, momentum,
+                     update_running, &invstd);
+}
+
+/* bn_stats, then bn_apply (training: batch statistics) or, where o is given, bn_apply_add_relu,
+ * by one work-group per channel: the apply pass reads the channel back from cache (CPU profile).
+ * The same arithmetic as those kernels, value for value. */
+__kernel void bn_fwd_1p(__global const float *x, __global const float *o, __global float *y, const int M,
+                        __global float *save_mean, __global float *save_invstd, __global float *state,
+                        const int rm_off, const int rv_off, const float eps, const float momentum,
+                        __global const float *params, const int g_off, const int b_off, const int relu)
+{
+    __local float scratch[RED_LS];
+    const int c = get_group_id(0), l = get_local_id(0);
+    const size_t base = (size_t)c * M;
+    __global const float *xc = x + base;
+    __global const float *oc = o ? o + base : 0;
+    __global float *yc = y + base;
+    float invstd;
+    const float mean = bn_stats_channel(xc, M, c, scratch, save_mean, save_invstd, state, rm_off, rv_off, eps,
+                                        momentum, 1, &invstd);
+    const float scale = invstd * params[g_off + c];
+    const float shift = params[b_off + c] - mean * scale;
+    const int nv = M / EW_VW;
+    for (int i = l; i < nv; i += RED_LS) {
+        EVEC v = mad(EVLOAD(i, xc), (EVEC)(scale), (EVEC)(shift));
+        if (oc) v += EVLOAD(i, oc);
+        if (relu || oc) v = select(v, (EVEC)(0.0f), isless(v, (EVEC)(0.0f))); /* NaN stays NaN */
+        EVSTORE(v, i, yc);
+    }
+    for (int j = nv * EW_VW + l; j < M; j += RED_LS) {
+        float v = mad(xc[j], scale, shift);
+        if (oc) v += oc[j];
+        yc[j] = (relu || oc) && v < 0.0f ? 0.0f : v;
     }
 }
 
@@ -111,20 +160,24 @@ __kernel void bn_apply_add_relu(__global const float *x, __global const float *o
 /* work-item l's share (every RED_LS-th vector, then every RED_LS-th tail float) of one channel's
  * sum of dy and of dy * (x - mean), dy masked where the fused ReLU's output relu_y is <= 0 */
 inline void bn_dy_sums(__global const float *xc, __global const float *dyc, __global const float *ryc, const int M,
-                       const float mu, const int l, float *sum_dy, float *sum_dyx)
+                       const float mu, const int l, const int rx, const float scale, const float shift, float *sum_dy,
+                       float *sum_dyx)
 {
     EVEC vdy = (EVEC)(0.0f), vdyx = (EVEC)(0.0f);
     const int nv = M / EW_VW;
     for (int i = l; i < nv; i += RED_LS) {
         EVEC g = EVLOAD(i, dyc);
+        const EVEC xv = EVLOAD(i, xc);
         if (ryc) g = select(g, (EVEC)(0.0f), islessequal(EVLOAD(i, ryc), (EVEC)(0.0f)));
+        if (rx) g = select(g, (EVEC)(0.0f), islessequal(mad(xv, (EVEC)(scale), (EVEC)(shift)), (EVEC)(0.0f)));
         vdy += g;
-        vdyx = mad(g, EVLOAD(i, xc) - (EVEC)(mu), vdyx);
+        vdyx = mad(g, xv - (EVEC)(mu), vdyx);
     }
     float sdy = EW_HSUM(vdy), sdyx = EW_HSUM(vdyx);
     for (int i = nv * EW_VW + l; i < M; i += RED_LS) {
         float g = dyc[i];
         if (ryc && ryc[i] <= 0.0f) g = 0.0f;
+        if (rx && mad(xc[i], scale, shift) <= 0.0f) g = 0.0f;
         sdy += g;
         sdyx = mad(g, xc[i] - mu, sdyx);
     }
@@ -147,7 +200,7 @@ __kernel void bn_bwd_reduce(__global const float *x, __global const float *dy, _
     __global const float *dyc = dy + base;
     __global const float *ryc = relu_y ? relu_y + base : 0;
     float sdy, sdyx;
-    bn_dy_sums(xc, dyc, ryc, M, mu, l, &sdy, &sdyx);
+    bn_dy_sums(xc, dyc, ryc, M, mu, l, 0, 0.0f, 0.0f, &sdy, &sdyx);
     sdy = ct_group_sum(sdy, scratch);
     sdyx = ct_group_sum(sdyx, scratch);
     if (l == 0) {
@@ -222,20 +275,23 @@ __kernel void bn_bwd_dx_add(__global const float *x, __global const float *dy, _
 __kernel void bn_bwd_1p(__global const float *x, __global const float *dy, __global const float *relu_y,
                         const int M, __global const float *mean, __global const float *invstd,
                         __global const float *params, const int g_off, __global float *grads, const int dg_off,
-                        const int db_off, __global float *dx, __global float *dout, const int acc)
+                        const int db_off, __global float *dx, __global float *dout, const int acc,
+                        const int beta_off, const int relu_x)
 {
     __local float scratch[RED_LS];
     const int c = get_group_id(0);
     const int l = get_local_id(0);
     const size_t base = (size_t)c * M;
     const float mu = mean[c], is = invstd[c];
+    /* relu_x: the fused ReLU's mask recomputed from x with bn_apply's arithmetic (relu_y unread) */
+    const float scale = is * params[g_off + c], shift = relu_x ? params[beta_off + c] - mu * scale : 0.0f;
     __global const float *xc = x + base;
     __global const float *dyc = dy + base;
     __global const float *ryc = relu_y ? relu_y + base : 0;
     __global float *dxc = dx + base;
     __global float *doc = dout ? dout + base : 0;
     float sdy, sdyx;
-    bn_dy_sums(xc, dyc, ryc, M, mu, l, &sdy, &sdyx);
+    bn_dy_sums(xc, dyc, ryc, M, mu, l, relu_x, scale, shift, &sdy, &sdyx);
     const int nv = M / EW_VW;
     const float db = ct_group_sum(sdy, scratch);
     const float dg = ct_group_sum(sdyx, scratch) * is;
@@ -246,14 +302,17 @@ __kernel void bn_bwd_1p(__global const float *x, __global const float *dy, __glo
     const float k = params[g_off + c] * is / (float)M, fm = (float)M;
     for (int i = l; i < nv; i += RED_LS) {
         EVEC g = EVLOAD(i, dyc);
+        const EVEC xv = EVLOAD(i, xc);
         if (ryc) g = select(g, (EVEC)(0.0f), islessequal(EVLOAD(i, ryc), (EVEC)(0.0f)));
-        const EVEC xhat = (EVLOAD(i, xc) - (EVEC)(mu)) * (EVEC)(is);
+        if (relu_x) g = select(g, (EVEC)(0.0f), islessequal(mad(xv, (EVEC)(scale), (EVEC)(shift)), (EVEC)(0.0f)));
+        const EVEC xhat = (xv - (EVEC)(mu)) * (EVEC)(is);
         if (doc) EVSTORE(acc ? EVLOAD(i, doc) + g : g, i, doc);
         EVSTORE((EVEC)(k) * ((EVEC)(fm) * g - (EVEC)(db) - xhat * (EVEC)(dg)), i, dxc);
     }
     for (int j = nv * EW_VW + l; j < M; j += RED_LS) {
         float g = dyc[j];
         if (ryc && ryc[j] <= 0.0f) g = 0.0f;
+        if (relu_x && mad(xc[j], scale, shift) <= 0.0f) g = 0.0f;
         const float xhat = (xc[j] - mu) * is;
         if (doc) doc[j] = acc ? doc[j] + g : g;
         dxc[j] = k * (fm * g - db - xhat * dg);

@@ -32,10 +32,24 @@ static int bn_stats(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem state, cl
                   bn_momentum(l), 1);
 }
 
+/* training where a work-group is one item (the CPU profile): statistics and apply in one kernel per
+ * channel (bn_fwd_1p), x read from memory once; o: the residual tail's other input (add + ReLU) */
+static int bn_fwd_1p(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem o, cl_mem params, cl_mem state,
+                     cl_mem save_mean, cl_mem save_invstd, cl_mem y, int relu)
+{
+    cl_kernel k;
+    CT_TRY(ct_kernel(c, "batchnorm", "bn_fwd_1p", &k));
+    size_t ls = 1, g = (size_t)l->C;
+    return ct_run(c, k, 1, &g, &ls, "mmmimmmiiffmiii", x, o, y, M, save_mean, save_invstd, state, l->rm_off, l->rv_off,
+                  bn_eps(l), bn_momentum(l), params, l->g_off, l->b_off, relu);
+}
+
 int ct_bn_forward(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_mem params, cl_mem state,
                   cl_mem save_mean, cl_mem save_invstd, cl_mem y, int relu)
 {
     cl_kernel k;
+    if (training && c->tune.red_ls == 1)
+        return bn_fwd_1p(c, l, M, x, NULL, params, state, save_mean, save_invstd, y, relu);
     if (training) CT_TRY(bn_stats(c, l, M, x, state, save_mean, save_invstd));
     CT_TRY(ct_kernel(c, "batchnorm", "bn_apply", &k));
     size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
@@ -50,6 +64,8 @@ int ct_bn_forward_add(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, 
                       cl_mem state, cl_mem save_mean, cl_mem save_invstd, cl_mem y)
 {
     cl_kernel k;
+    if (training && c->tune.red_ls == 1)
+        return bn_fwd_1p(c, l, M, x, o, params, state, save_mean, save_invstd, y, 1);
     if (training) CT_TRY(bn_stats(c, l, M, x, state, save_mean, save_invstd));
     CT_TRY(ct_kernel(c, "batchnorm", "bn_apply_add_relu", &k));
     size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
@@ -98,23 +114,24 @@ static int bn_bwd_reduce(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, 
 }
 
 /* reduce + dx in one kernel, one work-group per channel: where a work-group is one item (the
- * CPU profile), so the channel is read back from cache; else two kernels (more work-groups) */
-static int bn_bwd_1p(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
+ * CPU profile), so the channel is read back from cache; else two kernels (more work-groups).
+ * relu_x: the fused ReLU's mask recomputed from x (relu_y NULL), one stream fewer to read */
+static int bn_bwd_1p(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, int relu_x, cl_mem params,
                      cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx, cl_mem dout, int acc)
 {
     cl_kernel k;
     CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_1p", &k));
     size_t ls = (size_t)c->tune.red_ls, g = (size_t)l->C * ls;
-    return ct_run(c, k, 1, &g, &ls, "mmmimmmimiimmi", x, dy, relu_y, M, save_mean, save_invstd, params, l->g_off,
-                  grads, l->g_off, l->b_off, dx, dout, acc);
+    return ct_run(c, k, 1, &g, &ls, "mmmimmmimiimmiii", x, dy, relu_y, M, save_mean, save_invstd, params, l->g_off,
+                  grads, l->g_off, l->b_off, dx, dout, acc, l->b_off, relu_x);
 }
 
 int ct_bn_backward(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
                    cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx)
 {
     cl_kernel k;
-    if (c->tune.red_ls == 1)
-        return bn_bwd_1p(c, l, M, x, dy, relu_y, params, save_mean, save_invstd, grads, dx, NULL, 0);
+    if (c->tune.red_ls == 1) /* the fused ReLU's output is relu(bn_apply(x)): its mask from x */
+        return bn_bwd_1p(c, l, M, x, dy, NULL, relu_y != NULL, params, save_mean, save_invstd, grads, dx, NULL, 0);
     CT_TRY(bn_bwd_reduce(c, l, M, x, dy, relu_y, save_mean, save_invstd, grads));
     CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_dx", &k));
     size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};
@@ -127,7 +144,7 @@ int ct_bn_backward_add(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl
 {
     cl_kernel k;
     if (c->tune.red_ls == 1)
-        return bn_bwd_1p(c, l, M, x, dy, y, params, save_mean, save_invstd, grads, dx, dout, acc);
+        return bn_bwd_1p(c, l, M, x, dy, y, 0, params, save_mean, save_invstd, grads, dx, dout, acc);
     CT_TRY(bn_bwd_reduce(c, l, M, x, dy, y, save_mean, save_invstd, grads));
     CT_TRY(ct_kernel(c, "batchnorm", "bn_bwd_dx_add", &k));
     size_t g[2] = {ceil_div((size_t)M, (size_t)c->tune.ew_vw), (size_t)l->C};

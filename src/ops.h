@@ -93,7 +93,10 @@ int ct_convs_fused_forward(ct_ctx *c, const ct_conv *l, const ct_bn *bn, int rel
 /* x (C, M) -> y; training: batch stats into save_mean/save_invstd (C) and running-stat update */
 int ct_bn_forward(ct_ctx *c, const ct_bn *l, int M, int training, cl_mem x, cl_mem params, cl_mem state,
                   cl_mem save_mean, cl_mem save_invstd, cl_mem y, int relu);
-/* relu_y: the forward output when ReLU was fused (masks dy), else NULL */
+/* relu_y: the training forward's output when ReLU was fused (masks dy), else NULL; where a
+ * work-group is one item (the CPU profile) the mask is recomputed from x with that forward's
+ * arithmetic and relu_y is not read, so it must be this layer's output for the same x, params and
+ * saved statistics */
 int ct_bn_backward(ct_ctx *c, const ct_bn *l, int M, cl_mem x, cl_mem dy, cl_mem relu_y, cl_mem params,
                    cl_mem save_mean, cl_mem save_invstd, cl_mem grads, cl_mem dx);
 /* the residual tail batchnorm2d -> add -> ReLU: y = relu(bn(x) + o), o (C, M) the add's other
