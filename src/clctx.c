@@ -143,7 +143,7 @@ static int tune_defaults(const ct_device_info *d, ct_tune *t)
     }
     ct_tune_profile(d, gpu, t);
     snprintf(t->origin, sizeof t->origin, "%s", why);
-    const char *cd = getenv("CLTRAIN_CONV_DIRECT"); /* 0..3: conv_direct override (benchmarks) */
+    const char *cd = getenv("CLTRAIN_CONV_DIRECT"); /* 0..7: conv_direct override (benchmarks) */
     if (cd && *cd) t->conv_direct = atoi(cd);
     const char *ts = getenv("CLTRAIN_CONV_TILE"); /* 1..6: force a direct-conv tile (benchmarks) */
     if (ts && *ts) t->conv_tile = atoi(ts);

@@ -30,9 +30,9 @@ static const variant variants[] = {
     /* GEMM NT: rows x cols per item, vector width along K, K chunk */
     {G_NT, 2, 2, 4, 0}, {G_NT, 2, 4, 4, 0}, {G_NT, 4, 4, 4, 0}, {G_NT, 2, 2, 8, 0}, {G_NT, 2, 8, 16, 2048},
     /* convolution path: direct-kernel mask (bit 0 backward data, bit 1 forward + weight
-     * gradient), im2col panels */
+     * gradient, bit 2 same-padded 3x3 convs on their unpadded input), im2col panels */
     {G_CONV, 0, 0, 0, 0}, {G_CONV, 1, 0, 0, 0}, {G_CONV, 2, 0, 0, 0}, {G_CONV, 3, 0, 0, 0}, {G_CONV, 3, 1, 0, 0},
-    {G_CONV, 0, 1, 0, 0},
+    {G_CONV, 7, 1, 0, 0}, {G_CONV, 0, 1, 0, 0},
     /* FC: CLBlast or our GEMM */
     {G_FC, 0, 0, 0, 0}, {G_FC, 1, 0, 0, 0},
     /* reduction work-group size */
