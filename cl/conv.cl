@@ -692,8 +692,9 @@ CONV_DWA(5, 1)
 
 /* conv_dw_k3s_cCB: conv_dw_k3_cCB for a "same" 3x3 convolution (stride 1, padding 1) reading the
  * unpadded input x (CI, N, H, W) instead of conv_pad's copy (HP, WP and p as the padded kernel's
- * arguments). The first and last row and column of the output are peeled: their taps over the
- * padding take 0 (the FMA still runs), so the sums are the padded kernel's, term for term. */
+ * arguments; at least 2 output columns). The first and last row and column of the output are
+ * peeled: their taps over the padding take 0 (the FMA still runs), so the sums are the padded
+ * kernel's, term for term. */
 #define DWS_PIX(CB, HLO, HHI, TLO, THI, ow)                                                                  \
     {                                                                                                        \
         float16 dv[CB];                                                                                      \
@@ -706,16 +707,12 @@ CONV_DWA(5, 1)
             }                                                                                                \
     }
 /* one output row oh (xb: input row oh - 1, column -1; rows HLO-1 .. HHI-2 around oh exist): the
- * first pixel, the middle ones, the last */
+ * first pixel, the middle ones, the last (OW >= 2: the host takes these kernels for 7 or more) */
 #define DWS_ROW(CB, HLO, HHI)                                                                                \
     {                                                                                                        \
-        if (OW == 1) {                                                                                       \
-            DWS_PIX(CB, HLO, HHI, 1, 2, 0)                                                                   \
-        } else {                                                                                             \
-            DWS_PIX(CB, HLO, HHI, 1, 3, 0)                                                                   \
-            for (int ow = 1; ow < OW - 1; ow++) DWS_PIX(CB, HLO, HHI, 0, 3, ow)                              \
-            DWS_PIX(CB, HLO, HHI, 0, 2, OW - 1)                                                              \
-        }                                                                                                    \
+        DWS_PIX(CB, HLO, HHI, 1, 3, 0)                                                                       \
+        for (int ow = 1; ow < OW - 1; ow++) DWS_PIX(CB, HLO, HHI, 0, 3, ow)                                  \
+        DWS_PIX(CB, HLO, HHI, 0, 2, OW - 1)                                                                  \
         xb += W;                                                                                             \
     }
 #define CONV_DWA_SAME(CB)                                                                                    \
@@ -735,7 +732,8 @@ CONV_DWA(5, 1)
         _Pragma("unroll") for (int b = 0; b < CB; b++) wo[b] = (cob * CB + b) * 16 < COP ? b * 16 : 0;       \
         for (int n = nb * IB; n < n1; n++) {                                                                 \
             __global const float *dr = dyt + offDyt + (size_t)n * OH * OW * COP + cob * 16 * CB;             \
-            __global const float *xb = xp + offXp + ((size_t)ci * N + n) * OH * W - W - 1;                   \
+            /* input row -1, column -1 (never read there): a signed offset, no size_t wrap-around */         \
+            __global const float *xb = xp + ((long)offXp + (long)(((size_t)ci * N + n) * OH * W) - W - 1);  \
             if (OH == 1) {                                                                                   \
                 DWS_ROW(CB, 1, 2)                                                                            \
             } else {                                                                                         \

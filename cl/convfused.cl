@@ -132,7 +132,7 @@ inline float16 ct_relu16(const float16 v, const int relu)
                     FUSED_MAC(K, 1, TC, CB)                                                               \
                 }                                                                                         \
                 wb += K * K * COP;                                                                        \
-                xb += (size_t)N * H * W;                                                                  \
+                xb += SAME ? (size_t)N * H * W : plane;                                                   \
             }                                                                                             \
             const size_t base = (((size_t)(cob * 16 * CB) * N + n) * OH + oh) * OW + ow0, cs = (size_t)N * OH * OW; \
             if (((TC == 14 && CB == 1) || (TC == 7 && CB == 2)) && nco == 16 * CB && t == ow0) {              \

@@ -505,9 +505,8 @@ static int v_conv_all(vctx *v)
         CONV(tiles[t], 2, 4, 8, 1, 16, 3, 3, 1, 1, 1, 1, 0, 0);
         CONV(tiles[t], 2, 3, 9, 20, 3, 3, 3, 1, 1, 1, 1, 1, 1);
     }
-    v->c->tune.conv_direct = 3;
     /* the default tiles at the shipped networks' training sizes (VGG/ResNet stages: 16 channels
-     * on 28x28, 32 on 14x14, 64 on 7x7) */
+     * on 28x28, 32 on 14x14, 64 on 7x7), with the CPU profile's conv_direct (7: unpadded 3x3) */
     v->c->tune.conv_tile = 0;
     CONV("", B, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 0);
     /* 5x5 in blocks of 14 rows (conv_direct_k5_r14x1): a partial last block and column tile, a
