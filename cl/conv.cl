@@ -643,11 +643,32 @@ CONV_DW(5, DW5_CB)
  * p is unused (taps over the padding are not skipped here: per-tap tests at the edges cost more
  * than the products they saved, 3x3 on 7x7 to 28x28). Image blocks as conv_dw_kK. Fixed
  * summation order per output (deterministic). Overwrites dW (or its block's partial). */
-#define CONV_DWA(K, CB)                                                                                      \
-    __kernel void conv_dw_k##K##_c##CB(__global const float *xp, const int offXp, __global const float *dyt, \
-                                       const int offDyt, __global float *grads, const int offG, const int N, \
-                                       const int CI, const int CO, const int HP, const int WP, const int p,  \
-                                       const int IB, const int partStride)                                   \
+/* one image n of conv_dw_kK_cCB: every output pixel, all K*K taps of the padded input xp */
+#define DWA_IMAGE_PADDED(K, CB)                                                                              \
+    {                                                                                                        \
+        __global const float *xn = xp + offXp + ((size_t)ci * N + n) * HP * WP;                              \
+        for (int oh = 0; oh < OH; oh++) {                                                                    \
+            __global const float *xr = xn + oh * WP;                                                         \
+            for (int ow = 0; ow < OW; ow++) {                                                                \
+                float16 dv[CB];                                                                              \
+                _Pragma("unroll") for (int b = 0; b < CB; b++) dv[b] = vload16(0, dr + wo[b]);               \
+                dr += COP;                                                                                   \
+                _Pragma("unroll") for (int h = 0; h < K; h++)                                                \
+                    _Pragma("unroll") for (int t = 0; t < K; t++) {                                          \
+                        const float16 xv = (float16)(xr[h * WP + ow + t]);                                   \
+                        _Pragma("unroll") for (int b = 0; b < CB; b++)                                       \
+                            acc[b][h * K + t] = fma(xv, dv[b], acc[b][h * K + t]);                           \
+                    }                                                                                        \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+/* conv_dw_kK##SFX##_cCB: the kernel around IMAGE(K, CB), which walks image n (dr: its dyT at the
+ * item's channel block) into acc */
+#define CONV_DWA(K, CB, SFX, IMAGE)                                                                          \
+    __kernel void conv_dw_k##K##SFX##_c##CB(__global const float *xp, const int offXp, __global const float *dyt, \
+                                            const int offDyt, __global float *grads, const int offG, const int N, \
+                                            const int CI, const int CO, const int HP, const int WP, const int p, \
+                                            const int IB, const int partStride)                              \
     {                                                                                                        \
         const int OH = HP - K + 1, OW = WP - K + 1, COP = (CO + 15) / 16 * 16;                               \
         const int ci = get_global_id(0), cob = get_global_id(1), nb = get_global_id(2);                      \
@@ -658,24 +679,9 @@ CONV_DW(5, DW5_CB)
             _Pragma("unroll") for (int t = 0; t < K * K; t++) acc[b][t] = (float16)(0.0f);                   \
         int wo[CB];                                                                                          \
         _Pragma("unroll") for (int b = 0; b < CB; b++) wo[b] = (cob * CB + b) * 16 < COP ? b * 16 : 0;       \
-        const int P = OH * OW;                                                                               \
         for (int n = nb * IB; n < n1; n++) {                                                                 \
-            __global const float *dr = dyt + offDyt + (size_t)n * P * COP + cob * 16 * CB;                   \
-            __global const float *xn = xp + offXp + ((size_t)ci * N + n) * HP * WP;                          \
-            for (int oh = 0; oh < OH; oh++) {                                                                \
-                __global const float *xr = xn + oh * WP;                                                     \
-                for (int ow = 0; ow < OW; ow++) {                                                            \
-                    float16 dv[CB];                                                                          \
-                    _Pragma("unroll") for (int b = 0; b < CB; b++) dv[b] = vload16(0, dr + wo[b]);           \
-                    dr += COP;                                                                               \
-                    _Pragma("unroll") for (int h = 0; h < K; h++)                                            \
-                        _Pragma("unroll") for (int t = 0; t < K; t++) {                                      \
-                            const float16 xv = (float16)(xr[h * WP + ow + t]);                               \
-                            _Pragma("unroll") for (int b = 0; b < CB; b++)                                   \
-                                acc[b][h * K + t] = fma(xv, dv[b], acc[b][h * K + t]);                       \
-                        }                                                                                    \
-                }                                                                                            \
-            }                                                                                                \
+            __global const float *dr = dyt + offDyt + (size_t)n * OH * OW * COP + cob * 16 * CB;             \
+            IMAGE(K, CB)                                                                                     \
         }                                                                                                    \
         float tmp[CB * K * K * 16];                                                                          \
         _Pragma("unroll") for (int b = 0; b < CB; b++)                                                       \
@@ -686,9 +692,9 @@ CONV_DW(5, DW5_CB)
             for (int t = 0; t < K * K; t++) g[t] = tmp[((l / 16) * K * K + t) * 16 + l % 16];                \
         }                                                                                                    \
     }
-CONV_DWA(3, 1)
-CONV_DWA(3, 2)
-CONV_DWA(5, 1)
+CONV_DWA(3, 1, , DWA_IMAGE_PADDED)
+CONV_DWA(3, 2, , DWA_IMAGE_PADDED)
+CONV_DWA(5, 1, , DWA_IMAGE_PADDED)
 
 /* conv_dw_k3s_cCB: conv_dw_k3_cCB for a "same" 3x3 convolution (stride 1, padding 1) reading the
  * unpadded input x (CI, N, H, W) instead of conv_pad's copy (HP, WP and p as the padded kernel's
@@ -715,44 +721,22 @@ CONV_DWA(5, 1)
         DWS_PIX(CB, HLO, HHI, 0, 2, OW - 1)                                                                  \
         xb += W;                                                                                             \
     }
-#define CONV_DWA_SAME(CB)                                                                                    \
-    __kernel void conv_dw_k3s_c##CB(__global const float *xp, const int offXp, __global const float *dyt,   \
-                                    const int offDyt, __global float *grads, const int offG, const int N,    \
-                                    const int CI, const int CO, const int HP, const int WP, const int p,     \
-                                    const int IB, const int partStride)                                      \
+/* one image n of conv_dw_k3s_cCB: rows peeled as above on the unpadded input (W = OW columns) */
+#define DWA_IMAGE_SAME(K, CB)                                                                                \
     {                                                                                                        \
-        const int OH = HP - 2, OW = WP - 2, W = OW, COP = (CO + 15) / 16 * 16;                               \
-        const int ci = get_global_id(0), cob = get_global_id(1), nb = get_global_id(2);                      \
-        if (ci >= CI || cob * 16 * CB >= CO) return;                                                         \
-        const int n1 = min(N, (nb + 1) * IB);                                                                \
-        float16 acc[CB][9];                                                                                  \
-        _Pragma("unroll") for (int b = 0; b < CB; b++)                                                       \
-            _Pragma("unroll") for (int t = 0; t < 9; t++) acc[b][t] = (float16)(0.0f);                       \
-        int wo[CB];                                                                                          \
-        _Pragma("unroll") for (int b = 0; b < CB; b++) wo[b] = (cob * CB + b) * 16 < COP ? b * 16 : 0;       \
-        for (int n = nb * IB; n < n1; n++) {                                                                 \
-            __global const float *dr = dyt + offDyt + (size_t)n * OH * OW * COP + cob * 16 * CB;             \
-            /* input row -1, column -1 (never read there): a signed offset, no size_t wrap-around */         \
-            __global const float *xb = xp + ((long)offXp + (long)(((size_t)ci * N + n) * OH * W) - W - 1);  \
-            if (OH == 1) {                                                                                   \
-                DWS_ROW(CB, 1, 2)                                                                            \
-            } else {                                                                                         \
-                DWS_ROW(CB, 1, 3)                                                                            \
-                for (int oh = 1; oh < OH - 1; oh++) DWS_ROW(CB, 0, 3)                                        \
-                DWS_ROW(CB, 0, 2)                                                                            \
-            }                                                                                                \
-        }                                                                                                    \
-        float tmp[CB * 9 * 16];                                                                              \
-        _Pragma("unroll") for (int b = 0; b < CB; b++)                                                       \
-            _Pragma("unroll") for (int t = 0; t < 9; t++) vstore16(acc[b][t], b * 9 + t, tmp);               \
-        const int nco = min(16 * CB, CO - cob * 16 * CB);                                                    \
-        for (int l = 0; l < nco; l++) {                                                                      \
-            __global float *g = grads + offG + (size_t)nb * partStride + ((size_t)(cob * 16 * CB + l) * CI + ci) * 9; \
-            for (int t = 0; t < 9; t++) g[t] = tmp[((l / 16) * 9 + t) * 16 + l % 16];                        \
+        const int W = OW;                                                                                    \
+        /* input row -1, column -1 (never read there): a signed offset, no size_t wrap-around */             \
+        __global const float *xb = xp + ((long)offXp + (long)(((size_t)ci * N + n) * OH * W) - W - 1);      \
+        if (OH == 1) {                                                                                       \
+            DWS_ROW(CB, 1, 2)                                                                                \
+        } else {                                                                                             \
+            DWS_ROW(CB, 1, 3)                                                                                \
+            for (int oh = 1; oh < OH - 1; oh++) DWS_ROW(CB, 0, 3)                                            \
+            DWS_ROW(CB, 0, 2)                                                                                \
         }                                                                                                    \
     }
-CONV_DWA_SAME(1)
-CONV_DWA_SAME(2)
+CONV_DWA(3, 1, s, DWA_IMAGE_SAME)
+CONV_DWA(3, 2, s, DWA_IMAGE_SAME)
 
 /* conv_dw1_kK: weight and bias gradient of a KxK convolution with one input channel (a network's
  * first layer) straight from dy (CO, N, OH, OW) and xp (N, HP, WP) as conv_pad leaves it, no
